@@ -1,0 +1,1 @@
+"""The task queue: PostgreSQL task rows delivered to django-rq workers through Redis."""

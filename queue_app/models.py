@@ -1,0 +1,101 @@
+"""Task rows: the source of truth for every unit of background work."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # accepted in PostgreSQL, not (yet) in Redis
+    SCHEDULED = "scheduled", "Scheduled"  # waiting for run_at
+    QUEUED = "queued", "Queued"  # in an RQ queue
+    PROCESSING = "processing", "Processing"
+    RETRYING = "retrying", "Retrying"  # failed an attempt, waiting for backoff
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# Statuses from which a worker may start the task.
+STARTABLE_STATUSES = (TaskStatus.PENDING, TaskStatus.SCHEDULED, TaskStatus.QUEUED, TaskStatus.RETRYING)
+WAITING_STATUSES = STARTABLE_STATUSES
+FINISHED_STATUSES = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+CANCELLABLE_STATUSES = (*STARTABLE_STATUSES, TaskStatus.PROCESSING)
+RETRYABLE_STATUSES = (TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+class TaskPriority(models.TextChoices):
+    """One RQ queue per priority; workers drain them strictly in this order."""
+
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    NORMAL = "normal", "Normal"
+    LOW = "low", "Low"
+
+
+class TaskSource(models.TextChoices):
+    API = "api", "API"
+    CLI = "cli", "CLI"
+    ADMIN = "admin", "Admin"
+    SCHEDULER = "scheduler", "Scheduler"
+    SYSTEM = "system", "System"
+
+
+class Task(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, help_text="Also the RQ job id.")
+    task_type = models.CharField(max_length=100, help_text="A registered task type, e.g. job_discovery.")
+    payload = models.JSONField(default=dict, blank=True)
+    priority = models.CharField(max_length=10, choices=TaskPriority.choices, default=TaskPriority.NORMAL)
+    status = models.CharField(max_length=12, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0, help_text="Attempts started so far.")
+    max_retries = models.PositiveIntegerField(default=3, help_text="Retries allowed after the first attempt fails.")
+    timeout = models.PositiveIntegerField(default=3600, help_text="Seconds one attempt may run.")
+    run_at = models.DateTimeField(null=True, blank=True, help_text="Earliest start for a delayed or retried task.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds the last attempt ran.")
+    worker_name = models.CharField(max_length=200, blank=True, default="")
+    error_type = models.CharField(max_length=200, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    error_traceback = models.TextField(blank=True, default="")
+    result = models.JSONField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    source = models.CharField(max_length=10, choices=TaskSource.choices, default=TaskSource.SYSTEM)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="task_idempotency_key_uniq",
+            ),
+        ]
+        indexes = [
+            # Task list: newest first, optionally filtered by status or type.
+            models.Index(fields=["-created_at"], name="task_created_idx"),
+            models.Index(fields=["status", "-created_at"], name="task_status_created_idx"),
+            models.Index(fields=["task_type", "-created_at"], name="task_type_created_idx"),
+            # Stats and cleanup: finished tasks by type and finish time.
+            models.Index(fields=["task_type", "status", "finished_at"], name="task_type_status_fin_idx"),
+            models.Index(fields=["finished_at"], name="task_finished_idx"),
+            # Reconcile and the crash sweep only look at unfinished rows.
+            models.Index(
+                fields=["status", "run_at"],
+                name="task_waiting_idx",
+                condition=models.Q(status__in=["pending", "scheduled", "queued", "retrying", "processing"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_type} {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES

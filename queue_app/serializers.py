@@ -1,0 +1,58 @@
+"""DRF shapes for tasks."""
+
+from rest_framework import serializers
+
+from queue_app.models import Task, TaskPriority
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "task_type",
+            "payload",
+            "priority",
+            "status",
+            "attempts",
+            "max_retries",
+            "timeout",
+            "run_at",
+            "created_at",
+            "enqueued_at",
+            "started_at",
+            "finished_at",
+            "duration",
+            "worker_name",
+            "error_type",
+            "error_message",
+            "error_traceback",
+            "result",
+            "idempotency_key",
+            "source",
+            "requested_by",
+        ]
+        read_only_fields = fields
+
+
+class TaskEnqueueSerializer(serializers.Serializer):
+    task_type = serializers.CharField(max_length=100)
+    payload = serializers.JSONField(required=False, default=dict)
+    priority = serializers.ChoiceField(choices=TaskPriority.choices, required=False)
+    delay = serializers.FloatField(required=False, min_value=0)
+    run_at = serializers.DateTimeField(required=False)
+    idempotency_key = serializers.CharField(required=False, max_length=255, allow_blank=False)
+    max_retries = serializers.IntegerField(required=False, min_value=0, max_value=100)
+    timeout = serializers.IntegerField(required=False, min_value=1, max_value=7 * 24 * 3600)
+
+    def validate_payload(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Expected a JSON object.")
+        return value
+
+    def validate(self, attrs):
+        if "delay" in attrs and "run_at" in attrs:
+            raise serializers.ValidationError({"delay": ["Give either delay or run_at, not both."]})
+        return attrs

@@ -1,0 +1,270 @@
+"""Every write to a task: enqueue, cancel, retry, cleanup. Views, CLI, admin and scheduler call these."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from queue_app import registry, transport
+from queue_app.errors import InvalidTransition, NotFound, ValidationFailed
+from queue_app.models import (
+    CANCELLABLE_STATUSES,
+    RETRYABLE_STATUSES,
+    FINISHED_STATUSES,
+    Task,
+    TaskPriority,
+    TaskSource,
+    TaskStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EnqueueRequest:
+    """One task to enqueue; the bulk form takes a list of these."""
+
+    task_type: str
+    payload: dict | None = None
+    priority: str | None = None
+    delay: float | None = None
+    run_at: datetime | None = None
+    idempotency_key: str | None = None
+    max_retries: int | None = None
+    timeout: int | None = None
+
+
+def _build_task(request: EnqueueRequest, *, source: str, user, now: datetime) -> Task:
+    """Validate one request and return an unsaved Task; raise ValidationFailed naming the field."""
+    task_type = registry.get(request.task_type)
+    payload = task_type.validate_payload(request.payload)
+    encoded_size = len(json.dumps(payload, default=str))
+    if encoded_size > settings.MAX_PAYLOAD_BYTES:
+        raise ValidationFailed(
+            f"The payload is {encoded_size} bytes; the limit is {settings.MAX_PAYLOAD_BYTES}.",
+            field_errors={"payload": ["Payload too large."]},
+        )
+    priority = request.priority or task_type.priority
+    if priority not in TaskPriority.values:
+        raise ValidationFailed(
+            f"Unknown priority '{priority}'. Use one of: {', '.join(TaskPriority.values)}.",
+            field_errors={"priority": [f"'{priority}' is not a valid priority."]},
+        )
+    if request.delay is not None and request.run_at is not None:
+        raise ValidationFailed(
+            "Give either a delay or a run_at time, not both.",
+            field_errors={"delay": ["Cannot be combined with run_at."]},
+        )
+    if request.delay is not None and request.delay < 0:
+        raise ValidationFailed("The delay cannot be negative.", field_errors={"delay": ["Must be zero or more."]})
+    run_at = request.run_at
+    if run_at is not None and timezone.is_naive(run_at):
+        raise ValidationFailed(
+            "run_at needs a time zone, e.g. 2026-12-01T09:00:00+00:00.",
+            field_errors={"run_at": ["Time zone missing."]},
+        )
+    if request.delay:
+        run_at = now + timedelta(seconds=request.delay)
+    delayed = run_at is not None and run_at > now
+    for name in ("max_retries", "timeout"):
+        value = getattr(request, name)
+        if value is not None and (not isinstance(value, int) or value < (0 if name == "max_retries" else 1)):
+            raise ValidationFailed(f"Invalid {name}: {value!r}.", field_errors={name: ["Out of range."]})
+    return Task(
+        task_type=task_type.name,
+        payload=payload,
+        priority=priority,
+        status=TaskStatus.SCHEDULED if delayed else TaskStatus.QUEUED,
+        max_retries=request.max_retries
+        if request.max_retries is not None
+        else (task_type.max_retries if task_type.max_retries is not None else settings.MAX_RETRIES),
+        timeout=request.timeout or task_type.timeout or settings.TASK_TIMEOUT,
+        run_at=run_at,
+        enqueued_at=None if delayed else now,
+        idempotency_key=request.idempotency_key or None,
+        source=source,
+        requested_by=user if user is not None and user.is_authenticated else None,
+    )
+
+
+def _deliver_after_commit(tasks: list[Task]) -> None:
+    """Push the RQ jobs once the rows are committed; on a Redis outage the rows say pending."""
+
+    def deliver() -> None:
+        try:
+            transport.push(tasks)
+        except transport.RedisError:
+            ids = [task.id for task in tasks]
+            logger.warning("Redis unreachable; %d task(s) kept as pending for reconcile", len(ids))
+            Task.objects.filter(id__in=ids, status=TaskStatus.QUEUED).update(
+                status=TaskStatus.PENDING, enqueued_at=None
+            )
+
+    transaction.on_commit(deliver)
+
+
+def task_enqueue(
+    *,
+    task_type: str,
+    payload: dict | None = None,
+    priority: str | None = None,
+    delay: float | None = None,
+    run_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    max_retries: int | None = None,
+    timeout: int | None = None,
+    source: str = TaskSource.SYSTEM,
+    user=None,
+) -> Task:
+    """Validate, write the row, and push the RQ job after commit.
+
+    An idempotency key that already exists returns the existing task unchanged.
+    """
+    request = EnqueueRequest(
+        task_type=task_type,
+        payload=payload,
+        priority=priority,
+        delay=delay,
+        run_at=run_at,
+        idempotency_key=idempotency_key,
+        max_retries=max_retries,
+        timeout=timeout,
+    )
+    task = _build_task(request, source=source, user=user, now=timezone.now())
+    if task.idempotency_key:
+        existing = Task.objects.filter(idempotency_key=task.idempotency_key).first()
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            task.save(force_insert=True)
+            _deliver_after_commit([task])
+    except IntegrityError:
+        # Lost a race on the same idempotency key: the winner's row is the task.
+        existing = Task.objects.filter(idempotency_key=task.idempotency_key).first() if task.idempotency_key else None
+        if existing is None:
+            raise
+        return existing
+    return task
+
+
+def task_enqueue_many(*, requests: list[EnqueueRequest], source: str = TaskSource.SYSTEM, user=None) -> list[Task]:
+    """Enqueue many tasks: one INSERT, one pipelined Redis round trip.
+
+    All are validated first; one invalid request rejects the whole batch and writes nothing.
+    Requests whose idempotency key exists already return the existing task.
+    """
+    now = timezone.now()
+    built = []
+    for index, request in enumerate(requests):
+        try:
+            built.append(_build_task(request, source=source, user=user, now=now))
+        except ValidationFailed as error:
+            raise ValidationFailed(
+                f"Task {index}: {error.message}",
+                field_errors={f"tasks[{index}].{key}": value for key, value in error.field_errors.items()},
+            ) from None
+    keys = [task.idempotency_key for task in built if task.idempotency_key]
+    existing = {t.idempotency_key: t for t in Task.objects.filter(idempotency_key__in=keys)} if keys else {}
+    new_tasks: list[Task] = []
+    result: list[Task] = []
+    seen_keys: dict[str, Task] = {}
+    for task in built:
+        key = task.idempotency_key
+        if key and key in existing:
+            result.append(existing[key])
+        elif key and key in seen_keys:
+            result.append(seen_keys[key])
+        else:
+            if key:
+                seen_keys[key] = task
+            new_tasks.append(task)
+            result.append(task)
+    with transaction.atomic():
+        Task.objects.bulk_create(new_tasks)
+        _deliver_after_commit(new_tasks)
+    return result
+
+
+def task_get(*, task_id: Any) -> Task:
+    try:
+        return Task.objects.get(id=uuid.UUID(str(task_id)))
+    except (ValueError, Task.DoesNotExist):
+        raise NotFound(f"No task with id '{task_id}'.") from None
+
+
+def task_cancel(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None) -> Task:
+    """Cancel a waiting or running task: its RQ job is removed, or its work horse stopped."""
+    with transaction.atomic():
+        task = Task.objects.select_for_update().filter(id=task_get(task_id=task_id).id).first()
+        if task.status not in CANCELLABLE_STATUSES:
+            raise InvalidTransition(
+                f"Task {task.id} is {task.status}; only pending, scheduled, queued, retrying or "
+                "processing tasks can be cancelled."
+            )
+        was_running = task.status == TaskStatus.PROCESSING
+        now = timezone.now()
+        task.status = TaskStatus.CANCELLED
+        task.finished_at = now
+        if was_running and task.started_at:
+            task.duration = (now - task.started_at).total_seconds()
+        task.save(update_fields=["status", "finished_at", "duration"])
+    # After commit: the row already refuses a start, so the Redis side can only be tidied.
+    try:
+        if was_running:
+            transport.stop_running(str(task.id))
+        else:
+            transport.remove(str(task.id))
+    except transport.RedisError:
+        logger.warning("Redis unreachable while cancelling task %s; the row is cancelled", task.id)
+    return task
+
+
+def task_retry(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None) -> Task:
+    """Run a failed or cancelled task again as a new attempt, with a fresh retry budget."""
+    with transaction.atomic():
+        task = Task.objects.select_for_update().filter(id=task_get(task_id=task_id).id).first()
+        if task.status not in RETRYABLE_STATUSES:
+            raise InvalidTransition(f"Task {task.id} is {task.status}; only failed or cancelled tasks can be retried.")
+        now = timezone.now()
+        task.status = TaskStatus.QUEUED
+        task.enqueued_at = now
+        task.run_at = None
+        task.finished_at = None
+        task.save(update_fields=["status", "enqueued_at", "run_at", "finished_at"])
+
+        def redeliver() -> None:
+            try:
+                transport.remove(str(task.id))
+                transport.push([task])
+            except transport.RedisError:
+                Task.objects.filter(id=task.id, status=TaskStatus.QUEUED).update(status=TaskStatus.PENDING)
+
+        transaction.on_commit(redeliver)
+    return task
+
+
+def tasks_cleanup(*, days: int, batch_size: int = 5000) -> int:
+    """Delete finished tasks that finished more than `days` days ago, in batches. Returns the count."""
+    if days < 0:
+        raise ValidationFailed("days must be zero or more.", field_errors={"days": ["Must be zero or more."]})
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(
+            Task.objects.filter(status__in=FINISHED_STATUSES, finished_at__lt=cutoff).values_list("id", flat=True)[
+                :batch_size
+            ]
+        )
+        if not ids:
+            return deleted
+        count, _ = Task.objects.filter(id__in=ids).delete()
+        deleted += count

@@ -1,0 +1,39 @@
+"""Queue entry points of the queue app itself: cleanup_tasks and the diagnostic noop."""
+
+from __future__ import annotations
+
+import time
+
+from rest_framework import serializers
+
+from queue_app.registry import TaskContext
+
+
+class NoopPayload(serializers.Serializer):
+    sleep_ms = serializers.IntegerField(required=False, min_value=0, max_value=3_600_000, default=0)
+    fail_times = serializers.IntegerField(
+        required=False, min_value=0, default=0, help_text="Fail the first N attempts, then succeed."
+    )
+
+
+def noop(payload: dict, context: TaskContext) -> dict:
+    """Do nothing (optionally sleep, optionally fail the first N attempts): for benchmarks and probes."""
+    if context.attempt <= payload.get("fail_times", 0):
+        raise RuntimeError(f"noop failing attempt {context.attempt} of {payload['fail_times']} on purpose")
+    sleep_ms = payload.get("sleep_ms", 0)
+    if sleep_ms:
+        time.sleep(sleep_ms / 1000)
+    return {"ok": True, "attempt": context.attempt}
+
+
+class CleanupPayload(serializers.Serializer):
+    days = serializers.IntegerField(min_value=0, default=7)
+    batch_size = serializers.IntegerField(min_value=1, max_value=100_000, default=5000)
+
+
+def cleanup_tasks(payload: dict, context: TaskContext) -> dict:
+    """Delete finished tasks older than `days` days, in batches."""
+    from queue_app.services import tasks_cleanup
+
+    deleted = tasks_cleanup(days=payload["days"], batch_size=payload["batch_size"])
+    return {"deleted": deleted}

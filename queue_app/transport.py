@@ -1,0 +1,109 @@
+"""The Redis side of a task: its RQ job. Only this module and the worker talk to RQ directly."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
+import django_rq
+from django.conf import settings
+from django.utils import timezone
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+from rq.command import send_stop_job_command
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from queue_app.models import Task
+
+logger = logging.getLogger(__name__)
+
+JOB_FUNCTION = "queue_app.execution.run_task"
+
+
+def get_connection() -> Redis:
+    return django_rq.get_connection(settings.TASK_PRIORITIES[0])
+
+
+def get_queue(priority: str) -> Queue:
+    return django_rq.get_queue(priority)
+
+
+def retry_intervals(max_retries: int) -> list[int]:
+    """Exponential backoff: base, base*factor, base*factor^2, ... seconds (2, 4, 8 minutes by default)."""
+    base = settings.RETRY_BACKOFF_BASE
+    factor = settings.RETRY_BACKOFF_FACTOR
+    return [max(0, int(round(base * factor**attempt))) for attempt in range(max_retries)]
+
+
+def _job_data(task: Task):
+    retry = Retry(max=task.max_retries, interval=retry_intervals(task.max_retries)) if task.max_retries else None
+    return Queue.prepare_data(
+        JOB_FUNCTION,
+        args=(str(task.id),),
+        job_id=str(task.id),
+        timeout=task.timeout,
+        result_ttl=settings.TASK_RESULT_TTL,
+        failure_ttl=settings.TASK_RESULT_TTL,
+        description=f"{task.task_type} {task.id}",
+        retry=retry,
+    )
+
+
+def push(tasks: Iterable[Task], *, now: datetime | None = None) -> None:
+    """Put the RQ jobs of these tasks into Redis in one pipelined round trip.
+
+    A task whose run_at lies in the future goes to its queue's scheduled registry
+    (moved to the queue by a worker started with --with-scheduler).
+    Raises RedisError when Redis is unreachable; the caller decides what the rows say.
+    """
+    now = now or timezone.now()
+    by_priority: dict[str, tuple[list, list]] = {}
+    for task in tasks:
+        immediate, delayed = by_priority.setdefault(task.priority, ([], []))
+        if task.run_at and task.run_at > now:
+            delayed.append(task)
+        else:
+            immediate.append(task)
+    connection = get_connection()
+    with connection.pipeline() as pipe:
+        for priority, (immediate, delayed) in by_priority.items():
+            queue = get_queue(priority)
+            if immediate:
+                queue.enqueue_many([_job_data(task) for task in immediate], pipeline=pipe)
+            for task in delayed:
+                data = _job_data(task)
+                job = queue.create_job(
+                    data.func,
+                    args=data.args,
+                    job_id=data.job_id,
+                    timeout=data.timeout,
+                    result_ttl=data.result_ttl,
+                    failure_ttl=data.failure_ttl,
+                    description=data.description,
+                    retry=data.retry,
+                )
+                queue.schedule_job(job, task.run_at, pipeline=pipe)
+        pipe.execute()
+
+
+def remove(task_id: str) -> None:
+    """Delete a task's RQ job from its queue and every registry; missing is fine."""
+    connection = get_connection()
+    try:
+        Job.fetch(str(task_id), connection=connection).delete()
+    except NoSuchJobError:
+        pass
+
+
+def stop_running(task_id: str) -> None:
+    """Ask the worker running this task to kill its work horse."""
+    try:
+        send_stop_job_command(get_connection(), str(task_id))
+    except Exception:  # the job may have just finished; the row is already final
+        logger.info("Stop command for task %s was not delivered", task_id, exc_info=True)
+
+
+__all__ = ["push", "remove", "stop_running", "get_connection", "get_queue", "retry_intervals", "RedisError"]

@@ -1,0 +1,1 @@
+"""Settings package: `base` for development and tests, `production` for deployment."""

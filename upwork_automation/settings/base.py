@@ -1,0 +1,152 @@
+"""Base settings: every knob is an environment variable with a safe development default."""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --- Core -------------------------------------------------------------------
+SECRET_KEY = env("SECRET_KEY", default="dev-insecure-secret-key-change-me")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+TIME_ZONE = env("TIME_ZONE", default="UTC")
+USE_TZ = True
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "django_rq",
+    "queue_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "upwork_automation.urls"
+WSGI_APPLICATION = "upwork_automation.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+DATABASES = {
+    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/upwork_automation"),
+}
+# Persistent connections: a worker keeps one connection for its lifetime
+# instead of paying a connect per task; health checks drop dead ones.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis / RQ -------------------------------------------------------------
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+TASK_PRIORITIES = ["critical", "high", "normal", "low"]
+RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in TASK_PRIORITIES}
+RQ = {
+    # The enqueue service defers the push to transaction.on_commit itself and
+    # chooses the job id (the task's UUID), so django-rq pushes immediately.
+    "COMMIT_MODE": "auto",
+    "WORKER_CLASS": env("WORKER_CLASS", default="queue_app.worker.TaskWorker"),
+}
+RQ_SHOW_ADMIN_LINK = True
+
+# --- Queue behaviour (the product's settings) -------------------------------
+WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=3)
+MAX_RETRIES = env.int("MAX_RETRIES", default=3)
+TASK_TIMEOUT = env.int("TASK_TIMEOUT", default=3600)
+RETRY_BACKOFF_BASE = env.float("RETRY_BACKOFF_BASE", default=120.0)
+RETRY_BACKOFF_FACTOR = env.float("RETRY_BACKOFF_FACTOR", default=2.0)
+TASK_RESULT_TTL = env.int("TASK_RESULT_TTL", default=600)
+SCHEDULER_ENABLED = env.bool("SCHEDULER_ENABLED", default=True)
+DEFAULT_TASKS_ENABLED = env.bool("DEFAULT_TASKS_ENABLED", default=True)
+SCHEDULER_TIMEZONE = env("SCHEDULER_TIMEZONE", default=TIME_ZONE)
+MAX_PAYLOAD_BYTES = env.int("MAX_PAYLOAD_BYTES", default=256 * 1024)
+
+# --- API --------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+        "rest_framework.filters.SearchFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "upwork_automation.api.exception_handler",
+}
+
+# --- Static files -----------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Logging ----------------------------------------------------------------
+LOG_DIR = Path(env("LOG_DIR", default=str(BASE_DIR / "logs")))
+LOG_DIR.mkdir(parents=True, exist_ok=True)
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "workers_file": {
+            "class": "logging.handlers.WatchedFileHandler",
+            "filename": str(LOG_DIR / "workers.log"),
+            "formatter": "plain",
+        },
+        "scheduler_file": {
+            "class": "logging.handlers.WatchedFileHandler",
+            "filename": str(LOG_DIR / "scheduler.log"),
+            "formatter": "plain",
+        },
+    },
+    "loggers": {
+        "rq.worker": {"handlers": ["console", "workers_file"], "level": LOG_LEVEL, "propagate": False},
+        "queue_app.worker": {"handlers": ["console", "workers_file"], "level": LOG_LEVEL, "propagate": False},
+        "queue_app.execution": {"handlers": ["console", "workers_file"], "level": LOG_LEVEL, "propagate": False},
+        "rq_scheduler": {"handlers": ["console", "scheduler_file"], "level": LOG_LEVEL, "propagate": False},
+        "queue_app.scheduler": {"handlers": ["console", "scheduler_file"], "level": LOG_LEVEL, "propagate": False},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+}
