@@ -1,0 +1,118 @@
+"""Shared fixtures: real PostgreSQL, real Redis (a test database, flushed), real worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate: Callable[[], object], *, timeout: float = 20.0, interval: float = 0.05, message: str = ""):
+    """Poll until predicate() is truthy; return its value or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"Timed out after {timeout}s waiting for: {message or predicate}")
+        time.sleep(interval)
+
+
+@pytest.fixture(autouse=True)
+def redis_conn():
+    """The test Redis database, empty at the start of every test."""
+    from queue_app.transport import get_connection
+
+    conn = get_connection()
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for a child process that must see this test's database and Redis."""
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="upwork_automation.settings.test",
+        DATABASE_URL=f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        TEST_REDIS_URL=settings.REDIS_URL,
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+class ProcessGroup:
+    """Starts manage.py commands as real processes and stops them all at teardown."""
+
+    def __init__(self, tmp_path: Path):
+        self.tmp_path = tmp_path
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, *args: str, env: dict | None = None, name: str = "proc") -> subprocess.Popen:
+        log = open(self.tmp_path / f"{name}-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), *args],
+            cwd=ROOT,
+            env=env or subprocess_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        proc.log_path = log.name  # type: ignore[attr-defined]
+        self.procs.append(proc)
+        return proc
+
+    def worker(self, *queues: str, burst: bool = False, worker_class: str | None = None, **env: str):
+        args = ["rqworker", *(queues or settings.TASK_PRIORITIES), "--with-scheduler"]
+        if burst:
+            args.append("--burst")
+        if worker_class:
+            args += ["--worker-class", worker_class]
+        return self.start(*args, env=subprocess_env(**env), name="worker")
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for proc in self.procs:
+            proc.wait(timeout=10)
+
+    @staticmethod
+    def output(proc) -> str:
+        return Path(proc.log_path).read_text(errors="replace")
+
+
+@pytest.fixture
+def processes(tmp_path, transactional_db):
+    group = ProcessGroup(tmp_path)
+    yield group
+    group.stop_all()
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="operator", password="pw-operator")
+
+
+@pytest.fixture
+def api_client(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
