@@ -93,7 +93,11 @@ def _record_failure(task_id: str, job, error: BaseException, duration: float | N
         run_at = now + timedelta(seconds=intervals[min(used, len(intervals) - 1)])
     status = TaskStatus.RETRYING if will_retry else TaskStatus.FAILED
     logger.warning(
-        "Task %s attempt failed (%s: %s); %s", task_id, type(error).__name__, error, "will retry" if will_retry else "failed"
+        "Task %s attempt failed (%s: %s); %s",
+        task_id,
+        type(error).__name__,
+        error,
+        "will retry" if will_retry else "failed",
     )
     _execute(
         _FAIL_SQL,
@@ -119,4 +123,4 @@ class WorkHorseDied(Exception):
     """The process running the task died without recording an outcome."""
 
 
-__all__ = ["run_task", "record_crash", "transport"]
+__all__ = ["record_crash", "run_task", "transport"]

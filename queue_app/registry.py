@@ -39,7 +39,9 @@ class TaskType:
         if payload is None:
             payload = {}
         if not isinstance(payload, dict):
-            raise ValidationFailed("The payload must be a JSON object.", field_errors={"payload": ["Expected an object."]})
+            raise ValidationFailed(
+                "The payload must be a JSON object.", field_errors={"payload": ["Expected an object."]}
+            )
         if self.payload_serializer is None:
             return payload
         serializer = self.payload_serializer(data=payload)

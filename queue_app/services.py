@@ -17,8 +17,8 @@ from queue_app import registry, transport
 from queue_app.errors import InvalidTransition, NotFound, ValidationFailed
 from queue_app.models import (
     CANCELLABLE_STATUSES,
-    RETRYABLE_STATUSES,
     FINISHED_STATUSES,
+    RETRYABLE_STATUSES,
     Task,
     TaskPriority,
     TaskSource,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from datetime import datetime
@@ -35,7 +36,7 @@ def retry_intervals(max_retries: int) -> list[int]:
     """Exponential backoff: base, base*factor, base*factor^2, ... seconds (2, 4, 8 minutes by default)."""
     base = settings.RETRY_BACKOFF_BASE
     factor = settings.RETRY_BACKOFF_FACTOR
-    return [max(0, int(round(base * factor**attempt))) for attempt in range(max_retries)]
+    return [max(0, round(base * factor**attempt)) for attempt in range(max_retries)]
 
 
 def _job_data(task: Task):
@@ -92,10 +93,8 @@ def push(tasks: Iterable[Task], *, now: datetime | None = None) -> None:
 def remove(task_id: str) -> None:
     """Delete a task's RQ job from its queue and every registry; missing is fine."""
     connection = get_connection()
-    try:
+    with contextlib.suppress(NoSuchJobError):
         Job.fetch(str(task_id), connection=connection).delete()
-    except NoSuchJobError:
-        pass
 
 
 def stop_running(task_id: str) -> None:
@@ -106,4 +105,4 @@ def stop_running(task_id: str) -> None:
         logger.info("Stop command for task %s was not delivered", task_id, exc_info=True)
 
 
-__all__ = ["push", "remove", "stop_running", "get_connection", "get_queue", "retry_intervals", "RedisError"]
+__all__ = ["RedisError", "get_connection", "get_queue", "push", "remove", "retry_intervals", "stop_running"]

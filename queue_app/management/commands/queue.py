@@ -1,143 +1,44 @@
-"""`manage.py queue <verb>`: the product's queue CLI."""
+"""`manage.py queue <verb>`: the product's queue CLI. Verb groups live in queue_app/cli/."""
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from queue_app import services
 from queue_app.errors import ApplicationError
-from queue_app.models import Task, TaskPriority, TaskSource, TaskStatus
-from queue_app.serializers import TaskSerializer
+
+# Each entry: an object with add_verbs(subparsers) and handle_<verb>(command, options).
+VERB_GROUPS = [
+    "queue_app.cli.tasks.TaskVerbs",
+]
 
 
-def _describe(error: ApplicationError) -> str:
-    details = "; ".join(f"{field}: {' '.join(map(str, msgs))}" for field, msgs in error.field_errors.items())
-    return f"{error.message} ({details})" if details and details not in error.message else error.message
+def describe(error: ApplicationError) -> str:
+    """A sentence for the person at the terminal, with the fields that were wrong."""
+    details = "; ".join(
+        f"{field}: {' '.join(map(str, msgs))}"
+        for field, msgs in error.field_errors.items()
+        if not all(str(msg) in error.message for msg in msgs)
+    )
+    return f"{error.message} ({details})" if details else error.message
 
 
 class Command(BaseCommand):
-    help = "Manage the task queue: enqueue, status, list, cancel, retry, cleanup."
+    help = "Manage the task queue. Run `manage.py queue VERB --help` for a verb's options."
 
     def add_arguments(self, parser):
         verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-
-        enqueue = verbs.add_parser("enqueue", help="Enqueue a task and print its id.")
-        enqueue.add_argument("--task-type", required=True)
-        enqueue.add_argument("--data", default="{}", help="The payload as a JSON object.")
-        enqueue.add_argument("--priority", choices=TaskPriority.values)
-        when = enqueue.add_mutually_exclusive_group()
-        when.add_argument("--delay", type=float, help="Seconds to wait before running.")
-        when.add_argument("--at", dest="run_at", help="ISO 8601 time to run at, with a time zone.")
-        enqueue.add_argument("--idempotency-key")
-
-        status = verbs.add_parser("status", help="Show one task.")
-        status.add_argument("task_id")
-        status.add_argument("--json", action="store_true")
-
-        listing = verbs.add_parser("list", help="List recent tasks.")
-        listing.add_argument("--status", choices=TaskStatus.values)
-        listing.add_argument("--type", dest="task_type")
-        listing.add_argument("--limit", type=int, default=20)
-        listing.add_argument("--json", action="store_true")
-
-        cancel = verbs.add_parser("cancel", help="Cancel a waiting or running task.")
-        cancel.add_argument("task_id")
-
-        retry = verbs.add_parser("retry", help="Run a failed or cancelled task again.")
-        retry.add_argument("task_id")
-
-        cleanup = verbs.add_parser("cleanup", help="Delete finished tasks older than N days.")
-        cleanup.add_argument("--days", type=int, default=7)
+        self._handlers = {}
+        for path in VERB_GROUPS:
+            group = import_string(path)()
+            before = set(verbs.choices)
+            group.add_verbs(verbs)
+            for verb in set(verbs.choices) - before:
+                self._handlers[verb] = getattr(group, f"handle_{verb.replace('-', '_')}")
 
     def handle(self, *args, **options):
-        handler = getattr(self, f"handle_{options['verb']}")
+        handler = self._handlers[options["verb"]]
         try:
-            handler(options)
+            handler(self, options)
         except ApplicationError as error:
-            raise CommandError(_describe(error)) from None
-
-    def handle_enqueue(self, options):
-        try:
-            payload = json.loads(options["data"])
-        except json.JSONDecodeError as error:
-            raise CommandError(f"--data is not valid JSON ({error.msg} at position {error.pos}).") from None
-        if not isinstance(payload, dict):
-            raise CommandError('--data must be a JSON object, e.g. \'{"keywords": ["django"]}\'.')
-        run_at = None
-        if options.get("run_at"):
-            try:
-                run_at = datetime.fromisoformat(options["run_at"])
-            except ValueError:
-                raise CommandError(
-                    f"--at '{options['run_at']}' is not an ISO 8601 time; use e.g. 2026-12-01T09:00:00+00:00."
-                ) from None
-            if timezone.is_naive(run_at):
-                run_at = timezone.make_aware(run_at)
-        task = services.task_enqueue(
-            task_type=options["task_type"],
-            payload=payload,
-            priority=options.get("priority"),
-            delay=options.get("delay"),
-            run_at=run_at,
-            idempotency_key=options.get("idempotency_key"),
-            source=TaskSource.CLI,
-        )
-        self.stdout.write(str(task.id))
-
-    def handle_status(self, options):
-        task = services.task_get(task_id=options["task_id"])
-        if options["json"]:
-            self.stdout.write(json.dumps(TaskSerializer(task).data, indent=2, default=str))
-            return
-        lines = [
-            ("id", task.id),
-            ("type", task.task_type),
-            ("status", task.status),
-            ("priority", task.priority),
-            ("attempts", f"{task.attempts} (max retries {task.max_retries})"),
-            ("created", task.created_at),
-            ("run at", task.run_at),
-            ("started", task.started_at),
-            ("finished", task.finished_at),
-            ("duration", f"{task.duration:.3f}s" if task.duration is not None else None),
-            ("worker", task.worker_name or None),
-            ("result", json.dumps(task.result) if task.result is not None else None),
-            ("error", f"{task.error_type}: {task.error_message}" if task.error_type else None),
-        ]
-        for label, value in lines:
-            self.stdout.write(f"{label:>9}: {'-' if value is None else value}")
-
-    def handle_list(self, options):
-        if options["limit"] < 1:
-            raise CommandError("--limit must be at least 1.")
-        tasks = Task.objects.order_by("-created_at")
-        if options.get("status"):
-            tasks = tasks.filter(status=options["status"])
-        if options.get("task_type"):
-            tasks = tasks.filter(task_type=options["task_type"])
-        tasks = list(tasks[: options["limit"]])
-        if options["json"]:
-            self.stdout.write(json.dumps(TaskSerializer(tasks, many=True).data, indent=2, default=str))
-            return
-        self.stdout.write(f"{'ID':36}  {'TYPE':24} {'STATUS':10} {'PRIO':8} {'TRIES':>5}  CREATED")
-        for task in tasks:
-            self.stdout.write(
-                f"{task.id!s:36}  {task.task_type:24} {task.status:10} {task.priority:8} {task.attempts:>5}  "
-                f"{task.created_at:%Y-%m-%d %H:%M:%S}"
-            )
-
-    def handle_cancel(self, options):
-        task = services.task_cancel(task_id=options["task_id"], source=TaskSource.CLI)
-        self.stdout.write(f"Task {task.id} cancelled.")
-
-    def handle_retry(self, options):
-        task = services.task_retry(task_id=options["task_id"], source=TaskSource.CLI)
-        self.stdout.write(f"Task {task.id} queued again.")
-
-    def handle_cleanup(self, options):
-        deleted = services.tasks_cleanup(days=options["days"])
-        self.stdout.write(f"Deleted {deleted} finished task(s) older than {options['days']} day(s).")
+            raise CommandError(describe(error)) from None
