@@ -99,3 +99,50 @@ class Task(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+
+class MetricSnapshot(models.Model):
+    """Figures of one hour of finished tasks of one type; task_type "" is the bucket's total over all types.
+
+    Written by the calculate_metrics task (an upsert, so recomputing a bucket is harmless). The
+    all-types row exists for every computed hour, even an empty one, so it also marks which hours
+    are covered: history and lifetime counters read snapshots up to there and task rows after.
+    """
+
+    ALL_TYPES = ""
+
+    bucket_start = models.DateTimeField(help_text="Start of the hour (UTC) the figures cover.")
+    task_type = models.CharField(max_length=100, blank=True, help_text='Task type; empty for all types together.')
+    completed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    cancelled = models.PositiveIntegerField(default=0)
+    retries = models.PositiveIntegerField(default=0, help_text="Attempts beyond the first of the tasks finished.")
+    created = models.PositiveIntegerField(default=0, help_text="Tasks created in the hour.")
+    duration_count = models.PositiveIntegerField(default=0, help_text="Finished tasks with a recorded duration.")
+    duration_sum = models.FloatField(default=0.0, help_text="Seconds, summed over duration_count tasks.")
+    duration_avg = models.FloatField(null=True, blank=True)
+    duration_p50 = models.FloatField(null=True, blank=True)
+    duration_p95 = models.FloatField(null=True, blank=True)
+    duration_max = models.FloatField(null=True, blank=True)
+    duration_histogram = models.JSONField(
+        default=dict, blank=True, help_text="Cumulative counts of durations <= each bound in seconds."
+    )
+    queue_depth = models.PositiveIntegerField(default=0, help_text="Tasks waiting to start at the end of the hour.")
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-bucket_start", "task_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["bucket_start", "task_type"], name="metric_snapshot_bucket_type_uniq"),
+        ]
+        indexes = [
+            # History of one type over a window (the uniq index serves the all-types reads).
+            models.Index(fields=["task_type", "bucket_start"], name="metric_snapshot_type_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_type or 'all types'} @ {self.bucket_start:%Y-%m-%d %H:00}"
+
+    @property
+    def finished(self) -> int:
+        return self.completed + self.failed + self.cancelled

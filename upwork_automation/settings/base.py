@@ -96,6 +96,16 @@ DEFAULT_TASKS_ENABLED = env.bool("DEFAULT_TASKS_ENABLED", default=True)
 SCHEDULER_TIMEZONE = env("SCHEDULER_TIMEZONE", default=TIME_ZONE)
 MAX_PAYLOAD_BYTES = env.int("MAX_PAYLOAD_BYTES", default=256 * 1024)
 
+# --- Monitoring: health thresholds and metrics -------------------------------
+HEALTH_WINDOW_MINUTES = env.int("HEALTH_WINDOW_MINUTES", default=60)  # failure rate / avg time window
+HEALTH_MIN_SAMPLE = env.int("HEALTH_MIN_SAMPLE", default=5)  # finished tasks before rates count
+HEALTH_FAILURE_RATE_MAX = env.float("HEALTH_FAILURE_RATE_MAX", default=0.10)
+HEALTH_AVG_DURATION_MAX = env.float("HEALTH_AVG_DURATION_MAX", default=300.0)  # seconds
+HEALTH_PENDING_MAX = env.int("HEALTH_PENDING_MAX", default=100)
+HEALTH_HEARTBEAT_MAX_AGE = env.int("HEALTH_HEARTBEAT_MAX_AGE", default=450)  # idle RQ workers beat every ~405 s
+METRICS_BACKFILL_HOURS = env.int("METRICS_BACKFILL_HOURS", default=168)  # first calculate_metrics run
+PROMETHEUS_TOKEN = env("PROMETHEUS_TOKEN", default="")  # bearer token for the metrics scrape; empty: off
+
 # --- API --------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
