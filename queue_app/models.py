@@ -146,3 +146,70 @@ class MetricSnapshot(models.Model):
     @property
     def finished(self) -> int:
         return self.completed + self.failed + self.cancelled
+
+
+def default_schedule_timezone() -> str:
+    """A new schedule's time zone: SCHEDULER_TIMEZONE (itself TIME_ZONE unless set), read when called."""
+    return settings.SCHEDULER_TIMEZONE
+
+
+class ScheduledTask(models.Model):
+    """A recurring task: a cron expression in a time zone, fired by the rqscheduler process.
+
+    Rows are changed only through queue_app.scheduling (which validates cron, time zone, task
+    type and payload); the scheduler syncs them to its rq-scheduler cron jobs every cycle.
+    """
+
+    name = models.CharField(
+        max_length=100, help_text="Unique name: letters, digits, '_', '-' and '.', e.g. daily_discovery."
+    )
+    cron_expression = models.CharField(
+        max_length=100,
+        help_text="Five fields: minute hour day-of-month month day-of-week, e.g. '*/30 9-16 * * 1-5'.",
+    )
+    task_type = models.CharField(max_length=100, help_text="A registered task type, e.g. job_discovery.")
+    payload = models.JSONField(default=dict, blank=True, help_text="The task's payload, a JSON object.")
+    priority = models.CharField(
+        max_length=10,
+        choices=TaskPriority.choices,
+        blank=True,
+        default="",
+        help_text="Priority of the tasks it creates; empty means the task type's default.",
+    )
+    enabled = models.BooleanField(default=True, help_text="Disabled schedules never fire.")
+    timezone = models.CharField(
+        max_length=64,
+        default=default_schedule_timezone,
+        help_text="IANA time zone the cron expression is read in, e.g. Europe/Berlin.",
+    )
+    description = models.TextField(blank=True, default="")
+    last_run_at = models.DateTimeField(null=True, blank=True, help_text="Firing time of the last run.")
+    last_task = models.ForeignKey(
+        Task,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The task the last run created.",
+    )
+    next_run_at = models.DateTimeField(null=True, blank=True, help_text="When it fires next (empty when disabled).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["name"], name="scheduled_task_name_uniq"),
+            models.CheckConstraint(condition=~models.Q(name=""), name="scheduled_task_name_not_empty"),
+            models.CheckConstraint(condition=~models.Q(cron_expression=""), name="scheduled_task_cron_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(priority__in=["", *TaskPriority.values]), name="scheduled_task_priority_valid"
+            ),
+        ]
+        indexes = [
+            # The scheduler's sync reads the enabled schedules every cycle.
+            models.Index(fields=["next_run_at"], name="scheduled_task_enabled_idx", condition=models.Q(enabled=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.cron_expression} {self.timezone})"
