@@ -127,6 +127,8 @@ REST_FRAMEWORK = {
 STATIC_URL = "static/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request otherwise
+WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Logging ----------------------------------------------------------------
 LOG_DIR = Path(env("LOG_DIR", default=str(BASE_DIR / "logs")))

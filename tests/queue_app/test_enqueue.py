@@ -1,0 +1,134 @@
+"""The enqueue service: validation, rows, RQ jobs, delays, idempotency, bulk."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+
+from queue_app import services, transport
+from queue_app.errors import ValidationFailed
+from queue_app.models import Task, TaskStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def test_enqueue_writes_a_queued_row_and_an_rq_job_with_the_same_id(django_capture_on_commit_callbacks, redis_conn):
+    with django_capture_on_commit_callbacks(execute=True):
+        task = services.task_enqueue(task_type="noop", payload={"sleep_ms": 5}, source="api")
+    task.refresh_from_db()
+    assert task.status == TaskStatus.QUEUED
+    assert task.priority == "normal"
+    assert task.max_retries == 3
+    assert task.timeout == 300  # the noop type's own default
+    assert task.payload == {"sleep_ms": 5, "fail_times": 0}
+    assert task.enqueued_at is not None
+    job = Job.fetch(str(task.id), connection=redis_conn)
+    assert job.origin == "normal"
+    assert job.args == (str(task.id),)
+    assert job.timeout == 300
+    assert str(task.id) in transport.get_queue("normal").job_ids
+
+
+def test_priority_and_limits_can_be_overridden():
+    task = services.task_enqueue(task_type="noop", priority="critical", max_retries=0, timeout=9)
+    assert (task.priority, task.max_retries, task.timeout) == ("critical", 0, 9)
+
+
+def test_unknown_task_type_is_refused_and_writes_no_row():
+    with pytest.raises(ValidationFailed) as error:
+        services.task_enqueue(task_type="does_not_exist")
+    assert "Unknown task type 'does_not_exist'" in error.value.message
+    assert "task_type" in error.value.field_errors
+    assert Task.objects.count() == 0
+
+
+def test_invalid_payload_names_the_field_and_writes_no_row():
+    with pytest.raises(ValidationFailed) as error:
+        services.task_enqueue(task_type="noop", payload={"sleep_ms": "soon"})
+    assert "payload.sleep_ms" in error.value.field_errors
+    assert Task.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"priority": "urgent"}, "priority"),
+        ({"delay": -1}, "delay"),
+        ({"delay": 5, "run_at": timezone.now()}, "delay"),
+        ({"payload": ["not", "an", "object"]}, "payload"),
+    ],
+)
+def test_bad_options_are_refused_with_the_field_named(kwargs, field):
+    with pytest.raises(ValidationFailed) as error:
+        services.task_enqueue(task_type="noop", **kwargs)
+    assert field in error.value.field_errors
+    assert Task.objects.count() == 0
+
+
+def test_delay_schedules_the_task_in_rq_scheduled_registry(django_capture_on_commit_callbacks, redis_conn):
+    before = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        task = services.task_enqueue(task_type="noop", delay=60)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.SCHEDULED
+    assert task.enqueued_at is None
+    assert before + timedelta(seconds=59) < task.run_at < before + timedelta(seconds=62)
+    registry = ScheduledJobRegistry("normal", connection=redis_conn)
+    assert str(task.id) in registry.get_job_ids()
+    assert str(task.id) not in transport.get_queue("normal").job_ids
+
+
+def test_run_at_in_the_past_runs_now():
+    task = services.task_enqueue(task_type="noop", run_at=timezone.now() - timedelta(minutes=5))
+    assert task.status == TaskStatus.QUEUED
+
+
+def test_same_idempotency_key_returns_the_existing_task():
+    first = services.task_enqueue(task_type="noop", idempotency_key="firing-1")
+    second = services.task_enqueue(task_type="noop", payload={"sleep_ms": 1}, idempotency_key="firing-1")
+    assert second.id == first.id
+    assert Task.objects.filter(idempotency_key="firing-1").count() == 1
+
+
+def test_bulk_enqueue_writes_all_rows_and_pushes_in_one_pipeline(django_capture_on_commit_callbacks, redis_conn):
+    requests = [services.EnqueueRequest(task_type="noop", payload={"sleep_ms": i}) for i in range(50)]
+    requests.append(services.EnqueueRequest(task_type="noop", priority="high"))
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks = services.task_enqueue_many(requests=requests, source="system")
+    assert len(tasks) == 51
+    assert Task.objects.filter(status=TaskStatus.QUEUED).count() == 51
+    assert len(transport.get_queue("normal").job_ids) == 50
+    assert transport.get_queue("high").job_ids == [str(tasks[-1].id)]
+
+
+def test_bulk_enqueue_with_one_invalid_request_writes_nothing():
+    requests = [services.EnqueueRequest(task_type="noop"), services.EnqueueRequest(task_type="noop", priority="x")]
+    with pytest.raises(ValidationFailed) as error:
+        services.task_enqueue_many(requests=requests)
+    assert "tasks[1].priority" in error.value.field_errors
+    assert Task.objects.count() == 0
+
+
+def test_bulk_enqueue_reuses_existing_idempotency_keys():
+    existing = services.task_enqueue(task_type="noop", idempotency_key="k1")
+    tasks = services.task_enqueue_many(
+        requests=[
+            services.EnqueueRequest(task_type="noop", idempotency_key="k1"),
+            services.EnqueueRequest(task_type="noop", idempotency_key="k2"),
+            services.EnqueueRequest(task_type="noop", idempotency_key="k2"),
+        ]
+    )
+    assert tasks[0].id == existing.id
+    assert tasks[1].id == tasks[2].id
+    assert Task.objects.count() == 2
+
+
+def test_enqueue_while_redis_is_unreachable_keeps_the_task_as_pending(django_capture_on_commit_callbacks, settings):
+    # Nothing listens on port 1: every push fails with a connection error.
+    settings.RQ_QUEUES = {name: {"URL": "redis://127.0.0.1:1/0"} for name in settings.TASK_PRIORITIES}
+    with django_capture_on_commit_callbacks(execute=True):
+        task = services.task_enqueue(task_type="noop")
+    task.refresh_from_db()
+    assert task.status == TaskStatus.PENDING
