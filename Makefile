@@ -1,0 +1,53 @@
+# upwork_automation — `make run` brings the system up, `make test` runs the test suite. `make help` lists the rest.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+# Extra arguments, e.g. `make test ARGS="-k priority -x"`.
+ARGS ?=
+
+.PHONY: help venv run test lint format bench migrate admin check-deploy compose-config clean-data
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+venv: ## Create .venv and install requirements.txt (only when it changed)
+	@bash scripts/venv.sh
+
+run: ## Start web, workers and scheduler (finds or starts PostgreSQL and Redis); Ctrl-C stops
+	@bash scripts/run.sh
+
+test: venv ## Run the test suite (pytest against PostgreSQL and Redis)
+	@rc=0; $(VENV)/bin/pytest $(ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5) — that is a failure here." >&2; fi; \
+	exit $$rc
+
+lint: venv ## ruff check + ruff format --check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: venv ## Throughput benchmark (bench/throughput.py)
+	@if [ -f bench/throughput.py ]; then $(PY) bench/throughput.py $(ARGS); \
+	else echo "bench/throughput.py does not exist yet." >&2; exit 1; fi
+
+migrate: venv ## Apply migrations to DATABASE_URL (default: local upwork_automation)
+	$(PY) manage.py migrate
+
+admin: venv ## Create the admin user if missing and print its login
+	$(PY) manage.py create_admin
+
+check-deploy: venv ## Django's deployment checks against the production settings (needs SECRET_KEY)
+	DJANGO_SETTINGS_MODULE=upwork_automation.settings.production $(PY) manage.py check --deploy
+
+compose-config: ## Validate docker-compose.yml (docker compose, else docker-compose)
+	@if docker compose version >/dev/null 2>&1; then docker compose config --quiet; \
+	elif command -v docker-compose >/dev/null; then docker-compose config --quiet; \
+	else echo "Neither 'docker compose' nor 'docker-compose' is installed." >&2; exit 1; fi
+	@echo "docker-compose.yml is valid."
+
+clean-data: ## Delete .data/ (embedded PostgreSQL/Redis data and the generated admin password)
+	rm -rf .data

