@@ -26,3 +26,13 @@ class QueueAppConfig(AppConfig):
             priority="low",
             description="Deletes finished tasks older than `days` days, in batches.",
         )
+        from queue_app import metrics
+
+        registry.register(
+            "calculate_metrics",
+            metrics.calculate_metrics,
+            payload_serializer=metrics.CalculateMetricsPayload,
+            priority="low",
+            timeout=1800,
+            description="Stores hourly metric snapshots per task type for the closed hours since the last run.",
+        )
