@@ -10,6 +10,7 @@ from queue_app.errors import ApplicationError
 # Each entry: an object with add_verbs(subparsers) and handle_<verb>(command, options).
 VERB_GROUPS = [
     "queue_app.cli.tasks.TaskVerbs",
+    "queue_app.cli.monitoring.MonitoringVerbs",
 ]
 
 
