@@ -81,6 +81,8 @@ RQ = {
     # chooses the job id (the task's UUID), so django-rq pushes immediately.
     "COMMIT_MODE": "auto",
     "WORKER_CLASS": env("WORKER_CLASS", default="queue_app.worker.TaskWorker"),
+    # `manage.py rqscheduler` fires ScheduledTask rows (queue_app/scheduler.py).
+    "SCHEDULER_CLASS": "queue_app.scheduler.ScheduleScheduler",
 }
 RQ_SHOW_ADMIN_LINK = True
 
@@ -94,6 +96,13 @@ TASK_RESULT_TTL = env.int("TASK_RESULT_TTL", default=600)
 SCHEDULER_ENABLED = env.bool("SCHEDULER_ENABLED", default=True)
 DEFAULT_TASKS_ENABLED = env.bool("DEFAULT_TASKS_ENABLED", default=True)
 SCHEDULER_TIMEZONE = env("SCHEDULER_TIMEZONE", default=TIME_ZONE)
+# A sixth, seconds field in cron expressions (`* * * * * */5`): for tests and demos only.
+SCHEDULER_CRON_SECONDS = env.bool("SCHEDULER_CRON_SECONDS", default=False)
+# Business hours of the default job discovery schedule: [START, END) hours on BUSINESS_DAYS (cron syntax).
+BUSINESS_HOURS_START = env.int("BUSINESS_HOURS_START", default=9)
+BUSINESS_HOURS_END = env.int("BUSINESS_HOURS_END", default=17)
+BUSINESS_DAYS = env("BUSINESS_DAYS", default="1-5")
+BUSINESS_TIMEZONE = env("BUSINESS_TIMEZONE", default=SCHEDULER_TIMEZONE)
 MAX_PAYLOAD_BYTES = env.int("MAX_PAYLOAD_BYTES", default=256 * 1024)
 
 # --- Monitoring: health thresholds and metrics -------------------------------
