@@ -112,7 +112,7 @@ class MetricSnapshot(models.Model):
     ALL_TYPES = ""
 
     bucket_start = models.DateTimeField(help_text="Start of the hour (UTC) the figures cover.")
-    task_type = models.CharField(max_length=100, blank=True, help_text='Task type; empty for all types together.')
+    task_type = models.CharField(max_length=100, blank=True, help_text="Task type; empty for all types together.")
     completed = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     cancelled = models.PositiveIntegerField(default=0)

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from redis import Redis
 from redis.exceptions import RedisError
@@ -96,6 +96,7 @@ def finished_totals() -> dict[str, dict[str, int]]:
         completed=Count("id", filter=Q(status=TaskStatus.COMPLETED)),
         failed=Count("id", filter=Q(status=TaskStatus.FAILED)),
         cancelled=Count("id", filter=Q(status=TaskStatus.CANCELLED)),
+        retries=Sum(Greatest(F("attempts") - 1, Value(0))),
     ):
         add(row["task_type"], row)
     return totals
@@ -370,6 +371,11 @@ def known_task_types() -> list[str]:
     return sorted(set(registry.all_types()) | seen)
 
 
+def task_type_known(name: str) -> bool:
+    """Registered, or present in rows or history."""
+    return name in known_task_types() or Task.objects.filter(task_type=name).exists()
+
+
 __all__ = [
     "finished_since",
     "finished_totals",
@@ -379,6 +385,7 @@ __all__ = [
     "queue_stats",
     "redis_queue_depths",
     "snapshot_history",
+    "task_type_known",
     "type_analysis",
     "type_performance",
     "waiting_summary",

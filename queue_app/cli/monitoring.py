@@ -8,7 +8,6 @@ import sys
 from django.core.management.base import CommandError
 
 from queue_app import health, registry, selectors
-from queue_app.models import MetricSnapshot, Task
 
 
 def _dump(value) -> str:
@@ -140,13 +139,8 @@ class MonitoringVerbs:
         hours, task_type = options["hours"], options["task_type"]
         if not 1 <= hours <= 24 * 90:
             raise CommandError("--hours must be between 1 and 2160 (90 days).")
-        known = set(registry.all_types())
-        if task_type not in known and not (
-            MetricSnapshot.objects.filter(task_type=task_type).exists()
-            or Task.objects.filter(task_type=task_type).exists()
-        ):
-            raise CommandError(
-                f"Unknown task type '{task_type}'. Registered types: {', '.join(sorted(known)) or 'none'}."
-            )
+        if not selectors.task_type_known(task_type):
+            known = ", ".join(sorted(registry.all_types())) or "none"
+            raise CommandError(f"Unknown task type '{task_type}'. Registered types: {known}.")
         analysis = selectors.type_analysis(task_type=task_type, hours=hours)
         command.stdout.write(_dump(analysis) if options["json"] else "\n".join(render_analysis(analysis)))

@@ -1,0 +1,103 @@
+"""Monitoring API under /api/queue/: stats, health, per-type metrics, history, workers, Prometheus."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.http import HttpResponse
+from rest_framework import permissions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from queue_app import health, prometheus, selectors
+from queue_app.errors import NotFound, ValidationFailed
+
+MAX_HOURS = 24 * 90
+
+
+class WindowSerializer(serializers.Serializer):
+    hours = serializers.IntegerField(required=False, default=24, min_value=1, max_value=MAX_HOURS)
+    task_type = serializers.CharField(required=False, max_length=100)
+
+
+def _window(request) -> dict:
+    serializer = WindowSerializer(data=request.query_params)
+    if not serializer.is_valid():
+        raise ValidationFailed("Invalid query parameters.", field_errors=serializer.errors)
+    return serializer.validated_data
+
+
+class QueueStatsView(APIView):
+    """GET /api/queue/stats: counts by status, queue and type; depths; oldest waiting; workers."""
+
+    def get(self, request):
+        return Response(selectors.queue_stats())
+
+
+class HealthView(APIView):
+    """GET /api/queue/metrics/health: score 0-100, status and the alerts with figure and threshold."""
+
+    def get(self, request):
+        return Response(health.queue_health())
+
+
+class TypeMetricsView(APIView):
+    """GET /api/queue/metrics/types/?hours=24: performance of every task type over the window."""
+
+    def get(self, request):
+        window = _window(request)
+        return Response({"hours": window["hours"], "types": selectors.type_performance(hours=window["hours"])})
+
+
+class TypeAnalysisView(APIView):
+    """GET /api/queue/metrics/types/{task_type}/?hours=24: figures, hourly buckets and trend of one type."""
+
+    def get(self, request, task_type):
+        window = _window(request)
+        if not selectors.task_type_known(task_type):
+            raise NotFound(f"No task type '{task_type}'.")
+        return Response(selectors.type_analysis(task_type=task_type, hours=window["hours"]))
+
+
+class HistoryView(APIView):
+    """GET /api/queue/metrics/history/?hours=168&task_type=X: hourly snapshots, oldest first."""
+
+    def get(self, request):
+        window = _window(request)
+        return Response(
+            {
+                "hours": window["hours"],
+                "task_type": window.get("task_type"),
+                "buckets": selectors.snapshot_history(hours=window["hours"], task_type=window.get("task_type")),
+            }
+        )
+
+
+class WorkerMetricsView(APIView):
+    """GET /api/queue/metrics/workers/?hours=24: per worker tasks, failures, average time, heartbeat."""
+
+    def get(self, request):
+        window = _window(request)
+        return Response({"hours": window["hours"], "workers": selectors.worker_performance(hours=window["hours"])})
+
+
+class IsAuthenticatedOrMetricsToken(permissions.BasePermission):
+    """A logged-in user or token, or `Authorization: Bearer $PROMETHEUS_TOKEN` (when that is set)."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.user and request.user.is_authenticated:
+            return True
+        expected = settings.PROMETHEUS_TOKEN
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), expected)
+
+
+class PrometheusView(APIView):
+    """GET /api/queue/metrics/prometheus: the Prometheus text format."""
+
+    permission_classes = [IsAuthenticatedOrMetricsToken]
+
+    def get(self, request):
+        return HttpResponse(prometheus.render(), content_type=prometheus.CONTENT_TYPE)
