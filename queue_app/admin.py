@@ -2,12 +2,14 @@
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html
 
-from queue_app import registry, services
+from queue_app import registry, scheduling, services
 from queue_app.errors import ApplicationError
-from queue_app.models import Task, TaskSource
+from queue_app.models import ScheduledTask, Task, TaskSource
 
 
 def _pretty_json(value) -> str:
@@ -115,3 +117,105 @@ class TaskAdmin(admin.ModelAdmin):
     @admin.action(description="Retry selected tasks")
     def retry_tasks(self, request, queryset):
         self._apply(request, queryset, services.task_retry, "Retried")
+
+
+class ScheduledTaskAdminForm(forms.ModelForm):
+    """The schedule form: the same validation as the API and CLI (queue_app.scheduling.schedule_validate)."""
+
+    class Meta:
+        model = ScheduledTask
+        fields = ["name", "enabled", "cron_expression", "timezone", "task_type", "payload", "priority", "description"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            scheduling.schedule_validate(
+                scheduling.ScheduleFields(**{field: cleaned.get(field) for field in ScheduledTaskAdmin.editable})
+            )
+        except ApplicationError as error:
+            for field, field_messages in error.field_errors.items():
+                target = field.split(".", 1)[0]
+                target = target if target in self.fields else None
+                prefix = f"{field}: " if target != field else ""
+                self.add_error(target, [f"{prefix}{message}" for message in field_messages])
+        return cleaned
+
+
+@admin.register(ScheduledTask)
+class ScheduledTaskAdmin(admin.ModelAdmin):
+    editable = ["name", "cron_expression", "task_type", "payload", "priority", "timezone", "description", "enabled"]
+
+    form = ScheduledTaskAdminForm
+    list_display = [
+        "name",
+        "enabled",
+        "cron_expression",
+        "timezone",
+        "task_type",
+        "next_run_at",
+        "last_run_at",
+        "last_task_link",
+    ]
+    list_filter = ["enabled", "task_type"]
+    search_fields = ["name", "task_type", "description"]
+    list_select_related = ["last_task"]
+    ordering = ["name"]
+    actions = ["enable_schedules", "disable_schedules", "run_schedules_now"]
+    readonly_fields = ["next_run_at", "last_run_at", "last_task_link", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "enabled", "description"]}),
+        ("When", {"fields": ["cron_expression", "timezone", "next_run_at", "last_run_at", "last_task_link"]}),
+        ("What", {"fields": ["task_type", "payload", "priority"]}),
+        ("Record", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    @admin.display(description="Last task")
+    def last_task_link(self, obj):
+        if obj.last_task_id is None:
+            return "—"
+        url = reverse("admin:queue_app_task_change", args=[obj.last_task_id])
+        status = obj.last_task.status if obj.last_task else ""
+        return format_html('<a href="{}">{}</a> {}', url, str(obj.last_task_id)[:8], status)
+
+    def save_model(self, request, obj, form, change):
+        values = {field: form.cleaned_data.get(field) for field in self.editable}
+        if change:
+            saved = scheduling.schedule_update(schedule_id=obj.pk, **values)
+        else:
+            saved = scheduling.schedule_create(**values)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        scheduling.schedule_delete(schedule_id=obj.pk)
+
+    def delete_queryset(self, request, queryset):
+        for schedule in queryset:
+            scheduling.schedule_delete(schedule_id=schedule.pk)
+
+    def _apply(self, request, queryset, service, verb, **kwargs):
+        done, refused = 0, []
+        for schedule in queryset:
+            try:
+                service(schedule_id=schedule.pk, **kwargs)
+                done += 1
+            except ApplicationError as error:
+                refused.append(f"{schedule.name}: {error.message}")
+        if done:
+            self.message_user(request, f"{verb} {done} schedule(s).", messages.SUCCESS)
+        for message in refused[:10]:
+            self.message_user(request, message, messages.WARNING)
+
+    @admin.action(description="Enable selected schedules")
+    def enable_schedules(self, request, queryset):
+        self._apply(request, queryset, scheduling.schedule_enable, "Enabled")
+
+    @admin.action(description="Disable selected schedules")
+    def disable_schedules(self, request, queryset):
+        self._apply(request, queryset, scheduling.schedule_disable, "Disabled")
+
+    @admin.action(description="Run selected schedules now")
+    def run_schedules_now(self, request, queryset):
+        self._apply(request, queryset, scheduling.schedule_run_now, "Ran", source=TaskSource.ADMIN, user=request.user)

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from queue_app.models import Task, TaskPriority
+from queue_app.models import ScheduledTask, Task, TaskPriority
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -56,3 +56,44 @@ class TaskEnqueueSerializer(serializers.Serializer):
         if "delay" in attrs and "run_at" in attrs:
             raise serializers.ValidationError({"delay": ["Give either delay or run_at, not both."]})
         return attrs
+
+class ScheduledTaskSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScheduledTask
+        fields = [
+            "id",
+            "name",
+            "cron_expression",
+            "task_type",
+            "payload",
+            "priority",
+            "enabled",
+            "timezone",
+            "description",
+            "last_run_at",
+            "last_task",
+            "next_run_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ScheduledTaskWriteSerializer(serializers.Serializer):
+    """Input shape of a schedule; cron, time zone, task type and payload are checked by queue_app.scheduling."""
+
+    name = serializers.CharField(max_length=100)
+    cron_expression = serializers.CharField(max_length=100)
+    task_type = serializers.CharField(max_length=100)
+    payload = serializers.JSONField(required=False, default=dict)
+    priority = serializers.ChoiceField(
+        choices=[("", "Task type default"), *TaskPriority.choices], required=False, allow_blank=True, default=""
+    )
+    timezone = serializers.CharField(max_length=64, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    enabled = serializers.BooleanField(required=False, default=True)
+
+    def validate_payload(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Expected a JSON object.")
+        return value

@@ -5,10 +5,15 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from queue_app import services
+from queue_app import scheduling, services
 from queue_app.filters import TaskFilter
-from queue_app.models import Task, TaskSource
-from queue_app.serializers import TaskEnqueueSerializer, TaskSerializer
+from queue_app.models import ScheduledTask, Task, TaskSource
+from queue_app.serializers import (
+    ScheduledTaskSerializer,
+    ScheduledTaskWriteSerializer,
+    TaskEnqueueSerializer,
+    TaskSerializer,
+)
 
 
 class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -43,3 +48,45 @@ class TaskStatusView(APIView):
 
     def get(self, request, task_id):
         return Response(TaskSerializer(services.task_get(task_id=task_id)).data)
+
+class ScheduledTaskViewSet(viewsets.ModelViewSet):
+    """Schedules: list, read, create, update, delete, and the enable, disable and run actions.
+
+    Also served at GET /api/queue/scheduled (the product's path, no trailing slash).
+    """
+
+    queryset = ScheduledTask.objects.select_related("last_task")
+    serializer_class = ScheduledTaskSerializer
+    filterset_fields = ["enabled", "task_type"]
+    search_fields = ["name", "task_type", "description"]
+    ordering_fields = ["name", "next_run_at", "last_run_at", "created_at"]
+    ordering = ["name"]
+
+    def create(self, request, *args, **kwargs):
+        serializer = ScheduledTaskWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        schedule = scheduling.schedule_create(**serializer.validated_data)
+        return Response(ScheduledTaskSerializer(schedule).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        serializer = ScheduledTaskWriteSerializer(data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        schedule = scheduling.schedule_update(schedule_id=self.get_object().pk, **serializer.validated_data)
+        return Response(ScheduledTaskSerializer(schedule).data)
+
+    def destroy(self, request, *args, **kwargs):
+        scheduling.schedule_delete(schedule_id=self.get_object().pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"])
+    def enable(self, request, pk=None):
+        return Response(ScheduledTaskSerializer(scheduling.schedule_enable(schedule_id=self.get_object().pk)).data)
+
+    @action(detail=True, methods=["post"])
+    def disable(self, request, pk=None):
+        return Response(ScheduledTaskSerializer(scheduling.schedule_disable(schedule_id=self.get_object().pk)).data)
+
+    @action(detail=True, methods=["post"])
+    def run(self, request, pk=None):
+        task = scheduling.schedule_run_now(schedule_id=self.get_object().pk, source=TaskSource.API, user=request.user)
+        return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)

@@ -11,6 +11,7 @@ from queue_app.errors import ApplicationError
 VERB_GROUPS = [
     "queue_app.cli.tasks.TaskVerbs",
     "queue_app.cli.monitoring.MonitoringVerbs",
+    "queue_app.cli.schedules.ScheduleVerbs",
 ]
 
 
