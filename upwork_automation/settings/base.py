@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_rq",
     "queue_app",
+    "jobs",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,201 @@
+"""Admin for jobs, search profiles, browser sessions and the API connection: display, and actions via services."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from jobs import services
+from jobs.models import BrowserSession, Job, SearchProfile, UpworkOAuthToken
+from jobs.scoring import SCORE_PARTS
+from queue_app.errors import ApplicationError
+from queue_app.services import task_enqueue
+
+
+class ScoreBandFilter(admin.SimpleListFilter):
+    title = "score"
+    parameter_name = "score_band"
+    BANDS = {"80+": (80, 101), "60-79": (60, 80), "40-59": (40, 60), "<40": (0, 40)}
+
+    def lookups(self, request, model_admin):
+        return [(band, band) for band in self.BANDS] + [("none", "not scored")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(score__isnull=True)
+        if self.value() in self.BANDS:
+            low, high = self.BANDS[self.value()]
+            return queryset.filter(score__gte=low, score__lt=high)
+        return queryset
+
+
+class BudgetFilter(admin.SimpleListFilter):
+    title = "budget"
+    parameter_name = "budget_band"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("fixed_lt_500", "Fixed under $500"),
+            ("fixed_500_plus", "Fixed $500+"),
+            ("hourly_lt_40", "Hourly up to under $40/h"),
+            ("hourly_40_plus", "Hourly $40+/h"),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "fixed_lt_500":
+            return queryset.filter(job_type="fixed", budget__lt=500)
+        if value == "fixed_500_plus":
+            return queryset.filter(job_type="fixed", budget__gte=500)
+        if value == "hourly_lt_40":
+            return queryset.filter(job_type="hourly", hourly_max__lt=40)
+        if value == "hourly_40_plus":
+            return queryset.filter(job_type="hourly", hourly_max__gte=40)
+        return queryset
+
+
+def _run_each(modeladmin, request, queryset, service, verb: str) -> None:
+    done, failed = 0, []
+    for obj in queryset:
+        try:
+            service(job_id=obj.id)
+            done += 1
+        except ApplicationError as error:
+            failed.append(f"{obj.id}: {error.message}")
+    if done:
+        modeladmin.message_user(request, f"{verb} {done} job(s).", messages.SUCCESS)
+    if failed:
+        modeladmin.message_user(request, "Not changed: " + "; ".join(failed[:10]), messages.WARNING)
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["title", "score", "status", "passed_filters", "job_type", "rate", "client_country", "posted_at"]
+    list_filter = ["status", ScoreBandFilter, BudgetFilter, "passed_filters", "job_type", "source", "profile"]
+    search_fields = ["title", "=upwork_id", "client_country"]
+    list_select_related = ["profile"]
+    ordering = ["-score", "-posted_at"]
+    actions = ["shortlist", "reject", "archive"]
+    readonly_fields = ["score_explanation", "filter_verdict", "status", "status_changed_at", "score", "scored_at"]
+    exclude = ["score_breakdown", "filter_reasons"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Rate / budget")
+    def rate(self, job: Job) -> str:
+        if job.job_type == "hourly":
+            return f"${job.hourly_min or '?'}-{job.hourly_max or '?'}/h"
+        return f"${job.budget}" if job.budget is not None else "-"
+
+    @admin.display(description="Why this score")
+    def score_explanation(self, job: Job):
+        breakdown = job.score_breakdown or {}
+        rows = [
+            (name, breakdown[name]["points"], breakdown[name]["weight"], breakdown[name]["reason"])
+            for name in SCORE_PARTS
+            if name in breakdown
+        ]
+        if not rows:
+            return "Not scored yet."
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows)
+        return format_html(
+            "<table><thead><tr><th>Part</th><th>Points</th><th>Weight</th><th>Reason</th></tr></thead>"
+            "<tbody>{}</tbody></table><p>Total: <b>{}</b> / 100</p>",
+            body,
+            job.score,
+        )
+
+    @admin.display(description="Hard filters")
+    def filter_verdict(self, job: Job):
+        if job.passed_filters:
+            return "Passed every hard filter."
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((r,) for r in job.filter_reasons)))
+
+    @admin.action(description="Shortlist selected jobs")
+    def shortlist(self, request, queryset):
+        _run_each(self, request, queryset, services.job_shortlist, "Shortlisted")
+
+    @admin.action(description="Reject selected jobs")
+    def reject(self, request, queryset):
+        _run_each(self, request, queryset, services.job_reject, "Rejected")
+
+    @admin.action(description="Archive selected jobs")
+    def archive(self, request, queryset):
+        _run_each(self, request, queryset, services.job_archive, "Archived")
+
+
+@admin.register(SearchProfile)
+class SearchProfileAdmin(admin.ModelAdmin):
+    list_display = ["name", "enabled", "source", "strategies", "handoff_top_n", "last_run_at"]
+    list_filter = ["enabled", "source"]
+    search_fields = ["name"]
+    readonly_fields = ["last_run_at", "created_at", "updated_at"]
+    actions = ["run_discovery", "rescore"]
+
+    @admin.action(description="Run discovery now (enqueue job_discovery)")
+    def run_discovery(self, request, queryset):
+        for profile in queryset:
+            task_enqueue(
+                task_type="job_discovery", payload={"profile_id": profile.id}, source="admin", user=request.user
+            )
+        self.message_user(request, f"Enqueued discovery for {queryset.count()} profile(s).", messages.SUCCESS)
+
+    @admin.action(description="Re-apply filters and scores (enqueue job_filtering)")
+    def rescore(self, request, queryset):
+        for profile in queryset:
+            task_enqueue(
+                task_type="job_filtering", payload={"profile_id": profile.id}, source="admin", user=request.user
+            )
+        self.message_user(request, f"Enqueued re-scoring for {queryset.count()} profile(s).", messages.SUCCESS)
+
+
+@admin.register(BrowserSession)
+class BrowserSessionAdmin(admin.ModelAdmin):
+    """Sessions are imported with `manage.py jobs_import_session` or the API; cookies are never shown."""
+
+    list_display = ["name", "status", "attention_reason", "expires_at", "last_used_at", "imported_at"]
+    list_filter = ["status"]
+    search_fields = ["name"]
+    fields = [
+        "name",
+        "status",
+        "cookie_domains",
+        "attention_reason",
+        "attention_url",
+        "attention_at",
+        "expires_at",
+        "imported_at",
+        "last_used_at",
+    ]
+    readonly_fields = fields
+    actions = ["reactivate", "revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Mark active again (after you fixed it in a real browser)")
+    def reactivate(self, request, queryset):
+        for session in queryset:
+            try:
+                services.browser_session_reactivate(session_id=session.id)
+            except ApplicationError as error:
+                self.message_user(request, f"{session.name}: {error.message}", messages.WARNING)
+
+    @admin.action(description="Revoke (forget the cookies)")
+    def revoke(self, request, queryset):
+        for session in queryset:
+            services.browser_session_revoke(session_id=session.id)
+
+
+@admin.register(UpworkOAuthToken)
+class UpworkOAuthTokenAdmin(admin.ModelAdmin):
+    """The API connection: tokens are encrypted and never displayed."""
+
+    list_display = ["account", "status", "expires_at", "refreshed_at"]
+    fields = ["account", "status", "token_type", "scope", "expires_at", "refreshed_at", "last_error", "updated_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
