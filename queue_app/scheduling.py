@@ -340,7 +340,8 @@ def schedule_fire(*, schedule_id: int, firing_time: datetime, now: datetime | No
         schedule = ScheduledTask.objects.select_for_update().filter(pk=schedule_id).first()
         if schedule is None or not schedule.enabled:
             return FireResult(task=None, fired=False, next_run_at=None)
-        if schedule.next_run_at is None or schedule.next_run_at != firing_time:
+        # Cron jobs are scored in whole seconds (rq-scheduler's to_unix), so compare at that precision.
+        if schedule.next_run_at is None or schedule.next_run_at.replace(microsecond=0) != firing_time:
             # Edited since it was registered, or another scheduler fired it already.
             return FireResult(task=None, fired=False, next_run_at=schedule.next_run_at)
         try:
