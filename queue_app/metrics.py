@@ -56,21 +56,34 @@ _CREATED_SQL = f"""
 """  # noqa: S608 (table name from model meta; every value is bound)
 # Tasks waiting to start at the end of each hour (or now, for the open hour). A task waits from
 # when it became ready (enqueued, else its run_at, else created) until it started or, never
-# started, was cancelled. Only unfinished rows and rows finished since the window's start can
-# have waited then, so both partial/finished_at indexes bound the scan.
+# started, was cancelled: +1 at ready, -1 at leaving; the depth at an hour's end is the running
+# sum of those steps up to it. Only unfinished rows and rows finished since the window's start
+# can have waited in it (steps before the start fold into the first hour), so the partial index
+# on unfinished statuses and the finished_at index bound the scan: one pass, however many hours.
 _DEPTH_SQL = f"""
-    WITH buckets AS (
-        SELECT bucket, least(bucket + interval '1 hour', %(now)s) AS moment
-          FROM generate_series(%(start)s::timestamptz, %(last)s::timestamptz, interval '1 hour') AS bucket
-    ), candidates AS (
+    WITH candidates AS (
         SELECT task_type, coalesce(enqueued_at, run_at, created_at) AS ready_at,
-               coalesce(started_at, finished_at) AS left_at
+               CASE WHEN coalesce(started_at, finished_at) IS NOT NULL  -- greatest() would skip a NULL
+                    THEN greatest(coalesce(started_at, finished_at), coalesce(enqueued_at, run_at, created_at))
+               END AS left_at
           FROM {TASK_TABLE}
          WHERE (status IN ({_UNFINISHED_SQL}) OR finished_at >= %(start)s) {{type_filter}}
+    ), steps AS (
+        SELECT task_type, greatest(date_trunc('hour', ready_at, 'UTC'), %(start)s) AS bucket, 1 AS step
+          FROM candidates WHERE ready_at < %(limit)s
+        UNION ALL
+        SELECT task_type, greatest(date_trunc('hour', left_at, 'UTC'), %(start)s), -1
+          FROM candidates WHERE left_at < %(limit)s
+    ), per_hour AS (
+        SELECT bucket, task_type, sum(step) AS step FROM steps GROUP BY bucket, task_type
+    ), grid AS (
+        SELECT hour AS bucket, task_type
+          FROM generate_series(%(start)s::timestamptz, %(last)s::timestamptz, interval '1 hour') AS hour
+         CROSS JOIN (SELECT DISTINCT task_type FROM per_hour) AS types
     )
-    SELECT bucket, task_type, count(*)
-      FROM buckets JOIN candidates ON ready_at <= moment AND (left_at IS NULL OR left_at > moment)
-     GROUP BY GROUPING SETS ((bucket, task_type), (bucket))
+    SELECT grid.bucket, grid.task_type,
+           sum(coalesce(per_hour.step, 0)) OVER (PARTITION BY grid.task_type ORDER BY grid.bucket)
+      FROM grid LEFT JOIN per_hour USING (bucket, task_type)
 """  # noqa: S608 (table name from model meta; every value is bound)
 
 
@@ -148,7 +161,7 @@ def compute_buckets(
         return figures[key]
 
     type_filter = "AND task_type = %(task_type)s" if task_type else ""
-    params = {"start": start, "end": end, "last": end - HOUR, "now": now, "task_type": task_type}
+    params = {"start": start, "end": end, "last": end - HOUR, "limit": min(end, now), "task_type": task_type}
     with connection.cursor() as cursor:
         cursor.execute(_FINISHED_SQL.format(type_filter=type_filter), params)
         for bucket, name, *values in cursor.fetchall():
@@ -174,8 +187,10 @@ def compute_buckets(
         for bucket, name, count in cursor.fetchall():
             entry(bucket, name).created = count
         cursor.execute(_DEPTH_SQL.format(type_filter=type_filter), params)
-        for bucket, name, count in cursor.fetchall():
-            entry(bucket, name).queue_depth = count
+        for bucket, name, depth in cursor.fetchall():
+            if depth:
+                entry(bucket, name).queue_depth = int(depth)
+                entry(bucket, None).queue_depth += int(depth)
     return figures
 
 
