@@ -192,10 +192,12 @@ class SandboxApp:
     def route(self, environ) -> Response:
         path = environ.get("PATH_INFO", "/")
         method = environ.get("REQUEST_METHOD", "GET")
-        with self.state.lock:
-            self.state.counters["pages"] += 1
         if path.startswith("/__sandbox__/"):
             return self.control(path, method, environ)
+        if path == "/favicon.ico":
+            return Response("", status="404 Not Found")
+        with self.state.lock:
+            self.state.counters["pages"] += 1  # every request a visitor makes (not control or favicon)
         if path == GRAPHQL_PATH and method == "POST":
             return self.graphql(environ)
         if path == TOKEN_PATH and method == "POST":
