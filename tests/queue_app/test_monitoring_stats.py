@@ -67,6 +67,18 @@ def test_finished_counts_are_snapshot_totals_plus_rows_since_the_last_stored_hou
     assert selectors.queue_stats(now=now)["by_status"]["completed"] == 3
 
 
+def test_last_day_counts_combine_stored_hours_with_recent_rows():
+    now = timezone.now()
+    finished_task(finished_at=now - timedelta(hours=23, minutes=30))
+    finished_task(finished_at=now - timedelta(hours=5), status="failed")
+    finished_task(finished_at=now - timedelta(hours=25))  # outside the day
+    metrics.metric_snapshots_calculate(now=now)
+    MetricSnapshot.objects.filter(task_type="", failed=1).update(failed=7)  # proves the stored hour is read
+    finished_task(finished_at=now - timedelta(minutes=2), status="cancelled")
+
+    assert selectors.finished_since(now - timedelta(days=1)) == {"completed": 1, "failed": 7, "cancelled": 1}
+
+
 def test_oldest_waiting_task_ignores_tasks_scheduled_for_later():
     now = timezone.now()
     waiting_task(since=now - timedelta(minutes=30), status="scheduled", run_at=now + timedelta(hours=1))
