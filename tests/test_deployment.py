@@ -1,0 +1,305 @@
+"""Deployment pieces: production settings, JSON logs, create_admin, docker-compose.yml, healthchecks, .env.example."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from tests.conftest import ROOT, wait_for
+
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+APP_SERVICES = ("web", "worker", "scheduler")
+
+
+def run_python(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter with the production settings and the given environment."""
+    child_env = {key: value for key, value in os.environ.items() if key not in {"SECRET_KEY", "LOG_FORMAT"}}
+    child_env.update(DJANGO_SETTINGS_MODULE="upwork_automation.settings.production", LOG_DIR=str(tmp_path), **env)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+# --- Production settings ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret_key", ["", "   ", "dev-insecure-secret-key-change-me"])
+def test_production_settings_refuse_to_start_without_a_real_secret_key(tmp_path, secret_key):
+    result = run_python("import django; django.setup()", tmp_path, SECRET_KEY=secret_key)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_settings_load_with_secret_key_debug_off_and_whitenoise_storage(tmp_path):
+    code = (
+        "import json, django; django.setup(); from django.conf import settings as s; "
+        "print(json.dumps({'debug': s.DEBUG, 'static': s.STORAGES['staticfiles']['BACKEND'], "
+        "'ssl_redirect': s.SECURE_SSL_REDIRECT, 'session_secure': s.SESSION_COOKIE_SECURE, "
+        "'hsts': s.SECURE_HSTS_SECONDS, 'proxy': s.SECURE_PROXY_SSL_HEADER, "
+        "'whitenoise': 'whitenoise.middleware.WhiteNoiseMiddleware' in s.MIDDLEWARE}))"
+    )
+    result = run_python(code, tmp_path, SECRET_KEY="a-real-secret-for-this-test", DEBUG="true")
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+
+    assert values["debug"] is False  # DEBUG=true in the environment does not reach production
+    assert values["static"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    assert values["whitenoise"] is True
+    assert values["ssl_redirect"] is True and values["session_secure"] is True
+    assert values["hsts"] == 0 and values["proxy"] is None
+
+    knobs = run_python(
+        code,
+        tmp_path,
+        SECRET_KEY="a-real-secret-for-this-test",
+        SECURE_SSL_REDIRECT="false",
+        SESSION_COOKIE_SECURE="false",
+        SECURE_HSTS_SECONDS="31536000",
+        TRUST_X_FORWARDED_PROTO="true",
+    )
+    assert knobs.returncode == 0, knobs.stderr
+    values = json.loads(knobs.stdout)
+    assert values["ssl_redirect"] is False and values["session_secure"] is False
+    assert values["hsts"] == 31536000
+    assert values["proxy"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+def test_log_format_json_writes_one_valid_json_object_per_line(tmp_path):
+    code = (
+        "import django, logging; django.setup(); log = logging.getLogger('deploy.check'); "
+        "log.info('task %s done', 'abc', extra={'task_id': 'abc', 'attempt': 2}); "
+        "log.warning('quote \" and newline\\n inside'); "
+        "\ntry:\n    1 / 0\nexcept ZeroDivisionError:\n    log.exception('it failed')"
+    )
+    result = run_python(code, tmp_path, SECRET_KEY="a-real-secret-for-this-test", LOG_FORMAT="json")
+    assert result.returncode == 0, result.stderr
+
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line parses on its own
+    assert [entry["message"] for entry in entries] == ["task abc done", 'quote " and newline\n inside', "it failed"]
+    assert entries[0]["level"] == "INFO" and entries[0]["logger"] == "deploy.check"
+    assert entries[0]["task_id"] == "abc" and entries[0]["attempt"] == 2
+    assert entries[0]["time"].endswith("+00:00")
+    assert "ZeroDivisionError" in entries[2]["exception"]
+
+
+def test_log_format_plain_is_the_default_and_unknown_formats_are_refused(tmp_path):
+    code = "import django, logging; django.setup(); logging.getLogger('deploy.check').warning('plain line')"
+    plain = run_python(code, tmp_path, SECRET_KEY="a-real-secret-for-this-test")
+    assert plain.returncode == 0, plain.stderr
+    assert "WARNING deploy.check" in plain.stderr and not plain.stderr.lstrip().startswith("{")
+
+    unknown = run_python(code, tmp_path, SECRET_KEY="a-real-secret-for-this-test", LOG_FORMAT="xml")
+    assert unknown.returncode != 0
+    assert "LOG_FORMAT must be 'plain' or 'json'" in unknown.stderr
+
+
+# --- create_admin -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_create_admin_creates_a_superuser_once_with_a_stored_generated_password(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("ADMIN_PASSWORD", raising=False)
+    monkeypatch.delenv("ADMIN_USERNAME", raising=False)
+    password_file = tmp_path / "admin-password"
+
+    call_command("create_admin", password_file=str(password_file))
+    user = get_user_model().objects.get(username="admin")
+    password = password_file.read_text().strip()
+    first_hash = user.password
+
+    assert user.is_superuser and user.is_staff and user.is_active
+    assert user.check_password(password) and len(password) >= 16
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    assert password in capsys.readouterr().out  # the login is printed for the person who ran it
+
+    call_command("create_admin", password_file=str(password_file))
+    user.refresh_from_db()
+
+    assert get_user_model().objects.filter(is_superuser=True).count() == 1
+    assert user.password == first_hash  # nothing rewritten on the second run
+    assert "nothing changed" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_create_admin_takes_username_and_password_from_the_environment(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ADMIN_USERNAME", "boss")
+    monkeypatch.setenv("ADMIN_PASSWORD", "first-password-123")
+    password_file = tmp_path / "admin-password"
+    get_user_model().objects.create_user(username="boss", password="old")  # exists, not staff
+
+    call_command("create_admin", password_file=str(password_file))
+    user = get_user_model().objects.get(username="boss")
+    output = capsys.readouterr().out
+
+    assert user.is_staff and user.is_superuser and user.check_password("first-password-123")
+    assert "first-password-123" not in output  # a password given by the operator is never echoed
+    assert not password_file.exists()
+
+    monkeypatch.setenv("ADMIN_PASSWORD", "second-password-456")
+    call_command("create_admin", password_file=str(password_file))
+    user.refresh_from_db()
+    assert user.check_password("second-password-456")
+    assert get_user_model().objects.count() == 1
+
+
+# --- docker-compose.yml and the Dockerfile ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def test_compose_has_the_services_each_with_a_healthcheck(compose):
+    services = compose["services"]
+    for name in ("web", "worker", "scheduler", "postgres", "redis"):
+        assert name in services, f"docker-compose.yml lacks the {name} service"
+        check = services[name].get("healthcheck", {})
+        assert check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+
+    assert "gunicorn" in services["web"]["command"]
+    assert services["worker"]["command"][-1] == "run_workers"
+    assert "rqscheduler" in services["scheduler"]["command"]
+    for name in APP_SERVICES:
+        assert services[name]["environment"]["DJANGO_SETTINGS_MODULE"] == "upwork_automation.settings.production"
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_compose_worker_can_be_scaled_and_data_lives_in_named_volumes(compose):
+    worker = compose["services"]["worker"]
+    assert "container_name" not in worker and "ports" not in worker  # `--scale worker=N` needs both absent
+
+    declared = set(compose["volumes"])
+    for service, path in (("postgres", "/var/lib/postgresql/data"), ("redis", "/data")):
+        mounts = dict(volume.split(":", 1) for volume in compose["services"][service]["volumes"])
+        assert path in mounts.values(), f"{service} keeps {path} outside a volume"
+        source = next(name for name, target in mounts.items() if target == path)
+        assert source in declared, f"{service}'s volume {source} is not a named volume"
+
+
+def test_compose_healthchecks_name_checks_the_script_has():
+    from scripts.healthcheck import CHECKS
+
+    compose_text = COMPOSE_FILE.read_text()
+    for name in re.findall(r'"scripts/healthcheck\.py", "(\w+)"', compose_text):
+        assert name in CHECKS
+    assert set(re.findall(r'"scripts/healthcheck\.py", "(\w+)"', compose_text)) == set(APP_SERVICES)
+
+
+def test_compose_config_accepts_the_file():
+    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        command = ["docker", "compose", "config", "--quiet"]
+    elif shutil.which("docker-compose"):
+        command = ["docker-compose", "config", "--quiet"]
+    else:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed (.ci/run installs docker-compose)")
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_dockerfile_builds_from_python_311_slim_and_collects_static_files():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.MULTILINE)
+    assert "pip install -r requirements.txt" in dockerfile
+    assert "collectstatic --noinput" in dockerfile
+    assert "upwork_automation.settings.production" in dockerfile
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", ".env", ".data"} <= set(ignored)
+
+
+# --- Healthcheck script against real processes ---------------------------------------------------------------
+
+
+def healthcheck(name: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "healthcheck.py"), name],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(("status", "healthy"), [(200, True), (302, True), (503, False)])
+def test_web_healthcheck_passes_on_answers_below_500(status, healthy):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = healthcheck("web", WEB_LISTEN_PORT=str(server.server_address[1]))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (result.returncode == 0) is healthy, result.stderr
+
+    nobody = healthcheck("web", WEB_LISTEN_PORT=str(free_port()))
+    assert nobody.returncode == 1 and "no answer" in nobody.stderr
+
+
+def test_worker_and_scheduler_healthchecks_follow_the_real_processes(processes, settings):
+    redis_url = settings.REDIS_URL
+    assert healthcheck("worker", REDIS_URL=redis_url).returncode == 1
+    assert healthcheck("scheduler", REDIS_URL=redis_url).returncode == 1
+
+    processes.worker()
+    scheduler = processes.start("rqscheduler", "--queue", "normal", "--interval", "1", name="scheduler")
+
+    wait_for(lambda: healthcheck("worker", REDIS_URL=redis_url).returncode == 0, timeout=30, message="worker healthy")
+    wait_for(
+        lambda: healthcheck("scheduler", REDIS_URL=redis_url).returncode == 0,
+        timeout=30,
+        message=f"scheduler healthy; its output: {processes.output(scheduler)[-2000:]}",
+    )
+
+
+# --- .env.example and the Procfile --------------------------------------------------------------------------
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    read = set()
+    for path in (ROOT / "upwork_automation" / "settings").glob("*.py"):
+        read |= set(re.findall(r'\benv(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]*)"', path.read_text()))
+    listed = set(re.findall(r"^#?([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+
+    assert len(read) > 20  # the pattern still finds the settings' reads
+    missing = sorted(read - listed)
+    assert not missing, f"add these to .env.example with a line saying what they do: {', '.join(missing)}"
+
+
+def test_procfile_runs_web_workers_and_scheduler():
+    entries = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
+    assert set(entries) == {"web", "worker", "scheduler"}
+    assert "manage.py run_workers" in entries["worker"]
+    assert "manage.py rqscheduler" in entries["scheduler"]
+    assert "scripts/devservices.py web" in entries["web"]
