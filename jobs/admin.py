@@ -76,12 +76,16 @@ class JobAdmin(admin.ModelAdmin):
     list_select_related = ["profile"]
     ordering = ["-score", "-posted_at"]
     actions = ["shortlist", "reject", "archive"]
-    readonly_fields = ["score_explanation", "filter_verdict", "status", "status_changed_at", "score", "scored_at"]
     exclude = ["score_breakdown", "filter_reasons"]
     show_full_result_count = False
 
     def has_add_permission(self, request):
         return False
+
+    def get_readonly_fields(self, request, obj=None):
+        """Jobs come from Upwork: shown, not edited; status changes go through the actions."""
+        shown = [f.name for f in Job._meta.fields if f.name not in self.exclude]
+        return ["score_explanation", "filter_verdict", *shown]
 
     @admin.display(description="Rate / budget")
     def rate(self, job: Job) -> str:
