@@ -106,6 +106,9 @@ class ScheduleScheduler(DjangoScheduler):
     def enqueue_jobs(self):
         """Sync schedules, then fire the due ones; other rq-scheduler jobs are enqueued as usual."""
         scheduling.schedules_sync(scheduler=self)
+        return self.fire_due()
+
+    def fire_due(self):
         due = list(self.get_jobs_to_queue(with_times=True))
         for job, due_at in due:
             schedule_id = job.meta.get("schedule_id")
@@ -199,20 +202,54 @@ class ScheduleScheduler(DjangoScheduler):
             return
         logger.info("Default schedules: %d created", len(created))
 
+    def next_due_at(self) -> float | None:
+        """Epoch seconds of the earliest cron job in the sorted set, if any."""
+        try:
+            first = self.connection.zrange(self.scheduled_jobs_key, 0, 0, withscores=True)
+        except RedisError:
+            return None
+        return float(first[0][1]) if first else None
+
+    def run_firings(self) -> None:
+        """Between cycles: fire what is due now (rows are re-checked, so edits since the last sync hold)."""
+        close_old_connections()
+        try:
+            if not settings.SCHEDULER_ENABLED or not self.acquire_lock():
+                return
+        except RedisError:
+            return
+        try:
+            self.fire_due()
+        except Exception:
+            logger.exception("Firing due schedules failed; trying again next cycle")
+        finally:
+            try:
+                self.remove_lock()
+            except RedisError:
+                logger.warning("Could not remove the scheduler lock; it expires by itself")
+            close_old_connections()
+
     def run(self, burst: bool = False) -> None:
+        """Full cycles every `interval` seconds; in between, wake at the next firing so it is on time."""
         self.register_birth()
         self._install_signal_handlers()
         try:
             self.on_start()
+            next_cycle = 0.0
             while True:
-                started = time.time()
-                self.heartbeat()
-                self.run_cycle()
-                if burst:
-                    break
-                remaining = self._interval - (time.time() - started)
-                if remaining > 0:
-                    time.sleep(remaining)
+                if time.time() >= next_cycle:
+                    next_cycle = time.time() + self._interval
+                    self.heartbeat()
+                    self.run_cycle()
+                    if burst:
+                        break
+                else:
+                    self.run_firings()
+                wake = next_cycle
+                due = self.next_due_at()
+                if due is not None and time.time() < due < next_cycle:
+                    wake = due + 0.05  # scores are whole seconds; due once the clock reaches them
+                time.sleep(max(0.0, wake - time.time()))
         finally:
             try:
                 self.remove_lock()

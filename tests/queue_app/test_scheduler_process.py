@@ -212,3 +212,19 @@ def test_five_field_cron_fires_at_the_next_minute_in_the_schedules_zone(processe
     assert firing_time(task) == target.astimezone(UTC)
     assert target <= task.created_at < target + timedelta(seconds=5)
     assert firing_time(task).astimezone(zone).strftime("%H:%M") == target.strftime("%H:%M")
+
+
+def test_a_firing_between_cycles_is_on_time_with_a_long_interval(processes, tmp_path):
+    """With `--interval 30` the scheduler still wakes at the next firing instead of up to 30 s later."""
+    target = (datetime.now(UTC) + timedelta(seconds=10)).replace(microsecond=0)
+    schedule = scheduling.schedule_create(
+        name="on_time",
+        cron_expression=f"{target.minute} {target.hour} * * * {target.second}",
+        task_type="noop",
+        timezone="UTC",
+    )
+    env = subprocess_env(SCHEDULER_CRON_SECONDS="true", DEFAULT_TASKS_ENABLED="false", LOG_DIR=str(tmp_path / "logs"))
+    processes.start("rqscheduler", "--queue", "normal", "--interval", "30", env=env, name="scheduler")
+    task = wait_for(lambda: fired_tasks(schedule).first(), timeout=40, message="the on-time firing")
+    assert firing_time(task) == target
+    assert target <= task.created_at < target + timedelta(seconds=2)
