@@ -105,6 +105,7 @@ def load_rows(rows: int, days: int) -> float:
               FROM (SELECT i, random() AS r, round((random() ^ 3 * 120)::numeric, 3)::float AS d,
                            now() - interval '5 minutes' - random() * interval '{int(days)} days' AS t
                       FROM generate_series(1, %s) AS i) AS source
+             ORDER BY t  -- a real queue appends rows in time order; so does the table's physical order
             """,  # noqa: S608 (generated SQL, no outside input)
             [*extra_params, rows],
         )

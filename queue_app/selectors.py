@@ -384,6 +384,7 @@ def known_task_types() -> list[str]:
 
     seen = set(
         MetricSnapshot.objects.exclude(task_type=MetricSnapshot.ALL_TYPES)
+        .order_by()
         .values_list("task_type", flat=True)
         .distinct()
     )
