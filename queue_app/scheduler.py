@@ -155,6 +155,7 @@ class ScheduleScheduler(DjangoScheduler):
         """One cycle. Returns whether this process held the lock (and so did the work)."""
         close_old_connections()
         try:
+            self.heartbeat()  # rq-scheduler's own instance key
             self.write_heartbeat(timezone.now())
             locked = self.acquire_lock()
         except RedisError:
@@ -239,7 +240,6 @@ class ScheduleScheduler(DjangoScheduler):
             while True:
                 if time.time() >= next_cycle:
                     next_cycle = time.time() + self._interval
-                    self.heartbeat()
                     self.run_cycle()
                     if burst:
                         break

@@ -112,9 +112,34 @@ def test_cycle_is_skipped_while_another_scheduler_holds_the_lock(scheduler, redi
     assert not Task.objects.exists()
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # rq-scheduler calls crontab.next() without default_utc
 def test_plain_rq_scheduler_cron_jobs_still_work_and_get_a_result_ttl(scheduler):
     job = scheduler.cron("* * * * *", func="queue_app.tasks.noop", args=({}, None))
     assert job.result_ttl == 600
     scheduler.connection.zadd(scheduler.scheduled_jobs_key, {job.id: 1})  # due long ago
     scheduler.run_cycle()
     assert job.id in django_rq.get_queue("normal").job_ids
+
+
+def test_redis_outage_during_a_cycle_is_logged_and_the_scheduler_carries_on(scheduler, monkeypatch, caplog):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def down(*args, **kwargs):
+        raise RedisConnectionError("connection refused")
+
+    monkeypatch.setattr(scheduler.connection, "expire", down)
+    assert scheduler.run_cycle() is False
+    assert "Redis unreachable" in caplog.text
+    monkeypatch.undo()
+    assert scheduler.run_cycle() is True
+
+
+def test_job_function_of_a_plain_scheduler_fires_the_rows_due_time_once():
+    """If a plain rq-scheduler moved a schedule's cron job to a worker, it still fires once."""
+    schedule = make()
+    due = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=3)
+    ScheduledTask.objects.filter(pk=schedule.pk).update(next_run_at=due)
+    task_id = scheduling.schedule_fire_due(schedule.pk)
+    assert Task.objects.get().id.hex == task_id.replace("-", "")
+    assert scheduling.schedule_fire_due(schedule.pk) is None
+    assert Task.objects.count() == 1
