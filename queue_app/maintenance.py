@@ -1,11 +1,163 @@
-"""Periodic upkeep run by the scheduler process: reconcile rows with Redis, recover crashed tasks."""
+"""Upkeep that makes PostgreSQL the source of truth: recover tasks of dead workers, re-deliver lost jobs.
+
+Both run from the scheduler process every cycle (`on_scheduler_cycle`), from `manage.py queue monitor`,
+at worker start (reconcile), and on demand (`manage.py queue reconcile`, `queue recover`). A Redis key
+with a TTL spaces the runs cluster-wide, so any number of callers cost one run per interval.
+
+Delivery is at-least-once: a task may be delivered again after a crash or a Redis loss. Two
+deliveries never run it at the same time: a worker starts a task only through the conditional
+UPDATE in queue_app.execution, which only one of them can win.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from queue_app import transport
+from queue_app.models import Task, TaskStatus, WorkerProcess
 
 logger = logging.getLogger(__name__)
 
+MAINTENANCE_LOCK = "queue:maintenance:lock"
+RECONCILE_LOCK = "queue:reconcile:lock"
+
+
+def live_worker_names(*, now=None) -> set[str]:
+    """Workers whose PostgreSQL heartbeat is fresh. Redis keys are not trusted: a flush erases them."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.WORKER_STALE_SECONDS)
+    return set(
+        WorkerProcess.objects.filter(stopped_at__isnull=True, last_heartbeat__gte=cutoff).values_list("name", flat=True)
+    )
+
+
+def tasks_recover_crashed(*, now=None) -> list[str]:
+    """Tasks left in processing by a worker that stopped heartbeating go back to the queue.
+
+    The interrupted run counts as an attempt: with retries left the task is queued again at once,
+    otherwise it fails with a "worker died" error. Returns the ids of re-queued tasks.
+    """
+    now = now or timezone.now()
+    live = live_worker_names(now=now)
+    grace = now - timedelta(seconds=settings.WORKER_STALE_SECONDS)
+    candidates = list(
+        Task.objects.filter(status=TaskStatus.PROCESSING, started_at__lt=grace)
+        .exclude(worker_name__in=live)
+        .values_list("id", "worker_name")
+    )
+    requeued: list[Task] = []
+    for task_id, worker_name in candidates:
+        with transaction.atomic():
+            task = (
+                Task.objects.select_for_update(skip_locked=True)
+                .filter(id=task_id, status=TaskStatus.PROCESSING, worker_name=worker_name)
+                .first()
+            )
+            if task is None:
+                continue
+            message = f"Worker {worker_name or '(unknown)'} stopped heartbeating while running this task."
+            task.error_type = "WorkerLost"
+            task.error_message = message
+            task.error_traceback = ""
+            task.finished_at = now
+            if task.attempts <= task.max_retries:
+                task.status = TaskStatus.QUEUED
+                task.enqueued_at = now
+                task.run_at = None
+                requeued.append(task)
+            else:
+                task.status = TaskStatus.FAILED
+            task.save(
+                update_fields=[
+                    "status",
+                    "error_type",
+                    "error_message",
+                    "error_traceback",
+                    "finished_at",
+                    "enqueued_at",
+                    "run_at",
+                ]
+            )
+        logger.warning("Task %s: %s -> %s", task.id, message, task.status)
+    for task in requeued:
+        transport.remove(str(task.id))  # the dead worker's job, so RQ's own cleanup cannot deliver it again
+    if requeued:
+        transport.push(requeued)
+    return [str(task.id) for task in requeued]
+
+
+def tasks_reconcile(*, now=None, batch_size: int = 1000) -> list[str]:
+    """Re-deliver waiting tasks whose RQ job is missing from Redis (restart, flush, fail-over, outage).
+
+    Rows younger than RECONCILE_GRACE_SECONDS are left alone: their push may be in flight.
+    Returns the ids of re-delivered tasks.
+    """
+    now = now or timezone.now()
+    settled = now - timedelta(seconds=settings.RECONCILE_GRACE_SECONDS)
+    waiting = (
+        Q(status=TaskStatus.PENDING, created_at__lt=settled)
+        | Q(status=TaskStatus.QUEUED, enqueued_at__lt=settled)
+        | Q(status=TaskStatus.SCHEDULED, created_at__lt=settled)
+        | Q(status=TaskStatus.RETRYING, finished_at__lt=settled)
+    )
+    redelivered: list[str] = []
+    last_id = None
+    while True:
+        page = Task.objects.filter(waiting).order_by("id")
+        if last_id is not None:
+            page = page.filter(id__gt=last_id)
+        tasks = list(
+            page.only("id", "priority", "run_at", "timeout", "max_retries", "attempts", "task_type", "status")[
+                :batch_size
+            ]
+        )
+        if not tasks:
+            break
+        last_id = tasks[-1].id
+        missing = set(transport.missing_jobs([str(task.id) for task in tasks]))
+        lost = [task for task in tasks if str(task.id) in missing]
+        if lost:
+            transport.push(lost, now=now)
+            pending = [task.id for task in lost if task.status == TaskStatus.PENDING]
+            if pending:
+                Task.objects.filter(id__in=pending, status=TaskStatus.PENDING).update(
+                    status=TaskStatus.QUEUED, enqueued_at=now
+                )
+            redelivered += [str(task.id) for task in lost]
+    if redelivered:
+        logger.warning("Reconcile re-delivered %d task(s) missing from Redis", len(redelivered))
+    return redelivered
+
+
+def _take_turn(key: str, seconds: int) -> bool:
+    """True for one caller per `seconds` cluster-wide (a Redis key with a TTL)."""
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    return bool(transport.get_connection().set(key, owner, nx=True, ex=max(1, seconds)))
+
+
+def run_maintenance(*, force: bool = False) -> dict:
+    """Crash sweep every MAINTENANCE_INTERVAL, reconcile every RECONCILE_INTERVAL; never raises."""
+    report: dict = {}
+    try:
+        if force or _take_turn(MAINTENANCE_LOCK, settings.MAINTENANCE_INTERVAL):
+            report["recovered"] = tasks_recover_crashed()
+        if force or _take_turn(RECONCILE_LOCK, settings.RECONCILE_INTERVAL):
+            report["reconciled"] = tasks_reconcile()
+    except transport.RedisError as error:
+        logger.warning("Maintenance skipped: Redis unreachable (%s)", error)
+    except Exception:
+        logger.exception("Maintenance run failed")
+    return report
+
 
 def on_scheduler_cycle() -> None:
-    """Called once per scheduler cycle. Filled in by the resilience work (reconcile, crash sweep)."""
+    """Called once per scheduler cycle."""
+    run_maintenance()

@@ -213,3 +213,42 @@ class ScheduledTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.cron_expression} {self.timezone})"
+
+
+class WorkerState(models.TextChoices):
+    STARTED = "started", "Started"
+    IDLE = "idle", "Idle"
+    BUSY = "busy", "Busy"
+    STOPPED = "stopped", "Stopped"
+
+
+class WorkerProcess(models.Model):
+    """A worker process's heartbeat in PostgreSQL: survives a Redis flush, so crash recovery can trust it."""
+
+    name = models.CharField(max_length=200, help_text="The RQ worker name (also Task.worker_name).")
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    queues = models.JSONField(default=list, help_text="Queue names the worker serves, in priority order.")
+    worker_class = models.CharField(max_length=200, blank=True, default="")
+    state = models.CharField(max_length=10, choices=WorkerState.choices, default=WorkerState.STARTED)
+    current_task_id = models.UUIDField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    last_heartbeat = models.DateTimeField(help_text="A worker silent for WORKER_STALE_SECONDS counts as dead.")
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    tasks_done = models.PositiveIntegerField(default=0)
+    tasks_failed = models.PositiveIntegerField(default=0)
+    rss_bytes = models.BigIntegerField(null=True, blank=True, help_text="Resident memory at the last heartbeat.")
+    cpu_seconds = models.FloatField(null=True, blank=True, help_text="CPU time used, including work horses.")
+
+    class Meta:
+        ordering = ["-last_heartbeat"]
+        constraints = [models.UniqueConstraint(fields=["name"], name="worker_process_name_uniq")]
+        indexes = [
+            # Crash sweep and worker lists: live workers by heartbeat.
+            models.Index(
+                fields=["last_heartbeat"], name="worker_process_live_idx", condition=models.Q(stopped_at__isnull=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.host}:{self.pid})"

@@ -40,7 +40,9 @@ def retry_intervals(max_retries: int) -> list[int]:
 
 
 def _job_data(task: Task):
-    retry = Retry(max=task.max_retries, interval=retry_intervals(task.max_retries)) if task.max_retries else None
+    # A task may run max_retries + 1 times in all; a re-delivered task keeps what it has used.
+    retries_left = task.max_retries - task.attempts
+    retry = Retry(max=retries_left, interval=retry_intervals(task.max_retries)) if retries_left > 0 else None
     return Queue.prepare_data(
         JOB_FUNCTION,
         args=(str(task.id),),
@@ -88,6 +90,16 @@ def push(tasks: Iterable[Task], *, now: datetime | None = None) -> None:
                 )
                 queue.schedule_job(job, task.run_at, pipeline=pipe)
         pipe.execute()
+
+
+def missing_jobs(task_ids: list[str]) -> list[str]:
+    """The ids among these whose RQ job hash is not in Redis (one pipelined round trip)."""
+    connection = get_connection()
+    with connection.pipeline(transaction=False) as pipe:
+        for task_id in task_ids:
+            pipe.exists(Job.key_for(str(task_id)))
+        found = pipe.execute()
+    return [task_id for task_id, exists in zip(task_ids, found, strict=True) if not exists]
 
 
 def remove(task_id: str) -> None:

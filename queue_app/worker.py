@@ -1,13 +1,32 @@
-"""RQ worker classes for task rows: the fork worker (isolation) and the simple worker (speed)."""
+"""RQ worker classes for task rows: the fork worker (isolation) and the simple worker (speed).
+
+Both write a heartbeat row to PostgreSQL (WorkerProcess) every WORKER_HEARTBEAT_SECONDS, idle or
+busy, which the crash sweep trusts even after Redis lost everything, and reconcile Redis with the
+task rows when they start.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import resource
+import socket
+import threading
+import time
 
+from django.conf import settings
 from django.db import connections
+from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import SimpleWorker, Worker
 
+from queue_app import maintenance
+from queue_app.db import run_with_reconnect
 from queue_app.execution import record_crash
+from queue_app.models import WorkerProcess, WorkerState
 
 logger = logging.getLogger(__name__)
 
@@ -17,15 +36,123 @@ def _close_db_connections() -> None:
         conn.close()
 
 
-class TaskWorker(Worker):
+def _rss_bytes() -> int | None:
+    try:
+        with open(f"/proc/{os.getpid()}/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class HeartbeatMixin:
+    """PostgreSQL heartbeats and start-up reconcile, shared by both worker classes."""
+
+    _last_db_heartbeat = 0.0
+
+    def _init_heartbeats(self) -> None:
+        self.job_monitoring_interval = settings.WORKER_HEARTBEAT_SECONDS
+        # Redis outages: RQ retries with doubling waits; cap them so a worker is back within
+        # seconds of Redis returning instead of up to a minute.
+        self.max_connection_wait_time = settings.WORKER_REDIS_MAX_BACKOFF
+        self._hostname = socket.gethostname()
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # Wake up while idle often enough to keep the PostgreSQL heartbeat fresh.
+        return max(1, min(self.worker_ttl - 15, settings.WORKER_HEARTBEAT_SECONDS * 2))
+
+    def db_heartbeat(self, *, state: str | None = None, force: bool = False, stopped: bool = False) -> None:
+        now_monotonic = time.monotonic()
+        if not force and now_monotonic - self._last_db_heartbeat < settings.WORKER_HEARTBEAT_SECONDS:
+            return
+        self._last_db_heartbeat = now_monotonic
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        now = timezone.now()
+        values = {
+            "host": self._hostname,
+            "pid": os.getpid(),
+            "queues": self.queue_names(),
+            "worker_class": type(self).__name__,
+            "state": WorkerState.STOPPED if stopped else (state or self._db_state()),
+            "last_heartbeat": now,
+            "tasks_done": self.successful_job_count,
+            "tasks_failed": self.failed_job_count,
+            "rss_bytes": _rss_bytes(),
+            "cpu_seconds": usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime,
+            "stopped_at": now if stopped else None,
+        }
+        try:
+            run_with_reconnect(
+                lambda: WorkerProcess.objects.update_or_create(
+                    name=self.name, defaults=values, create_defaults={**values, "started_at": now}
+                ),
+                attempts=2,
+            )
+        except Exception as error:  # a database outage must never stop the worker
+            logger.warning("Worker %s: heartbeat not written (%s)", self.name, error)
+
+    def _db_state(self) -> str:
+        return WorkerState.BUSY if self.get_current_job_id() else WorkerState.IDLE
+
+    def work(self, burst: bool = False, **kwargs) -> bool:
+        """RQ's work loop, re-entered after a Redis outage instead of letting the process exit.
+
+        RQ itself retries only while waiting for a job; a Redis error anywhere else ends its loop.
+        """
+        worked = False
+        wait = 1.0
+        while True:
+            try:
+                worked = super().work(burst=burst, **kwargs) or worked
+            except (RedisConnectionError, RedisTimeoutError) as error:
+                logger.error("Worker %s: Redis unreachable (%s)", self.name, error)
+            if burst or getattr(self, "_stop_requested", False) or self._redis_answers():
+                return worked
+            while not self._redis_answers():
+                logger.warning("Worker %s: waiting %.0fs for Redis to come back", self.name, wait)
+                time.sleep(wait)
+                wait = min(wait * 2, settings.WORKER_REDIS_MAX_BACKOFF)
+            wait = 1.0
+            logger.info("Worker %s: Redis is back; resuming work", self.name)
+            with contextlib.suppress(RedisError):
+                self.connection.delete(self.key)  # our own registration, left without a death mark
+
+    def _redis_answers(self) -> bool:
+        try:
+            return bool(self.connection.ping())
+        except RedisError:
+            return False
+
+    def register_birth(self):
+        super().register_birth()
+        self.db_heartbeat(state=WorkerState.STARTED, force=True)
+        report = maintenance.run_maintenance()
+        if report.get("reconciled"):
+            logger.info("Worker %s: re-delivered %d task(s) at start", self.name, len(report["reconciled"]))
+        _close_db_connections()
+
+    def register_death(self):
+        super().register_death()
+        self.db_heartbeat(force=True, stopped=True)
+        _close_db_connections()
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        super().heartbeat(timeout, pipeline)
+        self.db_heartbeat()
+
+
+class TaskWorker(HeartbeatMixin, Worker):
     """Forks a work horse per task. Django and every handler are imported once, in the parent.
 
     The parent never holds a database connection across a fork; each horse opens its own
-    and closes it before exiting.
+    and closes it before exiting. A horse that dies without reporting (kill -9, OOM) has its
+    attempt recorded by the parent and follows the retry policy.
     """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self._init_heartbeats()
         self._work_horse_killed_handler = self._on_work_horse_killed
 
     def fork_work_horse(self, job, queue):
@@ -48,10 +175,33 @@ class TaskWorker(Worker):
             _close_db_connections()
 
 
-class TaskSimpleWorker(SimpleWorker):
+class TaskSimpleWorker(HeartbeatMixin, SimpleWorker):
     """Runs tasks in the worker process itself: no fork, one persistent database connection.
 
-    Faster, but a task that crashes the interpreter takes the worker with it, and a
-    running task cannot be stopped from outside (cancel marks the row; the handler's
-    result is then discarded).
+    Faster, but a task that crashes the interpreter takes the worker with it (the crash sweep
+    then re-queues the task), and a running task cannot be stopped from outside: cancel marks
+    the row cancelled and the handler's result is discarded when it returns.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_heartbeats()
+
+    def execute_job(self, job, queue):
+        # The job runs in this thread, so a helper thread keeps the heartbeat going meanwhile.
+        done = threading.Event()
+
+        def beat() -> None:
+            try:
+                while not done.wait(settings.WORKER_HEARTBEAT_SECONDS):
+                    self.db_heartbeat(state=WorkerState.BUSY, force=True)
+            finally:
+                connections.close_all()
+
+        beater = threading.Thread(target=beat, name=f"heartbeat-{job.id}", daemon=True)
+        beater.start()
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            done.set()
+            beater.join(timeout=5)

@@ -105,6 +105,13 @@ BUSINESS_HOURS_END = env.int("BUSINESS_HOURS_END", default=17)
 BUSINESS_DAYS = env("BUSINESS_DAYS", default="1-5")
 BUSINESS_TIMEZONE = env("BUSINESS_TIMEZONE", default=SCHEDULER_TIMEZONE)
 MAX_PAYLOAD_BYTES = env.int("MAX_PAYLOAD_BYTES", default=256 * 1024)
+# Crash recovery and reconcile (see queue_app/maintenance.py).
+WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=5)
+WORKER_STALE_SECONDS = env.int("WORKER_STALE_SECONDS", default=30)
+MAINTENANCE_INTERVAL = env.int("MAINTENANCE_INTERVAL", default=5)
+RECONCILE_INTERVAL = env.int("RECONCILE_INTERVAL", default=30)
+RECONCILE_GRACE_SECONDS = env.int("RECONCILE_GRACE_SECONDS", default=10)
+WORKER_REDIS_MAX_BACKOFF = env.int("WORKER_REDIS_MAX_BACKOFF", default=8)
 
 # --- Monitoring: health thresholds and metrics -------------------------------
 HEALTH_WINDOW_MINUTES = env.int("HEALTH_WINDOW_MINUTES", default=60)  # failure rate / avg time window

@@ -12,6 +12,7 @@ VERB_GROUPS = [
     "queue_app.cli.tasks.TaskVerbs",
     "queue_app.cli.monitoring.MonitoringVerbs",
     "queue_app.cli.schedules.ScheduleVerbs",
+    "queue_app.cli.maintenance.MaintenanceVerbs",
 ]
 
 

@@ -1,0 +1,229 @@
+"""Queue throughput and latency: persisted tasks beside raw RQ, measured in one run.
+
+Usage: python bench/throughput.py [--tasks N] [--latency-samples N] [--bulk N]
+
+Uses its own database (upwork_bench_throughput, created if missing) and Redis database 14,
+both flushed, and real `manage.py rqworker` processes. Prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/upwork_bench_throughput")
+BENCH_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+os.environ.update(
+    DATABASE_URL=BENCH_DB,
+    REDIS_URL=BENCH_REDIS,
+    DJANGO_SETTINGS_MODULE="upwork_automation.settings.base",
+    LOG_LEVEL="WARNING",
+    SCHEDULER_ENABLED="false",
+)
+QUEUES = ["critical", "high", "normal", "low"]
+WORKER_CLASSES = {
+    "simple": ("rq.SimpleWorker", "queue_app.worker.TaskSimpleWorker"),
+    "fork": ("rq.Worker", "queue_app.worker.TaskWorker"),
+}
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    name = BENCH_DB.rsplit("/", 1)[1]
+    admin_url = BENCH_DB.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True)
+
+
+def start_workers(count: int, worker_class: str) -> list[subprocess.Popen]:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "rqworker", *QUEUES, "--worker-class", worker_class, "-v", "0"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
+    from rq import Worker
+
+    from queue_app.transport import get_connection
+
+    deadline = time.monotonic() + 30
+    while len(Worker.all(connection=get_connection())) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError("workers did not register within 30 s")
+        time.sleep(0.05)
+    return procs
+
+
+def stop_workers(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.kill()
+    for proc in procs:
+        proc.wait()
+
+
+def reset() -> None:
+    from queue_app.models import Task
+    from queue_app.transport import get_connection
+
+    get_connection().flushdb()
+    Task.objects.all().delete()
+
+
+def wait_until(predicate, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError("benchmark did not finish in time")
+        time.sleep(0.01)
+
+
+def run_raw(n: int, worker_class: str, workers: int = 1) -> float:
+    """Raw RQ: N bare jobs, pipelined enqueue, time until all are in the finished registry."""
+    from rq import Queue
+    from rq.registry import FinishedJobRegistry
+
+    from queue_app.transport import get_connection
+
+    reset()
+    procs = start_workers(workers, worker_class)
+    try:
+        queue = Queue("normal", connection=get_connection())
+        registry = FinishedJobRegistry("normal", connection=get_connection())
+        started = time.perf_counter()
+        for offset in range(0, n, 1000):
+            queue.enqueue_many([Queue.prepare_data("bench.raw_jobs.noop") for _ in range(min(1000, n - offset))])
+        wait_until(lambda: registry.count >= n)
+        return n / (time.perf_counter() - started)
+    finally:
+        stop_workers(procs)
+
+
+def run_persisted(n: int, worker_class: str, workers: int = 1) -> float:
+    """Persisted tasks: N noop rows via bulk enqueue, time until every row is completed."""
+    from queue_app import services
+    from queue_app.models import Task, TaskStatus
+
+    reset()
+    procs = start_workers(workers, worker_class)
+    try:
+        started = time.perf_counter()
+        for offset in range(0, n, 1000):
+            services.task_enqueue_many(
+                requests=[services.EnqueueRequest(task_type="noop") for _ in range(min(1000, n - offset))]
+            )
+        wait_until(lambda: Task.objects.filter(status=TaskStatus.COMPLETED).count() >= n)
+        elapsed = time.perf_counter() - started
+        assert not Task.objects.exclude(status=TaskStatus.COMPLETED).exists()
+        return n / elapsed
+    finally:
+        stop_workers(procs)
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def enqueue_latency(samples: int) -> tuple[float, float]:
+    from queue_app import services
+
+    reset()
+    timings = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        services.task_enqueue(task_type="noop")
+        timings.append((time.perf_counter() - started) * 1000)
+    return percentile(timings, 50), percentile(timings, 99)
+
+
+def bulk_rate(n: int) -> float:
+    from queue_app import services
+
+    reset()
+    requests = [services.EnqueueRequest(task_type="noop") for _ in range(n)]
+    started = time.perf_counter()
+    services.task_enqueue_many(requests=requests)
+    return n / (time.perf_counter() - started)
+
+
+def pickup_latency(samples: int, worker_class: str) -> tuple[float, float]:
+    """Enqueue one task at a time into an idle worker; enqueue -> started_at."""
+    from queue_app import services
+    from queue_app.models import Task, TaskStatus
+
+    reset()
+    procs = start_workers(1, worker_class)
+    try:
+        timings = []
+        for _ in range(samples):
+            task = services.task_enqueue(task_type="noop")
+            wait_until(lambda t=task: Task.objects.filter(id=t.id, status=TaskStatus.COMPLETED).exists(), timeout=30)
+            task.refresh_from_db()
+            timings.append((task.started_at - task.created_at).total_seconds() * 1000)
+        return percentile(timings, 50), percentile(timings, 99)
+    finally:
+        stop_workers(procs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=3000)
+    parser.add_argument("--latency-samples", type=int, default=500)
+    parser.add_argument("--bulk", type=int, default=10000)
+    parser.add_argument("--pickup-samples", type=int, default=200)
+    parser.add_argument("--classes", default="simple,fork")
+    args = parser.parse_args()
+
+    ensure_database()
+    import django
+
+    django.setup()
+
+    rows = []
+    for label in args.classes.split(","):
+        raw_class, task_class = WORKER_CLASSES[label]
+        n = args.tasks if label == "simple" else max(args.tasks // 5, 200)
+        raw = run_raw(n, raw_class)
+        persisted = run_persisted(n, task_class)
+        two = run_persisted(n, task_class, workers=2)
+        rows.append((label, n, raw, persisted, persisted / raw, two, two / persisted))
+
+    p50, p99 = enqueue_latency(args.latency_samples)
+    bulk = bulk_rate(args.bulk)
+    pickups = {label: pickup_latency(args.pickup_samples, WORKER_CLASSES[label][1]) for label in args.classes.split(",")}
+    reset()
+
+    print(f"# Queue throughput — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}")
+    print()
+    print("| worker class | tasks | raw RQ (jobs/s) | persisted, 1 worker (tasks/s) | ratio | "
+          "persisted, 2 workers (tasks/s) | 2 vs 1 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, n, raw, persisted, ratio, two, scale in rows:
+        print(f"| {label} | {n} | {raw:.0f} | {persisted:.0f} | {ratio:.2f}x | {two:.0f} | {scale:.2f}x |")
+    print()
+    print("| measure | value |")
+    print("|---|---:|")
+    print(f"| enqueue latency p50 ({args.latency_samples} single enqueues) | {p50:.2f} ms |")
+    print(f"| enqueue latency p99 | {p99:.2f} ms |")
+    print(f"| bulk enqueue ({args.bulk} tasks, one call) | {bulk:.0f} tasks/s |")
+    for label, (pickup50, pickup99) in pickups.items():
+        print(f"| pickup latency p50 / p99, idle {label} worker | {pickup50:.1f} / {pickup99:.1f} ms |")
+
+
+if __name__ == "__main__":
+    main()
