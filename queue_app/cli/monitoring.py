@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 from django.core.management.base import CommandError
 
 from queue_app import health, registry, selectors
+
+CLEAR_SCREEN = "\033[2J\033[H"
 
 
 def _dump(value) -> str:
@@ -67,6 +70,29 @@ def render_stats(stats: dict) -> list[str]:
     return lines
 
 
+def write_stats(command, *, as_json: bool, watch: float | None = None, count: int | None = None) -> None:
+    """Write the stats once, or every `watch` seconds (clearing the screen) until Ctrl-C or `count` times."""
+    if watch is not None and watch < 0.5:
+        raise CommandError("--watch must be at least 0.5 seconds.")
+    if count is not None and count < 1:
+        raise CommandError("--count must be at least 1.")
+    shown = 0
+    try:
+        while True:
+            stats = selectors.queue_stats()
+            if as_json:
+                command.stdout.write(json.dumps(stats, default=str, indent=None if watch else 2))
+            else:
+                command.stdout.write((CLEAR_SCREEN if watch else "") + "\n".join(render_stats(stats)))
+            command.stdout.flush()
+            shown += 1
+            if watch is None or (count is not None and shown >= count):
+                return
+            time.sleep(watch)
+    except KeyboardInterrupt:
+        return
+
+
 def render_health(report: dict) -> list[str]:
     lines = [f"Health: {report['status'].upper()} (score {report['score']}/100) at {report['checked_at']}"]
     if not report["alerts"]:
@@ -111,7 +137,9 @@ def render_analysis(analysis: dict) -> list[str]:
 class MonitoringVerbs:
     def add_verbs(self, verbs) -> None:
         stats = verbs.add_parser("stats", help="Counts by status, queue and type; workers; recent throughput.")
-        stats.add_argument("--json", action="store_true")
+        stats.add_argument("--json", action="store_true", help="One JSON document (one per line with --watch).")
+        stats.add_argument("--watch", type=float, metavar="SECONDS", help="Refresh every SECONDS until Ctrl-C.")
+        stats.add_argument("--count", type=int, help="With --watch: stop after this many refreshes.")
 
         health_verb = verbs.add_parser(
             "health", help="Health score and alerts. Exit code 0 healthy, 1 degraded, 2 critical."
@@ -124,8 +152,7 @@ class MonitoringVerbs:
         analyze.add_argument("--json", action="store_true")
 
     def handle_stats(self, command, options):
-        stats = selectors.queue_stats()
-        command.stdout.write(_dump(stats) if options["json"] else "\n".join(render_stats(stats)))
+        write_stats(command, as_json=options["json"], watch=options.get("watch"), count=options.get("count"))
 
     def handle_health(self, command, options):
         report = health.queue_health()

@@ -64,6 +64,13 @@ def test_queue_stats_command_watch_refreshes_count_times():
     assert all(document["by_status"]["queued"] == 1 for document in documents)
 
 
+def test_queue_stats_verb_watches_too():
+    output, _ = run("queue", "stats", "--watch", "0.5", "--count", "2")
+
+    assert output.count("Queue stats at") == 2
+    assert output.count("\033[2J") == 2  # the screen is cleared before each refresh
+
+
 def test_queue_stats_command_rejects_a_too_short_watch():
     with pytest.raises(CommandError, match=r"at least 0\.5 seconds"):
         call_command("queue_stats", "--watch", "0.1")
