@@ -131,9 +131,17 @@ class ScheduledTaskAdminForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors:
             return cleaned
+        # Like schedule_update: task type and payload are checked when new, changed or re-enabled.
+        current = self.instance
+        check_task = (
+            current.pk is None
+            or (cleaned.get("task_type"), cleaned.get("payload")) != (current.task_type, current.payload)
+            or (bool(cleaned.get("enabled")) and not current.enabled)
+        )
         try:
             scheduling.schedule_validate(
-                scheduling.ScheduleFields(**{field: cleaned.get(field) for field in ScheduledTaskAdmin.editable})
+                scheduling.ScheduleFields(**{field: cleaned.get(field) for field in ScheduledTaskAdmin.editable}),
+                check_task=check_task,
             )
         except ApplicationError as error:
             for field, field_messages in error.field_errors.items():

@@ -1,6 +1,7 @@
 """Schedules through the API, the `queue scheduled` CLI and the admin: same validation, clear errors."""
 
 import json
+import re
 from io import StringIO
 
 import pytest
@@ -249,3 +250,15 @@ def test_admin_edit_revalidates_and_recomputes_next_run(admin_client):
     assert response.status_code == 302
     schedule.refresh_from_db()
     assert schedule.next_run_at.strftime("%H:%M") == "23:45"
+
+
+def test_admin_can_disable_a_schedule_whose_task_type_vanished(admin_client):
+    schedule = make()
+    ScheduledTask.objects.filter(pk=schedule.pk).update(task_type="vanished_type")
+    url = reverse("admin:queue_app_scheduledtask_change", args=[schedule.pk])
+    form = admin_form(name="nightly", cron_expression="0 2 * * *", timezone="UTC", task_type="vanished_type")
+    form.pop("enabled")  # unchecked box
+    form["payload"] = "{}"
+    response = admin_client.post(url, form)
+    assert response.status_code == 302, re.findall(r"errorlist.*", response.content.decode())
+    assert ScheduledTask.objects.get().enabled is False

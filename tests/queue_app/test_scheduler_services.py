@@ -179,3 +179,15 @@ def test_two_concurrent_firings_of_one_due_time_create_one_task():
         thread.join(timeout=30)
     assert sum(result.fired for result in results) == 1
     assert Task.objects.filter(source="scheduler").count() == 1
+
+
+def test_schedule_whose_task_type_vanished_can_still_be_disabled_and_renamed_but_not_re_enabled():
+    schedule = make()
+    ScheduledTask.objects.filter(pk=schedule.pk).update(task_type="vanished_type")
+    schedule = schedule_update(schedule_id=schedule.pk, enabled=False, name="old_job", description="app removed")
+    assert (schedule.enabled, schedule.name) == (False, "old_job")
+    with pytest.raises(ValidationFailed) as caught:
+        scheduling.schedule_enable(schedule_id=schedule.pk)
+    assert "Unknown task type 'vanished_type'" in caught.value.message
+    schedule = schedule_update(schedule_id=schedule.pk, task_type="noop", enabled=True)
+    assert schedule.enabled and schedule.next_run_at
