@@ -139,7 +139,27 @@ class HeartbeatMixin:
 
     def heartbeat(self, timeout=None, pipeline=None):
         super().heartbeat(timeout, pipeline)
+        if pipeline is None:
+            self._revive_scheduler()
         self.db_heartbeat()
+
+    _last_scheduler_check = 0.0
+
+    def _revive_scheduler(self) -> None:
+        """Restart RQ's scheduler process (delays, retries) if a Redis outage killed it.
+
+        RQ itself only checks during maintenance, every 10 minutes.
+        """
+        scheduler = getattr(self, "scheduler", None)
+        if scheduler is None or self.is_horse:
+            return
+        if time.monotonic() - self._last_scheduler_check < settings.WORKER_HEARTBEAT_SECONDS:
+            return
+        self._last_scheduler_check = time.monotonic()
+        process = getattr(scheduler, "_process", None)
+        if process is None or not process.is_alive():
+            with contextlib.suppress(RedisError):
+                scheduler.acquire_locks(auto_start=True)
 
 
 class TaskWorker(HeartbeatMixin, Worker):

@@ -161,7 +161,11 @@ REDIS_SERVER = shutil.which("redis-server")
 @pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server on PATH")
 def test_a_30_second_redis_outage_loses_nothing(processes, tmp_path, settings):
     """A private Redis on its own port, so the outage touches nothing else on the machine."""
-    port = 16399
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     url = f"redis://127.0.0.1:{port}/0"
 
     def start_redis():
@@ -213,6 +217,8 @@ def test_a_30_second_redis_outage_loses_nothing(processes, tmp_path, settings):
         wait_for(lambda: _status(during) == TaskStatus.COMPLETED, timeout=30, message="pending task delivered")
         after = services.task_enqueue(task_type="noop")
         wait_for(lambda: _status(after) == TaskStatus.COMPLETED, timeout=30, message="worker reconnected")
+        delayed = services.task_enqueue(task_type="noop", delay=1)
+        wait_for(lambda: _status(delayed) == TaskStatus.COMPLETED, timeout=30, message="RQ scheduler back too")
         assert all(proc.poll() is None for proc in processes.procs)
     finally:
         stop_redis()
