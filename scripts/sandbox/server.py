@@ -35,6 +35,7 @@ TOKEN_PATH = "/api/v3/oauth2/token"  # noqa: S105 - a URL path
 GRAPHQL_PATH = "/graphql"
 DEFAULT_CONFIG = {
     "captcha": False,  # every protected page shows a CAPTCHA wall
+    "captcha_after_pages": 0,  # when > 0: serve this many protected pages, then switch the CAPTCHA wall on
     "broken_layout": False,  # search pages render without the results container (an "unexpected page")
     "rate_limit_remaining": 0,  # the next N GraphQL calls get 429
     "rate_limit_retry_after": 0,  # seconds in the Retry-After header of those 429 replies
@@ -182,6 +183,12 @@ class SandboxApp:
         query = self._query(environ)
         if self.state.config["captcha"] or query.get("captcha") == ["1"]:
             return _captcha_page()
+        with self.state.lock:
+            remaining = int(self.state.config["captcha_after_pages"])
+            if remaining > 0:
+                # Serve this page; once the allowance is used up, every later page is a CAPTCHA wall.
+                self.state.config["captcha_after_pages"] = remaining - 1
+                self.state.config["captcha"] = remaining == 1
         if self._username(environ) is None:
             target = environ.get("PATH_INFO", "/")
             if environ.get("QUERY_STRING"):

@@ -102,3 +102,16 @@ def test_an_unrecognised_page_stops_instead_of_guessing(sandbox, browser_session
     assert caught.value.reason == "unexpected_page"
     browser_session.refresh_from_db()
     assert browser_session.status == BrowserSessionStatus.NEEDS_ATTENTION
+
+
+def test_jobs_read_before_a_wall_are_kept(sandbox, browser_session, settings):
+    """A CAPTCHA after three pages (two result pages, one detail): listed jobs are stored and scored, then it stops."""
+    sandbox.state.config.update(per_page=4, captcha_after_pages=3)
+    profile = SearchProfile.objects.create(name="p", keywords=["salesforce"], source="browser")
+    context = TaskContext(task_id="t2", task_type="job_discovery", attempt=1, max_retries=3)
+    result = tasks.job_discovery({"profile_id": profile.id}, context)
+    assert result["outcome"] == "needs_attention" and result["reason"] == "captcha"
+    assert result["saved_before_stop"] == 6
+    stored = profile.jobs.all()
+    assert stored.count() == 6 and not stored.filter(score__isnull=True).exists()
+    assert stored.filter(connects_required__isnull=False).count() == 1  # the one detail page read

@@ -143,3 +143,16 @@ def test_missing_client_id_is_explained(sandbox, settings):
     settings.UPWORK_CLIENT_ID = ""
     with pytest.raises(ApiAuthError, match="UPWORK_CLIENT_ID"):
         UpworkOAuthClient().exchange_code(code="x")
+
+
+def test_connect_and_callback_endpoints_complete_the_flow(sandbox, api_client):
+    import requests
+
+    authorize_url = api_client.get("/api/jobs/oauth/connect/").json()["authorize_url"]
+    redirect = requests.get(authorize_url, allow_redirects=False, timeout=5).headers["Location"]
+    query = redirect.split("?", 1)[1]
+    response = api_client.get(f"/api/jobs/oauth/callback/?{query}")
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "active"
+    assert "access_token" not in response.json()
+    assert api_client.get("/api/jobs/oauth/callback/?code=x&state=forged").status_code == 400
