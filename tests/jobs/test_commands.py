@@ -72,3 +72,21 @@ def test_search_enqueue_hands_the_search_to_the_workers():
     output = _call("jobs_search", "--query", "react", "--enqueue")
     task = Task.objects.get()
     assert str(task.id) in output and task.task_type == "job_search" and task.payload["query"] == "react"
+
+
+def test_sandbox_setup_wires_session_api_and_a_demo_profile(sandbox):
+    output = _call("jobs_sandbox_setup")
+    assert "Imported browser session 'sandbox'" in output and "Connected" in output
+    assert BrowserSession.objects.filter(name="sandbox", status="active").exists()
+    assert UpworkOAuthToken.objects.get().access_token in sandbox.state.access_tokens
+    profile = SearchProfile.objects.get(name="Sandbox demo")
+    result = json.loads(_call("jobs_search", "--profile", str(profile.id)))
+    assert result["source"] == "api" and result["created"] > 0
+    _call("jobs_sandbox_setup")  # idempotent
+    assert SearchProfile.objects.count() == 1
+
+
+def test_sandbox_setup_refuses_the_real_upwork(settings):
+    settings.UPWORK_BASE_URL = "https://www.upwork.com"
+    with pytest.raises(CommandError, match="points at Upwork"):
+        _call("jobs_sandbox_setup")

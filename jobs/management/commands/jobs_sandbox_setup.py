@@ -1,0 +1,69 @@
+"""manage.py jobs_sandbox_setup: wire the app to the local sandbox marketplace for a demo (never to Upwork)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import requests
+from django.core.management.base import BaseCommand, CommandError
+
+from jobs import conf, services
+from jobs.models import SearchProfile, SourceKind, Strategy
+from queue_app.errors import ApplicationError
+
+DEMO_PROFILE = "Sandbox demo"
+
+
+class Command(BaseCommand):
+    help = (
+        "For demos with the sandbox (python -m scripts.sandbox.server): log in to the sandbox and import its "
+        "session, connect the sandbox's API stand-in (when UPWORK_CLIENT_ID is set), and create a demo profile."
+    )
+
+    def handle(self, *args, **options):
+        from scripts.sandbox.make_state import sandbox_storage_state
+
+        base = conf.base_url()
+        if urlparse(base).hostname in {"www.upwork.com", "upwork.com"}:
+            raise CommandError(
+                "UPWORK_BASE_URL points at Upwork. Start the sandbox and set UPWORK_BASE_URL=http://127.0.0.1:8765."
+            )
+        try:
+            requests.get(f"{base}/__sandbox__/state", timeout=5).raise_for_status()
+        except requests.RequestException:
+            raise CommandError(
+                f"No sandbox answers at {base}; start it with `python -m scripts.sandbox.server --port 8765`."
+            ) from None
+        try:
+            session = services.browser_session_import(
+                name="sandbox", storage_state=sandbox_storage_state(base), replace=True
+            )
+            self.stdout.write(f"Imported browser session '{session.name}' from the sandbox login.")
+            if conf.get("UPWORK_CLIENT_ID"):
+                redirect = requests.get(services.oauth_authorization_start(), allow_redirects=False, timeout=5)
+                query = parse_qs(urlparse(redirect.headers.get("Location", "")).query)
+                if not query.get("code"):
+                    raise CommandError("The sandbox did not return an authorization code.")
+                services.oauth_connect(code=query["code"][0], state=query["state"][0])
+                self.stdout.write("Connected the sandbox's GraphQL API stand-in.")
+            else:
+                self.stdout.write("API not connected: set UPWORK_CLIENT_ID (any value for the sandbox) to use it.")
+        except ApplicationError as error:
+            raise CommandError(error.message) from None
+        profile, created = SearchProfile.objects.get_or_create(
+            name=DEMO_PROFILE,
+            defaults={
+                "keywords": ["python", "django"],
+                "skills": ["Python", "Django", "PostgreSQL"],
+                "strategies": [Strategy.KEYWORDS, Strategy.SKILLS],
+                "source": SourceKind.AUTO,
+                "target_hourly_rate": 50,
+                "target_fixed_budget": 1500,
+                "max_proposals": 50,
+                "handoff_top_n": 3,
+            },
+        )
+        self.stdout.write(
+            f"{'Created' if created else 'Kept'} search profile '{profile.name}' (id {profile.id}). "
+            f'Next: python manage.py jobs_search --profile "{profile.name}"'
+        )
