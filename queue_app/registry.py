@@ -36,22 +36,40 @@ class TaskType:
 
     def validate_payload(self, payload: Any) -> dict:
         """Return the cleaned payload or raise ValidationFailed naming each bad field."""
-        if payload is None:
-            payload = {}
-        if not isinstance(payload, dict):
-            raise ValidationFailed(
-                "The payload must be a JSON object.", field_errors={"payload": ["Expected an object."]}
-            )
+        return self.validate_payloads([payload])[0]
+
+    def validate_payloads(self, payloads: list[Any]) -> list[dict]:
+        """Validate many payloads with one serializer instance (bulk enqueue stays fast).
+
+        Raises ValidationFailed for the first bad one, its field errors keyed `payload.<field>`
+        and its position in `error.index`.
+        """
+        payloads = [{} if payload is None else payload for payload in payloads]
+        for index, payload in enumerate(payloads):
+            if not isinstance(payload, dict):
+                error = ValidationFailed(
+                    "The payload must be a JSON object.", field_errors={"payload": ["Expected an object."]}
+                )
+                error.index = index
+                raise error
         if self.payload_serializer is None:
-            return payload
-        serializer = self.payload_serializer(data=payload)
+            return payloads
+        serializer = self.payload_serializer(data=payloads, many=True)
         if not serializer.is_valid():
-            raise ValidationFailed(
-                f"Invalid payload for task type '{self.name}'.",
-                field_errors={f"payload.{field}": errors for field, errors in serializer.errors.items()},
-            )
+            for index, errors in enumerate(serializer.errors):
+                if errors:
+                    error = ValidationFailed(
+                        f"Invalid payload for task type '{self.name}'.",
+                        field_errors={f"payload.{field}": messages for field, messages in errors.items()},
+                    )
+                    error.index = index
+                    raise error
         # Keep what the caller sent plus defaults, in JSON-safe form.
-        return {**payload, **serializers.JSONField().to_representation(dict(serializer.validated_data))}
+        to_json = serializers.JSONField().to_representation
+        return [
+            {**payload, **to_json(dict(cleaned))}
+            for payload, cleaned in zip(payloads, serializer.validated_data, strict=True)
+        ]
 
 
 _registry: dict[str, TaskType] = {}

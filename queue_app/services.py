@@ -42,10 +42,14 @@ class EnqueueRequest:
     timeout: int | None = None
 
 
-def _build_task(request: EnqueueRequest, *, source: str, user, now: datetime) -> Task:
-    """Validate one request and return an unsaved Task; raise ValidationFailed naming the field."""
+def _build_task(request: EnqueueRequest, *, source: str, user, now: datetime, payload: dict | None = None) -> Task:
+    """Validate one request and return an unsaved Task; raise ValidationFailed naming the field.
+
+    `payload`, when given, was already validated by the caller (the bulk form validates per type).
+    """
     task_type = registry.get(request.task_type)
-    payload = task_type.validate_payload(request.payload)
+    if payload is None:
+        payload = task_type.validate_payload(request.payload)
     encoded_size = len(json.dumps(payload, default=str))
     if encoded_size > settings.MAX_PAYLOAD_BYTES:
         raise ValidationFailed(
@@ -163,15 +167,31 @@ def task_enqueue_many(*, requests: list[EnqueueRequest], source: str = TaskSourc
     Requests whose idempotency key exists already return the existing task.
     """
     now = timezone.now()
+
+    def located(error: ValidationFailed, index: int) -> ValidationFailed:
+        return ValidationFailed(
+            f"Task {index}: {error.message}",
+            field_errors={f"tasks[{index}].{key}": value for key, value in error.field_errors.items()},
+        )
+
+    # Payloads are validated per task type in one pass each; the rest per request.
+    payloads: list[dict | None] = [None] * len(requests)
+    by_type: dict[str, list[int]] = {}
+    for index, request in enumerate(requests):
+        by_type.setdefault(request.task_type, []).append(index)
+    for type_name, indexes in by_type.items():
+        try:
+            cleaned = registry.get(type_name).validate_payloads([requests[i].payload for i in indexes])
+        except ValidationFailed as error:
+            raise located(error, indexes[getattr(error, "index", 0)]) from None
+        for index, payload in zip(indexes, cleaned, strict=True):
+            payloads[index] = payload
     built = []
     for index, request in enumerate(requests):
         try:
-            built.append(_build_task(request, source=source, user=user, now=now))
+            built.append(_build_task(request, source=source, user=user, now=now, payload=payloads[index]))
         except ValidationFailed as error:
-            raise ValidationFailed(
-                f"Task {index}: {error.message}",
-                field_errors={f"tasks[{index}].{key}": value for key, value in error.field_errors.items()},
-            ) from None
+            raise located(error, index) from None
     keys = [task.idempotency_key for task in built if task.idempotency_key]
     existing = {t.idempotency_key: t for t in Task.objects.filter(idempotency_key__in=keys)} if keys else {}
     new_tasks: list[Task] = []
