@@ -435,7 +435,10 @@ def search_run(*, specs: list[SearchSpec], source: str = SourceKind.AUTO) -> Sea
     """
     opened = _open_source(source)
     try:
-        results = opened.source.search_many(specs, concurrency=conf.get("JOBS_STRATEGY_CONCURRENCY"))
+        try:
+            results = opened.source.search_many(specs, concurrency=conf.get("JOBS_STRATEGY_CONCURRENCY"))
+        finally:
+            _close_source(opened)  # first: a refreshed token is saved even when the run then failed
     except NeedsAttention as wall:
         if opened.session_id is not None:
             browser_session_mark_attention(
@@ -445,8 +448,6 @@ def search_run(*, specs: list[SearchSpec], source: str = SourceKind.AUTO) -> Sea
     except ApiAuthError as error:
         oauth_token_mark_needs_reauth(account=opened.account, error=error.message)
         raise
-    finally:
-        _close_source(opened)
     return SearchRunOutcome(
         source=opened.kind,
         searches=len(results),

@@ -141,13 +141,32 @@ class UpworkGraphQLClient:
         self.tokens = tokens
         self.oauth = oauth or UpworkOAuthClient()
         self.on_refresh = on_refresh
-        self.http = http or requests.Session()
+        self._shared_http = http
+        self._local = threading.local()  # searches run in threads; each gets its own connection pool
+        self._sessions: list[requests.Session] = []
         self.url = conf.api_url()
         self.timeout = conf.get("UPWORK_API_TIMEOUT")
         self.rate_limit_retries = conf.get("UPWORK_API_RATE_LIMIT_RETRIES")
         self.max_retry_wait = conf.get("UPWORK_API_MAX_RETRY_WAIT")
         self.refreshes = 0
         self._lock = threading.Lock()
+
+    @property
+    def http(self) -> requests.Session:
+        if self._shared_http is not None:
+            return self._shared_http
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def close(self) -> None:
+        with self._lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
 
     def _refresh(self, *, stale_access_token: str) -> None:
         """Refresh once even when several threads find the token stale at the same moment."""
@@ -334,4 +353,4 @@ class UpworkApiSource(JobSource):
         return SearchResult(spec=spec, records=records, pages=pages)
 
     def close(self) -> None:
-        self.client.http.close()
+        self.client.close()

@@ -156,3 +156,14 @@ def test_connect_and_callback_endpoints_complete_the_flow(sandbox, api_client):
     assert response.json()["status"] == "active"
     assert "access_token" not in response.json()
     assert api_client.get("/api/jobs/oauth/callback/?code=x&state=forged").status_code == 400
+
+
+def test_a_token_refused_after_refresh_marks_the_connection_for_reauthorization(sandbox, api_token):
+    sandbox.state.config["access_token_ttl"] = 0  # every new token is born expired
+    sandbox.state.expire_access_tokens()
+    with pytest.raises(ApiAuthError):
+        services.search_run(specs=[SearchSpec(strategy="keywords", query="python")], source="api")
+    token = UpworkOAuthToken.objects.get()
+    assert token.status == "needs_reauth" and "refused" in token.last_error
+    assert token.refresh_token in sandbox.state.refresh_tokens  # the rotated refresh token was still saved
+    assert selectors.oauth_token_active() is None
