@@ -56,14 +56,19 @@ class TaskType:
             return payloads
         serializer = self.payload_serializer(data=payloads, many=True)
         if not serializer.is_valid():
-            for index, errors in enumerate(serializer.errors):
-                if errors:
-                    error = ValidationFailed(
-                        f"Invalid payload for task type '{self.name}'.",
-                        field_errors={f"payload.{field}": messages for field, messages in errors.items()},
-                    )
-                    error.index = index
-                    raise error
+            errors = serializer.errors
+            # DRF reports per-item errors as a list, or (3.18+) as a dict keyed by position.
+            per_item = dict(enumerate(errors)) if isinstance(errors, list) else errors
+            index, item_errors = next(
+                ((i, e) for i, e in sorted(per_item.items(), key=lambda kv: str(kv[0])) if isinstance(i, int) and e),
+                (0, {"non_field_errors": list(errors.get("non_field_errors", ["Invalid."]))}),
+            )
+            error = ValidationFailed(
+                f"Invalid payload for task type '{self.name}'.",
+                field_errors={f"payload.{field}": messages for field, messages in item_errors.items()},
+            )
+            error.index = index
+            raise error
         # Keep what the caller sent plus defaults, in JSON-safe form.
         to_json = serializers.JSONField().to_representation
         return [
