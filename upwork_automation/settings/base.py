@@ -76,7 +76,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis / RQ -------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 TASK_PRIORITIES = ["critical", "high", "normal", "low"]
-RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in TASK_PRIORITIES}
+# One queue per priority. "default" carries no tasks: django-rq's rqscheduler and dashboard
+# look for a queue of that name, so it exists on the same connection.
+RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in [*TASK_PRIORITIES, "default"]}
 RQ = {
     # The enqueue service defers the push to transaction.on_commit itself and
     # chooses the job id (the task's UUID), so django-rq pushes immediately.

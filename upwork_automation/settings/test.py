@@ -7,7 +7,7 @@ from upwork_automation.settings.base import TASK_PRIORITIES, env
 
 # Never the development Redis database: tests flush this one.
 REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
-RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in TASK_PRIORITIES}
+RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in [*TASK_PRIORITIES, "default"]}
 RETRY_BACKOFF_BASE = env.float("RETRY_BACKOFF_BASE", default=1.0)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
