@@ -25,16 +25,17 @@ def test_search_paginates_and_reads_every_detail_field(sandbox, browser_session,
     settings.JOBS_BROWSER_MAX_PAGES = 3
     settings.JOBS_BROWSER_MAX_DETAILS = 20
     run = services.search_run(
-        specs=[SearchSpec(strategy="keywords", query="python"), SearchSpec(strategy="skills", skills=("Apex",))],
+        specs=[
+            SearchSpec(strategy="keywords", query="python", max_pages=2),  # 9 jobs on 3 pages; capped at 2
+            SearchSpec(strategy="skills", skills=("Apex",)),  # 3 jobs on one page
+        ],
         source="browser",
     )
-    expected = {
-        j.ciphertext: j
-        for j in sandbox.state.jobs
-        if "python" in (j.title + j.description + " ".join(j.skills)).lower() or "Apex" in j.skills
-    }
+    python_jobs = [j for j in sandbox.state.jobs if "python" in (j.title + j.description + " ".join(j.skills)).lower()]
+    assert len(python_jobs) == 9
+    expected = {j.ciphertext: j for j in python_jobs[:8] + [j for j in sandbox.state.jobs if "Apex" in j.skills]}
     assert run.source == "browser"
-    assert run.pages == 3 + 1  # python: 9 jobs on 3 pages of 4; Apex: 3 jobs on one page
+    assert run.pages == 2 + 1
     assert {r.upwork_id for r in run.records} == set(expected)
     for record in run.records:
         job = expected[record.upwork_id]
