@@ -118,3 +118,10 @@ def test_session_import_refuses_a_password(api_client):
     response = api_client.post("/api/jobs/sessions/", {"name": "mine", "storage_state": state}, format="json")
     assert response.status_code == 400
     assert not BrowserSession.objects.exists()
+
+
+def test_a_duplicate_profile_name_is_a_field_error(api_client):
+    SearchProfile.objects.create(name="Django")
+    response = api_client.post("/api/jobs/profiles/", {"name": "Django"}, format="json")
+    assert response.status_code == 400
+    assert "name" in response.json()["error"]["field_errors"]
