@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from queue_app import registry, scheduling, services
 from queue_app.admin_scale import CreatedWithinFilter, EstimatedCountPaginator
 from queue_app.errors import ApplicationError
-from queue_app.models import ScheduledTask, Task, TaskSource
+from queue_app.models import AuditEntry, ScheduledTask, Task, TaskSource
 
 
 def _pretty_json(value) -> str:
@@ -228,3 +228,45 @@ class ScheduledTaskAdmin(admin.ModelAdmin):
     @admin.action(description="Run selected schedules now")
     def run_schedules_now(self, request, queryset):
         self._apply(request, queryset, scheduling.schedule_run_now, "Ran", source=TaskSource.ADMIN, user=request.user)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: audit rows are written by services and never edited or deleted here."""
+
+    list_display = ["created_at", "actor_name", "source", "action", "object_type", "object_id", "remote_addr"]
+    list_filter = ["source", "action", "object_type"]
+    search_fields = ["=object_id", "actor_name", "action"]
+    date_hierarchy = "created_at"
+    list_select_related = ["actor"]
+    show_full_result_count = False
+    readonly_fields = [
+        "created_at",
+        "actor",
+        "actor_name",
+        "source",
+        "action",
+        "object_type",
+        "object_id",
+        "before_pretty",
+        "after_pretty",
+        "remote_addr",
+    ]
+    exclude = ["before", "after"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Before")
+    def before_pretty(self, obj):
+        return _pretty_json(obj.before)
+
+    @admin.display(description="After")
+    def after_pretty(self, obj):
+        return _pretty_json(obj.after)

@@ -252,3 +252,37 @@ class WorkerProcess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.host}:{self.pid})"
+
+
+class AuditEntry(models.Model):
+    """Who changed what, when, from where, before and after. Written by services; never edited."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The user who acted; empty for the system.",
+    )
+    actor_name = models.CharField(max_length=150, help_text="Username at the time, or 'system'.")
+    source = models.CharField(max_length=10, choices=TaskSource.choices)
+    action = models.CharField(max_length=64, help_text="e.g. task.enqueue, schedule.disable, proposal.approve.")
+    object_type = models.CharField(max_length=64, help_text="e.g. task, scheduled_task, proposal, application.")
+    object_id = models.CharField(max_length=64)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # Admin list, newest first; and the history of one object.
+            models.Index(fields=["-created_at"], name="audit_created_idx"),
+            models.Index(fields=["object_type", "object_id", "-created_at"], name="audit_object_idx"),
+            models.Index(fields=["action", "-created_at"], name="audit_action_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_type}:{self.object_id}"

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from queue_app import registry, transport
+from queue_app.audit import audit_record
 from queue_app.errors import InvalidTransition, NotFound, ValidationFailed
 from queue_app.models import (
     CANCELLABLE_STATUSES,
@@ -99,6 +100,17 @@ def _build_task(request: EnqueueRequest, *, source: str, user, now: datetime, pa
     )
 
 
+def _audit_view(task: Task) -> dict:
+    return {
+        "task_type": task.task_type,
+        "status": task.status,
+        "priority": task.priority,
+        "attempts": task.attempts,
+        "payload": task.payload,
+        "run_at": task.run_at,
+    }
+
+
 def _deliver_after_commit(tasks: list[Task]) -> None:
     """Push the RQ jobs once the rows are committed; on a Redis outage the rows say pending."""
 
@@ -150,6 +162,14 @@ def task_enqueue(
     try:
         with transaction.atomic():
             task.save(force_insert=True)
+            audit_record(
+                action="task.enqueue",
+                object_type="task",
+                object_id=task.id,
+                source=source,
+                user=user,
+                after=_audit_view(task),
+            )
             _deliver_after_commit([task])
     except IntegrityError:
         # Lost a race on the same idempotency key: the winner's row is the task.
@@ -210,6 +230,15 @@ def task_enqueue_many(*, requests: list[EnqueueRequest], source: str = TaskSourc
             result.append(task)
     with transaction.atomic():
         Task.objects.bulk_create(new_tasks)
+        if new_tasks:
+            audit_record(
+                action="task.enqueue_many",
+                object_type="task",
+                object_id=new_tasks[0].id,
+                source=source,
+                user=user,
+                after={"count": len(new_tasks), "task_ids": [str(task.id) for task in new_tasks]},
+            )
         _deliver_after_commit(new_tasks)
     return result
 
@@ -231,12 +260,22 @@ def task_cancel(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None) -> 
                 "processing tasks can be cancelled."
             )
         was_running = task.status == TaskStatus.PROCESSING
+        before = _audit_view(task)
         now = timezone.now()
         task.status = TaskStatus.CANCELLED
         task.finished_at = now
         if was_running and task.started_at:
             task.duration = (now - task.started_at).total_seconds()
         task.save(update_fields=["status", "finished_at", "duration"])
+        audit_record(
+            action="task.cancel",
+            object_type="task",
+            object_id=task.id,
+            source=source,
+            user=user,
+            before=before,
+            after=_audit_view(task),
+        )
     # After commit: the row already refuses a start, so the Redis side can only be tidied.
     try:
         if was_running:
@@ -254,12 +293,22 @@ def task_retry(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None) -> T
         task = Task.objects.select_for_update().filter(id=task_get(task_id=task_id).id).first()
         if task.status not in RETRYABLE_STATUSES:
             raise InvalidTransition(f"Task {task.id} is {task.status}; only failed or cancelled tasks can be retried.")
+        before = _audit_view(task)
         now = timezone.now()
         task.status = TaskStatus.QUEUED
         task.enqueued_at = now
         task.run_at = None
         task.finished_at = None
         task.save(update_fields=["status", "enqueued_at", "run_at", "finished_at"])
+        audit_record(
+            action="task.retry",
+            object_type="task",
+            object_id=task.id,
+            source=source,
+            user=user,
+            before=before,
+            after=_audit_view(task),
+        )
 
         def redeliver() -> None:
             try:
