@@ -121,7 +121,7 @@ def build_jobs(now: datetime | None = None, count: int = 24) -> list[SandboxJob]
                 posted_at=(now - timedelta(hours=2 * index + 1)).replace(microsecond=0),
                 screening_questions=(
                     ["Describe your recent experience with similar projects.", "What is your availability?"]
-                    if index % 2 == 0
+                    if index % 3 == 0
                     else []
                 ),
             )
