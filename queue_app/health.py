@@ -13,6 +13,7 @@ from django.db.utils import DatabaseError
 from django.utils import timezone
 from redis import Redis
 from redis.exceptions import RedisError
+from rq import Worker
 
 from queue_app import selectors, transport
 
@@ -165,8 +166,6 @@ def _redis_alerts(checks: dict, conn: Redis, now: datetime) -> list[Alert]:
 
 def _bare_workers(conn: Redis, now: datetime) -> list[dict]:
     """Live workers without the task lookup, for when PostgreSQL is down."""
-    from rq import Worker
-
     return [
         {
             "name": worker.name,
