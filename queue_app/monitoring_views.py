@@ -6,6 +6,8 @@ import hmac
 
 from django.conf import settings
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,6 +23,11 @@ class WindowSerializer(serializers.Serializer):
     task_type = serializers.CharField(required=False, max_length=100)
 
 
+HOURS = OpenApiParameter("hours", int, description="Window in hours (1 to 2160, default 24).")
+TASK_TYPE = OpenApiParameter("task_type", str, description="One task type; all types when left out.")
+JSON_OBJECT = {200: OpenApiTypes.OBJECT}
+
+
 def _window(request) -> dict:
     serializer = WindowSerializer(data=request.query_params)
     if not serializer.is_valid():
@@ -31,6 +38,7 @@ def _window(request) -> dict:
 class QueueStatsView(APIView):
     """GET /api/queue/stats: counts by status, queue and type; depths; oldest waiting; workers."""
 
+    @extend_schema(responses=JSON_OBJECT, summary="Queue statistics")
     def get(self, request):
         return Response(selectors.queue_stats())
 
@@ -38,6 +46,7 @@ class QueueStatsView(APIView):
 class HealthView(APIView):
     """GET /api/queue/metrics/health: score 0-100, status and the alerts with figure and threshold."""
 
+    @extend_schema(responses=JSON_OBJECT, summary="Health score and alerts")
     def get(self, request):
         return Response(health.queue_health())
 
@@ -45,6 +54,7 @@ class HealthView(APIView):
 class TypeMetricsView(APIView):
     """GET /api/queue/metrics/types/?hours=24: performance of every task type over the window."""
 
+    @extend_schema(parameters=[HOURS], responses=JSON_OBJECT, summary="Performance per task type")
     def get(self, request):
         window = _window(request)
         return Response({"hours": window["hours"], "types": selectors.type_performance(hours=window["hours"])})
@@ -53,6 +63,7 @@ class TypeMetricsView(APIView):
 class TypeAnalysisView(APIView):
     """GET /api/queue/metrics/types/{task_type}/?hours=24: figures, hourly buckets and trend of one type."""
 
+    @extend_schema(parameters=[HOURS], responses=JSON_OBJECT, summary="One task type: figures, buckets, trend")
     def get(self, request, task_type):
         window = _window(request)
         if not selectors.task_type_known(task_type):
@@ -63,6 +74,7 @@ class TypeAnalysisView(APIView):
 class HistoryView(APIView):
     """GET /api/queue/metrics/history/?hours=168&task_type=X: hourly snapshots, oldest first."""
 
+    @extend_schema(parameters=[HOURS, TASK_TYPE], responses=JSON_OBJECT, summary="Hourly history")
     def get(self, request):
         window = _window(request)
         return Response(
@@ -77,6 +89,7 @@ class HistoryView(APIView):
 class WorkerMetricsView(APIView):
     """GET /api/queue/metrics/workers/?hours=24: per worker tasks, failures, average time, heartbeat."""
 
+    @extend_schema(parameters=[HOURS], responses=JSON_OBJECT, summary="Worker performance")
     def get(self, request):
         window = _window(request)
         return Response({"hours": window["hours"], "workers": selectors.worker_performance(hours=window["hours"])})
@@ -99,5 +112,6 @@ class PrometheusView(APIView):
 
     permission_classes = [IsAuthenticatedOrMetricsToken]
 
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR}, summary="Prometheus metrics")
     def get(self, request):
         return HttpResponse(prometheus.render(), content_type=prometheus.CONTENT_TYPE)
