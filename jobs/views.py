@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,14 +33,17 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     ordering_fields = ["score", "posted_at", "discovered_at", "budget", "hourly_max", "client_total_spent"]
     ordering = ["-score", "-posted_at"]
 
+    @extend_schema(request=None, responses=JobSerializer)
     @action(detail=True, methods=["post"])
     def shortlist(self, request, pk=None):
         return Response(JobSerializer(services.job_shortlist(job_id=self._id(pk))).data)
 
+    @extend_schema(request=None, responses=JobSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         return Response(JobSerializer(services.job_reject(job_id=self._id(pk))).data)
 
+    @extend_schema(request=None, responses=JobSerializer)
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None):
         return Response(JobSerializer(services.job_archive(job_id=self._id(pk))).data)
@@ -57,6 +61,7 @@ class SearchProfileViewSet(viewsets.ModelViewSet):
     search_fields = ["name"]
     ordering_fields = ["name", "last_run_at", "created_at"]
 
+    @extend_schema(request=None, responses={202: TaskSerializer})
     @action(detail=True, methods=["post"])
     def discover(self, request, pk=None):
         profile = self.get_object()
@@ -65,6 +70,7 @@ class SearchProfileViewSet(viewsets.ModelViewSet):
         )
         return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(request=None, responses={202: TaskSerializer})
     @action(detail=True, methods=["post"])
     def rescore(self, request, pk=None):
         profile = self.get_object()
@@ -81,17 +87,20 @@ class BrowserSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     serializer_class = BrowserSessionSerializer
     filterset_fields = ["status"]
 
+    @extend_schema(request=BrowserSessionImportSerializer, responses={201: BrowserSessionSerializer})
     def create(self, request):
         serializer = BrowserSessionImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         session = services.browser_session_import(**serializer.validated_data)
         return Response(BrowserSessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses=BrowserSessionSerializer)
     @action(detail=True, methods=["post"])
     def reactivate(self, request, pk=None):
         session = services.browser_session_reactivate(session_id=self.get_object().id)
         return Response(BrowserSessionSerializer(session).data)
 
+    @extend_schema(request=None, responses=BrowserSessionSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
         session = self.get_object()
@@ -100,9 +109,15 @@ class BrowserSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         return Response(BrowserSessionSerializer(session).data)
 
 
+class UpworkConnectResponse(serializers.Serializer):
+    authorize_url = serializers.URLField()
+    connection = UpworkConnectionSerializer(allow_null=True)
+
+
 class UpworkConnectView(APIView):
     """GET: the URL where you approve API access on Upwork (step 1 of the authorization-code flow)."""
 
+    @extend_schema(responses=UpworkConnectResponse)
     def get(self, request):
         token = selectors.oauth_token_active()
         return Response(
@@ -116,6 +131,10 @@ class UpworkConnectView(APIView):
 class UpworkCallbackView(APIView):
     """GET ?code=&state=: Upwork sends the browser here after approval; the code is traded for tokens."""
 
+    @extend_schema(
+        parameters=[OpenApiParameter("code", str, required=True), OpenApiParameter("state", str, required=True)],
+        responses=UpworkConnectionSerializer,
+    )
     def get(self, request):
         token = services.oauth_connect(
             code=request.query_params.get("code", ""), state=request.query_params.get("state", "")
