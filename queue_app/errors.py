@@ -28,3 +28,10 @@ class NotFound(ApplicationError):
 class InvalidTransition(ApplicationError):
     code = "invalid_transition"
     status_code = 409
+
+
+class PermanentTaskError(Exception):
+    """Raised by a task handler when retrying cannot help (bad input, a 4xx from an outside service).
+
+    The task fails at once, whatever retries it has left; any other exception is retried.
+    """

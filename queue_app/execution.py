@@ -15,6 +15,7 @@ from rq import get_current_job
 
 from queue_app import registry, transport
 from queue_app.db import run_with_reconnect
+from queue_app.errors import PermanentTaskError
 from queue_app.models import STARTABLE_STATUSES, Task, TaskStatus
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ def run_task(task_id: str):
 
 
 def _record_failure(task_id: str, job, error: BaseException, duration: float | None) -> None:
+    if isinstance(error, PermanentTaskError) and job is not None:
+        job.retries_left = 0  # RQ reads the same job object next: it will not retry either
     will_retry = bool(job is not None and job.retries_left)
     now = timezone.now()
     run_at = None
