@@ -63,7 +63,12 @@ class TypeMetricsView(APIView):
 class TypeAnalysisView(APIView):
     """GET /api/queue/metrics/types/{task_type}/?hours=24: figures, hourly buckets and trend of one type."""
 
-    @extend_schema(parameters=[HOURS], responses=JSON_OBJECT, summary="One task type: figures, buckets, trend")
+    @extend_schema(
+        operation_id="queue_metrics_type_retrieve",
+        parameters=[HOURS],
+        responses=JSON_OBJECT,
+        summary="One task type: figures, buckets, trend",
+    )
     def get(self, request, task_type):
         window = _window(request)
         if not selectors.task_type_known(task_type):

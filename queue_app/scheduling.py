@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone as dj_timezone
 
 from queue_app import registry
+from queue_app.audit import audit_record
 from queue_app.errors import ApplicationError, NotFound, ValidationFailed
 from queue_app.models import ScheduledTask, Task, TaskPriority, TaskSource
 from queue_app.services import task_enqueue
@@ -158,6 +159,20 @@ def schedule_validate(fields: ScheduleFields, *, check_task: bool = True) -> Sch
     )
 
 
+def _audit_view(schedule: ScheduledTask) -> dict:
+    return {
+        "name": schedule.name,
+        "cron_expression": schedule.cron_expression,
+        "timezone": schedule.timezone,
+        "task_type": schedule.task_type,
+        "payload": schedule.payload,
+        "priority": schedule.priority,
+        "enabled": schedule.enabled,
+        "description": schedule.description,
+        "next_run_at": schedule.next_run_at,
+    }
+
+
 def _name_taken(name: str) -> ValidationFailed:
     return ValidationFailed(
         f"A schedule named '{name}' already exists; pick another name or edit that one.",
@@ -199,6 +214,9 @@ def schedule_create(
     timezone: str | None = None,
     description: str = "",
     enabled: bool = True,
+    source: str = TaskSource.SYSTEM,
+    user=None,
+    remote_addr: str | None = None,
 ) -> ScheduledTask:
     """Validate and create a schedule; the scheduler picks it up at its next cycle."""
     fields = schedule_validate(
@@ -219,6 +237,15 @@ def schedule_create(
     try:
         with transaction.atomic():
             schedule.save(force_insert=True)
+            audit_record(
+                action="schedule.create",
+                object_type="scheduled_task",
+                object_id=schedule.pk,
+                source=source,
+                user=user,
+                after=_audit_view(schedule),
+                remote_addr=remote_addr,
+            )
     except IntegrityError:
         raise _name_taken(fields.name) from None
     logger.info(
@@ -242,6 +269,9 @@ def schedule_update(
     timezone: str = _UNSET,
     description: str = _UNSET,
     enabled: bool = _UNSET,
+    source: str = TaskSource.SYSTEM,
+    user=None,
+    remote_addr: str | None = None,
 ) -> ScheduledTask:
     """Change some fields; the whole schedule is validated again. A new cron, zone or enabling resets next_run_at."""
     changes = {
@@ -262,6 +292,7 @@ def schedule_update(
         schedule = ScheduledTask.objects.select_for_update().filter(pk=schedule_get(schedule_id=schedule_id).pk).first()
         if schedule is None:
             raise NotFound(f"No schedule with id '{schedule_id}'.")
+        before = _audit_view(schedule)
         current = ScheduleFields(**{key: getattr(schedule, key) for key in ScheduleFields.__dataclass_fields__})
         changes = {key: value for key, value in changes.items() if getattr(current, key) != value}
         enabling = changes.get("enabled") is True and not schedule.enabled
@@ -283,26 +314,62 @@ def schedule_update(
                 schedule.save()
         except IntegrityError:
             raise _name_taken(fields.name) from None
+        if changes:
+            # A change of `enabled` alone is an enable or disable; anything else is an edit.
+            action = (
+                ("schedule.enable" if fields.enabled else "schedule.disable")
+                if changes.keys() == {"enabled"}
+                else "schedule.update"
+            )
+            audit_record(
+                action=action,
+                object_type="scheduled_task",
+                object_id=schedule.pk,
+                source=source,
+                user=user,
+                before=before,
+                after=_audit_view(schedule),
+                remote_addr=remote_addr,
+            )
     logger.info("Schedule %s updated (%s)", schedule.name, ", ".join(sorted(changes)) or "no changes")
     return schedule
 
 
-def schedule_delete(*, schedule_id: int) -> None:
+def schedule_delete(
+    *, schedule_id: int, source: str = TaskSource.SYSTEM, user=None, remote_addr: str | None = None
+) -> None:
     """Delete a schedule; its cron job is dropped at the scheduler's next cycle and it never fires again."""
     schedule = schedule_get(schedule_id=schedule_id)
-    ScheduledTask.objects.filter(pk=schedule.pk).delete()
+    with transaction.atomic():
+        deleted, _ = ScheduledTask.objects.filter(pk=schedule.pk).delete()
+        if deleted:
+            audit_record(
+                action="schedule.delete",
+                object_type="scheduled_task",
+                object_id=schedule.pk,
+                source=source,
+                user=user,
+                before=_audit_view(schedule),
+                remote_addr=remote_addr,
+            )
     logger.info("Schedule %s deleted", schedule.name)
 
 
-def schedule_enable(*, schedule_id: int) -> ScheduledTask:
-    return schedule_update(schedule_id=schedule_id, enabled=True)
+def schedule_enable(
+    *, schedule_id: int, source: str = TaskSource.SYSTEM, user=None, remote_addr: str | None = None
+) -> ScheduledTask:
+    return schedule_update(schedule_id=schedule_id, enabled=True, source=source, user=user, remote_addr=remote_addr)
 
 
-def schedule_disable(*, schedule_id: int) -> ScheduledTask:
-    return schedule_update(schedule_id=schedule_id, enabled=False)
+def schedule_disable(
+    *, schedule_id: int, source: str = TaskSource.SYSTEM, user=None, remote_addr: str | None = None
+) -> ScheduledTask:
+    return schedule_update(schedule_id=schedule_id, enabled=False, source=source, user=user, remote_addr=remote_addr)
 
 
-def schedule_run_now(*, schedule_id: int, source: str = TaskSource.SYSTEM, user=None) -> Task:
+def schedule_run_now(
+    *, schedule_id: int, source: str = TaskSource.SYSTEM, user=None, remote_addr: str | None = None
+) -> Task:
     """Create the schedule's task now, outside its cron times (works on disabled schedules too)."""
     schedule = schedule_get(schedule_id=schedule_id)
     now = dj_timezone.now()
@@ -313,6 +380,7 @@ def schedule_run_now(*, schedule_id: int, source: str = TaskSource.SYSTEM, user=
             priority=schedule.priority or None,
             source=source,
             user=user,
+            remote_addr=remote_addr,
         )
         ScheduledTask.objects.filter(pk=schedule.pk).update(last_run_at=now, last_task=task)
     logger.info("Schedule %s run now: task %s", schedule.name, task.id)

@@ -139,6 +139,7 @@ def task_enqueue(
     timeout: int | None = None,
     source: str = TaskSource.SYSTEM,
     user=None,
+    remote_addr: str | None = None,
 ) -> Task:
     """Validate, write the row, and push the RQ job after commit.
 
@@ -168,6 +169,7 @@ def task_enqueue(
                 object_id=task.id,
                 source=source,
                 user=user,
+                remote_addr=remote_addr,
                 after=_audit_view(task),
             )
             _deliver_after_commit([task])
@@ -180,7 +182,9 @@ def task_enqueue(
     return task
 
 
-def task_enqueue_many(*, requests: list[EnqueueRequest], source: str = TaskSource.SYSTEM, user=None) -> list[Task]:
+def task_enqueue_many(
+    *, requests: list[EnqueueRequest], source: str = TaskSource.SYSTEM, user=None, remote_addr: str | None = None
+) -> list[Task]:
     """Enqueue many tasks: one INSERT, one pipelined Redis round trip.
 
     All are validated first; one invalid request rejects the whole batch and writes nothing.
@@ -238,6 +242,7 @@ def task_enqueue_many(*, requests: list[EnqueueRequest], source: str = TaskSourc
                 source=source,
                 user=user,
                 after={"count": len(new_tasks), "task_ids": [str(task.id) for task in new_tasks]},
+                remote_addr=remote_addr,
             )
         _deliver_after_commit(new_tasks)
     return result
@@ -250,7 +255,7 @@ def task_get(*, task_id: Any) -> Task:
         raise NotFound(f"No task with id '{task_id}'.") from None
 
 
-def task_cancel(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None) -> Task:
+def task_cancel(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None, remote_addr: str | None = None) -> Task:
     """Cancel a waiting or running task: its RQ job is removed, or its work horse stopped."""
     with transaction.atomic():
         task = Task.objects.select_for_update().filter(id=task_get(task_id=task_id).id).first()
@@ -275,6 +280,7 @@ def task_cancel(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None) -> 
             user=user,
             before=before,
             after=_audit_view(task),
+            remote_addr=remote_addr,
         )
     # After commit: the row already refuses a start, so the Redis side can only be tidied.
     try:
@@ -287,7 +293,7 @@ def task_cancel(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None) -> 
     return task
 
 
-def task_retry(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None) -> Task:
+def task_retry(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None, remote_addr: str | None = None) -> Task:
     """Run a failed or cancelled task again as a new attempt, with a fresh retry budget."""
     with transaction.atomic():
         task = Task.objects.select_for_update().filter(id=task_get(task_id=task_id).id).first()
@@ -308,6 +314,7 @@ def task_retry(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None) -> T
             user=user,
             before=before,
             after=_audit_view(task),
+            remote_addr=remote_addr,
         )
 
         def redeliver() -> None:

@@ -4,7 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from queue_app import monitoring_views
-from queue_app.views import ScheduledTaskViewSet, TaskStatusView, TaskViewSet
+from queue_app.views import ScheduledTaskProductPathViewSet, ScheduledTaskViewSet, TaskStatusView, TaskViewSet
 
 router = DefaultRouter()
 router.register("tasks", TaskViewSet, basename="task")
@@ -13,7 +13,11 @@ router.register("scheduled", ScheduledTaskViewSet, basename="scheduled-task")
 urlpatterns = [
     path("task/<str:task_id>", TaskStatusView.as_view(), name="task-status"),
     # The product's schedule list path (no trailing slash); the router serves scheduled/ and scheduled/{id}/.
-    path("scheduled", ScheduledTaskViewSet.as_view({"get": "list", "post": "create"}), name="scheduled-list-product"),
+    path(
+        "scheduled",
+        ScheduledTaskProductPathViewSet.as_view({"get": "list", "post": "create"}),
+        name="scheduled-list-product",
+    ),
     # Monitoring (queue_app/monitoring_views.py)
     path("stats", monitoring_views.QueueStatsView.as_view(), name="queue-stats"),
     path("metrics/health", monitoring_views.HealthView.as_view(), name="metrics-health"),

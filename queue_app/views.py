@@ -1,5 +1,6 @@
 """DRF views for tasks: parse, call one service or selector, respond."""
 
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -14,6 +15,7 @@ from queue_app.serializers import (
     TaskEnqueueSerializer,
     TaskSerializer,
 )
+from upwork_automation.api import client_ip
 
 
 class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -26,28 +28,37 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     ordering_fields = ["created_at", "started_at", "finished_at", "priority", "status", "duration"]
     ordering = ["-created_at"]
 
+    @extend_schema(request=TaskEnqueueSerializer, responses={201: TaskSerializer})
     def create(self, request):
         serializer = TaskEnqueueSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        task = services.task_enqueue(**serializer.validated_data, source=TaskSource.API, user=request.user)
+        task = services.task_enqueue(
+            **serializer.validated_data, source=TaskSource.API, user=request.user, remote_addr=client_ip(request)
+        )
         return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses=TaskSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        task = services.task_cancel(task_id=pk, source=TaskSource.API, user=request.user)
+        task = services.task_cancel(
+            task_id=pk, source=TaskSource.API, user=request.user, remote_addr=client_ip(request)
+        )
         return Response(TaskSerializer(task).data)
 
+    @extend_schema(request=None, responses=TaskSerializer)
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
-        task = services.task_retry(task_id=pk, source=TaskSource.API, user=request.user)
+        task = services.task_retry(task_id=pk, source=TaskSource.API, user=request.user, remote_addr=client_ip(request))
         return Response(TaskSerializer(task).data)
 
 
 class TaskStatusView(APIView):
     """GET /api/queue/task/{task_id}: the product's original status path."""
 
+    @extend_schema(responses=TaskSerializer)
     def get(self, request, task_id):
         return Response(TaskSerializer(services.task_get(task_id=task_id)).data)
+
 
 class ScheduledTaskViewSet(viewsets.ModelViewSet):
     """Schedules: list, read, create, update, delete, and the enable, disable and run actions.
@@ -62,31 +73,55 @@ class ScheduledTaskViewSet(viewsets.ModelViewSet):
     ordering_fields = ["name", "next_run_at", "last_run_at", "created_at"]
     ordering = ["name"]
 
+    def _actor(self, request) -> dict:
+        return {"source": TaskSource.API, "user": request.user, "remote_addr": client_ip(request)}
+
+    @extend_schema(request=ScheduledTaskWriteSerializer, responses={201: ScheduledTaskSerializer})
     def create(self, request, *args, **kwargs):
         serializer = ScheduledTaskWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        schedule = scheduling.schedule_create(**serializer.validated_data)
+        schedule = scheduling.schedule_create(**serializer.validated_data, **self._actor(request))
         return Response(ScheduledTaskSerializer(schedule).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=ScheduledTaskWriteSerializer, responses=ScheduledTaskSerializer)
     def update(self, request, *args, **kwargs):
         serializer = ScheduledTaskWriteSerializer(data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
-        schedule = scheduling.schedule_update(schedule_id=self.get_object().pk, **serializer.validated_data)
+        schedule = scheduling.schedule_update(
+            schedule_id=self.get_object().pk, **serializer.validated_data, **self._actor(request)
+        )
         return Response(ScheduledTaskSerializer(schedule).data)
 
+    @extend_schema(request=ScheduledTaskWriteSerializer, responses=ScheduledTaskSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        return super().partial_update(request, *args, **kwargs)
+
     def destroy(self, request, *args, **kwargs):
-        scheduling.schedule_delete(schedule_id=self.get_object().pk)
+        scheduling.schedule_delete(schedule_id=self.get_object().pk, **self._actor(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(request=None, responses=ScheduledTaskSerializer)
     @action(detail=True, methods=["post"])
     def enable(self, request, pk=None):
-        return Response(ScheduledTaskSerializer(scheduling.schedule_enable(schedule_id=self.get_object().pk)).data)
+        schedule = scheduling.schedule_enable(schedule_id=self.get_object().pk, **self._actor(request))
+        return Response(ScheduledTaskSerializer(schedule).data)
 
+    @extend_schema(request=None, responses=ScheduledTaskSerializer)
     @action(detail=True, methods=["post"])
     def disable(self, request, pk=None):
-        return Response(ScheduledTaskSerializer(scheduling.schedule_disable(schedule_id=self.get_object().pk)).data)
+        schedule = scheduling.schedule_disable(schedule_id=self.get_object().pk, **self._actor(request))
+        return Response(ScheduledTaskSerializer(schedule).data)
 
+    @extend_schema(request=None, responses={201: TaskSerializer})
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None):
-        task = scheduling.schedule_run_now(schedule_id=self.get_object().pk, source=TaskSource.API, user=request.user)
+        task = scheduling.schedule_run_now(schedule_id=self.get_object().pk, **self._actor(request))
         return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(operation_id="queue_scheduled_list_product_path"),
+    create=extend_schema(operation_id="queue_scheduled_create_product_path"),
+)
+class ScheduledTaskProductPathViewSet(ScheduledTaskViewSet):
+    """GET/POST /api/queue/scheduled: the product's schedule list path (no trailing slash)."""

@@ -109,7 +109,12 @@ def processes(tmp_path, transactional_db):
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user(username="operator", password="pw-operator")
+    """A user with the operator role (API reads and writes; upwork_automation/permissions.py)."""
+    from upwork_automation.permissions import OPERATOR, role_grant
+
+    user = django_user_model.objects.create_user(username="operator", password="pw-operator")
+    role_grant(user=user, role=OPERATOR)
+    return user
 
 
 @pytest.fixture

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -17,7 +18,15 @@ def _error(code: str, message: str, http_status: int, field_errors: dict | None 
     return Response(body, status=http_status, headers=headers)
 
 
+def _too_large_message() -> str:
+    return (
+        f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE)."
+    )
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        return _error("payload_too_large", _too_large_message(), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, ApplicationError):
         return _error(exc.code, exc.message, exc.status_code, exc.field_errors)
     if isinstance(exc, DjangoValidationError):
@@ -40,3 +49,39 @@ def exception_handler(exc, context):
         code = codes if isinstance(codes, str) else code
     response.data = {"error": {"code": code, "message": str(detail), "field_errors": {}}}
     return response
+
+
+class ApiBodySizeLimitMiddleware:
+    """An /api/ request whose body is over DATA_UPLOAD_MAX_MEMORY_SIZE answers 413 in the error shape.
+
+    Django applies that limit only to form bodies it parses itself; DRF's JSON parser reads the
+    stream unchecked, so the declared length is checked here before anything reads the body.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if limit is not None and length > limit:
+                return _too_large_response()
+            try:
+                return self.get_response(request)
+            except RequestDataTooBig:
+                return _too_large_response()
+        return self.get_response(request)
+
+
+def _too_large_response() -> JsonResponse:
+    body = {"error": {"code": "payload_too_large", "message": _too_large_message(), "field_errors": {}}}
+    return JsonResponse(body, status=413)
+
+
+def client_ip(request) -> str | None:
+    """The client's address for the audit log: REMOTE_ADDR (the proxy in front must pass the real one)."""
+    return request.META.get("REMOTE_ADDR") or None

@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from queue_app.dashboard import queue_dashboard
 
@@ -15,6 +16,10 @@ urlpatterns = [
     path("admin/rq/", include("django_rq.urls")),
     path("admin/queue/dashboard/", admin.site.admin_view(queue_dashboard), name="queue-dashboard"),
     path("admin/", admin.site.urls),
+    # OpenAPI 3 schema and its docs (Swagger UI, Redoc; assets self-hosted): authenticated users only.
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/queue/", include("queue_app.urls")),
     path("api/jobs/", include("jobs.urls")),
 ]

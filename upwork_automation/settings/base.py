@@ -29,6 +29,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_rq",
     "queue_app",
     "jobs",
@@ -36,6 +38,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the body: an /api/ body over DATA_UPLOAD_MAX_MEMORY_SIZE answers 413 JSON.
+    "upwork_automation.api.ApiBodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -114,6 +118,18 @@ MAINTENANCE_INTERVAL = env.int("MAINTENANCE_INTERVAL", default=5)
 RECONCILE_INTERVAL = env.int("RECONCILE_INTERVAL", default=30)
 RECONCILE_GRACE_SECONDS = env.int("RECONCILE_GRACE_SECONDS", default=10)
 WORKER_REDIS_MAX_BACKOFF = env.int("WORKER_REDIS_MAX_BACKOFF", default=8)
+# Specialized workers (queue_app/registry.py families, queue_app/limits.py).
+# WORKER_POOLS: which worker processes run_workers starts, e.g. "discovery:1,proposals:2,applications+system:1";
+# empty means WORKER_CONCURRENCY workers serving every family.
+WORKER_POOLS = env("WORKER_POOLS", default="")
+WORKER_SHUTDOWN_GRACE = env.float("WORKER_SHUTDOWN_GRACE", default=30.0)
+TASK_FAMILIES_EXTRA = env.list("TASK_FAMILIES_EXTRA", default=[])
+DISCOVERY_PER_HOST_CONCURRENCY = env.int("DISCOVERY_PER_HOST_CONCURRENCY", default=1)
+APPLICATIONS_CONCURRENCY = env.int("APPLICATIONS_CONCURRENCY", default=1)
+OPENAI_RATE_LIMIT = env("OPENAI_RATE_LIMIT", default="60/m")
+# Per family or task type: {"generate_proposal": {"rate": "20/m"}, "job_search": {"memory_limit_mb": 1024}}
+TASK_LIMITS = env.json("TASK_LIMITS", default={})
+LIMIT_RETRY_SECONDS = env.float("LIMIT_RETRY_SECONDS", default=2.0)
 
 # --- Monitoring: health thresholds and metrics -------------------------------
 HEALTH_WINDOW_MINUTES = env.int("HEALTH_WINDOW_MINUTES", default=60)  # failure rate / avg time window
@@ -131,7 +147,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Roles (upwork_automation/permissions.py): viewer reads; operator and staff also write.
+    "DEFAULT_PERMISSION_CLASSES": ["upwork_automation.permissions.HasApiRole"],
+    "DEFAULT_THROTTLE_CLASSES": ["upwork_automation.permissions.UserRoleRateThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
@@ -140,6 +159,27 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "upwork_automation.api.exception_handler",
+}
+# Per-user request rates ("N/second|minute|hour|day"), counted in Redis so all web processes share them.
+API_THROTTLE_USER = env("API_THROTTLE_USER", default="120/min")  # writes (POST, PUT, PATCH, DELETE)
+API_THROTTLE_READ = env("API_THROTTLE_READ", default="600/min")  # reads (GET, HEAD, OPTIONS)
+# Request bodies above this answer 413 (Django's own limit, also applied to /api/ JSON bodies).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Upwork Automation API",
+    "DESCRIPTION": "Task queue, schedules, monitoring and the Upwork pipeline. Token or session authentication.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",  # self-hosted by drf-spectacular-sidecar: no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Two choice sets share the field name "source": name their enums apart.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskSourceEnum": "queue_app.models.TaskSource",
+        "JobSourceKindEnum": "jobs.models.SourceKind",
+    },
 }
 
 # --- Static files -----------------------------------------------------------

@@ -1,0 +1,204 @@
+"""API access: roles are Django groups ("viewer" reads, "operator" also writes); staff may do both. Throttles."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+from django.apps import apps
+from django.conf import settings
+from django.core.cache.backends.redis import RedisCache
+from django.db import transaction
+from redis.exceptions import RedisError
+from rest_framework import permissions
+from rest_framework.throttling import UserRateThrottle
+
+from queue_app.errors import ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+VIEWER = "viewer"
+OPERATOR = "operator"
+ROLES = (VIEWER, OPERATOR)
+
+# Apps whose models the roles cover (those installed are used; later apps join when they land).
+ROLE_APPS = ("queue_app", "jobs", "proposals", "applications")
+# Model permissions an operator has beyond viewing: what the admin's actions and forms need.
+OPERATOR_EXTRA_PERMISSIONS = {
+    "queue_app": {"change_task", "add_scheduledtask", "change_scheduledtask", "delete_scheduledtask"},
+}
+# Never anyone's but a superuser's: the audit log is read-only, tokens are managed by admins.
+OPERATOR_EXCLUDED_MODELS = {"auditentry", "workerprocess", "metricsnapshot"}
+
+
+def user_roles(user) -> set[str]:
+    """The API roles of a user (cached on the user object for the request)."""
+    if user is None or not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_api_roles", None)
+    if cached is None:
+        cached = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+        user._api_roles = cached
+    return cached
+
+
+def can_read(user) -> bool:
+    return bool(user and user.is_authenticated and (user.is_staff or user_roles(user)))
+
+
+def can_write(user) -> bool:
+    return bool(user and user.is_authenticated and (user.is_staff or OPERATOR in user_roles(user)))
+
+
+class HasApiRole(permissions.BasePermission):
+    """Reads (GET, HEAD, OPTIONS): viewer, operator or staff. Writes: operator or staff."""
+
+    message = "Your account has no API role; ask an admin for the viewer or operator role."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if request.method in permissions.SAFE_METHODS:
+            return can_read(user)
+        if can_read(user) and not can_write(user):
+            self.message = "The viewer role is read-only; this needs the operator role."
+        return can_write(user)
+
+
+class IsOperatorOrStaffReadOnly(permissions.BasePermission):
+    """Read-only resources for operators and staff only (e.g. the audit log)."""
+
+    message = "Only operators and staff can read this."
+
+    def has_permission(self, request, view) -> bool:
+        return request.method in permissions.SAFE_METHODS and can_write(request.user)
+
+
+# --- Roles as groups with model permissions ------------------------------------
+
+
+def _role_permissions() -> dict[str, list]:
+    from django.contrib.auth.models import Permission
+
+    labels = [label for label in ROLE_APPS if apps.is_installed(label)]
+    view, operate = [], []
+    for perm in Permission.objects.filter(content_type__app_label__in=labels).select_related("content_type"):
+        app_label, model = perm.content_type.app_label, perm.content_type.model
+        if perm.codename.startswith("view_"):
+            view.append(perm)
+            operate.append(perm)
+        elif perm.codename in OPERATOR_EXTRA_PERMISSIONS.get(app_label, set()) and model not in (
+            OPERATOR_EXCLUDED_MODELS
+        ):
+            operate.append(perm)
+    return {VIEWER: view, OPERATOR: operate}
+
+
+def roles_ensure() -> dict:
+    """Create the viewer and operator groups if missing and set their model permissions (idempotent)."""
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group
+
+    # Permissions are created after migrate; create them now too, for a fresh or flushed database.
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    groups = {}
+    with transaction.atomic():
+        for role, perms in _role_permissions().items():
+            group, _ = Group.objects.get_or_create(name=role)
+            group.permissions.set(perms)
+            groups[role] = group
+    return groups
+
+
+def role_grant(*, user, role: str) -> None:
+    """Give a user a role (creating the groups when needed); the other role is taken away."""
+    if role not in ROLES:
+        raise ValueError(f"Unknown role '{role}'; use one of: {', '.join(ROLES)}.")
+    groups = roles_ensure()
+    user.groups.remove(*[group for name, group in groups.items() if name != role])
+    user.groups.add(groups[role])
+    if hasattr(user, "_api_roles"):
+        del user._api_roles
+
+
+# --- Throttling -------------------------------------------------------------------
+
+
+@cache
+def _throttle_cache(redis_url: str) -> RedisCache:
+    return RedisCache(redis_url, {"KEY_PREFIX": "throttle"})
+
+
+class UserRoleRateThrottle(UserRateThrottle):
+    """Per user: reads at API_THROTTLE_READ, writes at API_THROTTLE_USER; counted in Redis (shared by processes).
+
+    Rates are read from settings when a request comes, so tests and operators can change them.
+    """
+
+    def __init__(self):  # the rate depends on the request's method: chosen in allow_request
+        pass
+
+    @property
+    def cache(self):
+        return _throttle_cache(settings.REDIS_URL)
+
+    def allow_request(self, request, view):
+        self.scope = "read" if request.method in permissions.SAFE_METHODS else "user"
+        self.rate = settings.API_THROTTLE_READ if self.scope == "read" else settings.API_THROTTLE_USER
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        try:
+            return super().allow_request(request, view)
+        except RedisError:
+            logger.warning("Redis unreachable: request not throttled")
+            return True
+
+
+# --- API tokens (DRF authtoken: one per user) ---------------------------------------
+
+
+def token_create(*, user, source: str = "cli", actor=None):
+    """Give the user an API token; refuse if one exists (revoke it first, so an old key never lingers)."""
+    from rest_framework.authtoken.models import Token
+
+    from queue_app.audit import audit_record
+
+    with transaction.atomic():
+        if Token.objects.filter(user=user).exists():
+            raise ValidationFailed(
+                f"User '{user.get_username()}' already has a token; revoke it first "
+                f"(manage.py api_token revoke {user.get_username()}).",
+                field_errors={"user": ["Already has a token."]},
+            )
+        token = Token.objects.create(user=user)
+        audit_record(
+            action="token.create",
+            object_type="token",
+            object_id=user.pk,
+            source=source,
+            user=actor,
+            after={"user": user.get_username(), "key_prefix": token.key[:6]},
+        )
+    return token
+
+
+def token_revoke(*, user, source: str = "cli", actor=None) -> bool:
+    """Delete the user's API token; False if there was none."""
+    from rest_framework.authtoken.models import Token
+
+    from queue_app.audit import audit_record
+
+    with transaction.atomic():
+        token = Token.objects.select_for_update().filter(user=user).first()
+        if token is None:
+            return False
+        key_prefix = token.key[:6]  # the key is the primary key: gone after delete()
+        token.delete()
+        audit_record(
+            action="token.revoke",
+            object_type="token",
+            object_id=user.pk,
+            source=source,
+            user=actor,
+            before={"user": user.get_username(), "key_prefix": key_prefix},
+        )
+    return True
