@@ -29,7 +29,6 @@ _DEFAULTS: dict[str, tuple[type, Any]] = {
     "UPWORK_API_RATE_LIMIT_RETRIES": (int, 2),
     "UPWORK_API_MAX_RETRY_WAIT": (float, 60.0),
     "FIELD_ENCRYPTION_KEY": (str, ""),
-    "JOBS_DEFAULT_SOURCE": (str, "auto"),
     "JOBS_STRATEGY_CONCURRENCY": (int, 2),
     "JOBS_BROWSER_EXECUTABLE": (str, "/usr/bin/chromium"),
     "JOBS_BROWSER_HEADLESS": (bool, True),

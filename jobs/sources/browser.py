@@ -27,7 +27,6 @@ logger = logging.getLogger(__name__)
 # Every Chromium we start carries this switch, so cleanup can find strays by command line.
 BROWSER_MARKER = "--upwork-automation-browser=jobs"
 CHROMIUM_ARGS = [
-    "--headless",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
@@ -133,10 +132,11 @@ class BrowserSource(JobSource):
         semaphore = asyncio.Semaphore(concurrency)
         async with async_playwright() as playwright:
             try:
+                headless = conf.get("JOBS_BROWSER_HEADLESS")
                 browser = await playwright.chromium.launch(
                     executable_path=conf.get("JOBS_BROWSER_EXECUTABLE"),
-                    headless=conf.get("JOBS_BROWSER_HEADLESS"),
-                    args=CHROMIUM_ARGS,
+                    headless=headless,
+                    args=[*(["--headless"] if headless else []), *CHROMIUM_ARGS],
                 )
             except PlaywrightError as error:
                 raise SourceError(f"Could not start Chromium: {str(error).splitlines()[0]}") from None
