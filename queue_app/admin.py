@@ -10,7 +10,13 @@ from django.utils.html import format_html
 from queue_app import registry, scheduling, services
 from queue_app.admin_scale import CreatedWithinFilter, EstimatedCountPaginator
 from queue_app.errors import ApplicationError
-from queue_app.models import AuditEntry, ScheduledTask, Task, TaskSource
+from queue_app.models import AuditEntry, MetricSnapshot, ScheduledTask, Task, TaskSource, WorkerProcess
+from upwork_automation.api import client_ip
+
+
+def _actor(request) -> dict:
+    """Who and from where, for the audit rows of admin actions."""
+    return {"source": TaskSource.ADMIN, "user": request.user, "remote_addr": client_ip(request)}
 
 
 def _pretty_json(value) -> str:
@@ -102,7 +108,7 @@ class TaskAdmin(admin.ModelAdmin):
         done, refused = 0, []
         for task in queryset:
             try:
-                service(task_id=task.id, source=TaskSource.ADMIN, user=request.user)
+                service(task_id=task.id, **_actor(request))
                 done += 1
             except ApplicationError as error:
                 refused.append(error.message)
@@ -167,8 +173,9 @@ class ScheduledTaskAdmin(admin.ModelAdmin):
         "last_run_at",
         "last_task_link",
     ]
-    list_filter = ["enabled", "task_type"]
+    list_filter = ["enabled", "task_type", "priority", "timezone"]
     search_fields = ["name", "task_type", "description"]
+    date_hierarchy = "created_at"
     list_select_related = ["last_task"]
     ordering = ["name"]
     actions = ["enable_schedules", "disable_schedules", "run_schedules_now"]
@@ -191,18 +198,18 @@ class ScheduledTaskAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         values = {field: form.cleaned_data.get(field) for field in self.editable}
         if change:
-            saved = scheduling.schedule_update(schedule_id=obj.pk, **values)
+            saved = scheduling.schedule_update(schedule_id=obj.pk, **values, **_actor(request))
         else:
-            saved = scheduling.schedule_create(**values)
+            saved = scheduling.schedule_create(**values, **_actor(request))
         obj.pk = saved.pk
         obj.refresh_from_db()
 
     def delete_model(self, request, obj):
-        scheduling.schedule_delete(schedule_id=obj.pk)
+        scheduling.schedule_delete(schedule_id=obj.pk, **_actor(request))
 
     def delete_queryset(self, request, queryset):
         for schedule in queryset:
-            scheduling.schedule_delete(schedule_id=schedule.pk)
+            scheduling.schedule_delete(schedule_id=schedule.pk, **_actor(request))
 
     def _apply(self, request, queryset, service, verb, **kwargs):
         done, refused = 0, []
@@ -219,15 +226,15 @@ class ScheduledTaskAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable selected schedules")
     def enable_schedules(self, request, queryset):
-        self._apply(request, queryset, scheduling.schedule_enable, "Enabled")
+        self._apply(request, queryset, scheduling.schedule_enable, "Enabled", **_actor(request))
 
     @admin.action(description="Disable selected schedules")
     def disable_schedules(self, request, queryset):
-        self._apply(request, queryset, scheduling.schedule_disable, "Disabled")
+        self._apply(request, queryset, scheduling.schedule_disable, "Disabled", **_actor(request))
 
     @admin.action(description="Run selected schedules now")
     def run_schedules_now(self, request, queryset):
-        self._apply(request, queryset, scheduling.schedule_run_now, "Ran", source=TaskSource.ADMIN, user=request.user)
+        self._apply(request, queryset, scheduling.schedule_run_now, "Ran", **_actor(request))
 
 
 @admin.register(AuditEntry)
@@ -235,7 +242,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
     """Read-only: audit rows are written by services and never edited or deleted here."""
 
     list_display = ["created_at", "actor_name", "source", "action", "object_type", "object_id", "remote_addr"]
-    list_filter = ["source", "action", "object_type"]
+    list_filter = [("actor", admin.RelatedOnlyFieldListFilter), "source", "action", "object_type", CreatedWithinFilter]
     search_fields = ["=object_id", "actor_name", "action"]
     date_hierarchy = "created_at"
     list_select_related = ["actor"]
@@ -261,7 +268,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        return False  # for superusers too: the log is append-only
 
     @admin.display(description="Before")
     def before_pretty(self, obj):
@@ -270,3 +277,34 @@ class AuditEntryAdmin(admin.ModelAdmin):
     @admin.display(description="After")
     def after_pretty(self, obj):
         return _pretty_json(obj.after)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the system (heartbeats, metrics): viewable and filterable, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WorkerProcess)
+class WorkerProcessAdmin(ReadOnlyAdmin):
+    list_display = ["name", "host", "pid", "state", "last_heartbeat", "stopped_at", "tasks_done", "tasks_failed"]
+    list_filter = ["state", "host", ("stopped_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "host", "=current_task_id"]
+    date_hierarchy = "started_at"
+    ordering = ["-last_heartbeat"]
+
+
+@admin.register(MetricSnapshot)
+class MetricSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["bucket_start", "task_type", "completed", "failed", "cancelled", "retries", "duration_p95"]
+    list_filter = ["task_type"]
+    search_fields = ["task_type"]
+    date_hierarchy = "bucket_start"
+    ordering = ["-bucket_start", "task_type"]

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from queue_app.models import Task, TaskPriority, TaskSource, TaskStatus
+from queue_app.models import AuditEntry, Task, TaskPriority, TaskSource, TaskStatus, WorkerProcess, WorkerState
 
 
 class TaskFilter(django_filters.FilterSet):
@@ -16,3 +16,29 @@ class TaskFilter(django_filters.FilterSet):
     class Meta:
         model = Task
         fields = ["status", "task_type", "priority", "source"]
+
+
+class AuditEntryFilter(django_filters.FilterSet):
+    actor = django_filters.CharFilter(field_name="actor_name", help_text="Username, or 'system'.")
+    source = django_filters.ChoiceFilter(choices=TaskSource.choices)
+    action = django_filters.CharFilter(help_text="e.g. task.cancel, schedule.disable.")
+    object_type = django_filters.CharFilter()
+    object_id = django_filters.CharFilter()
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEntry
+        fields = ["actor", "source", "action", "object_type", "object_id"]
+
+
+class WorkerProcessFilter(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=WorkerState.choices)
+    host = django_filters.CharFilter()
+    live = django_filters.BooleanFilter(
+        field_name="stopped_at", lookup_expr="isnull", help_text="true: not stopped; false: stopped."
+    )
+
+    class Meta:
+        model = WorkerProcess
+        fields = ["state", "host"]

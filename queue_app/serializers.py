@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from queue_app.models import ScheduledTask, Task, TaskPriority
+from queue_app.models import AuditEntry, ScheduledTask, Task, TaskPriority, WorkerProcess
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -57,6 +57,7 @@ class TaskEnqueueSerializer(serializers.Serializer):
             raise serializers.ValidationError({"delay": ["Give either delay or run_at, not both."]})
         return attrs
 
+
 class ScheduledTaskSerializer(serializers.ModelSerializer):
     class Meta:
         model = ScheduledTask
@@ -97,3 +98,45 @@ class ScheduledTaskWriteSerializer(serializers.Serializer):
         if not isinstance(value, dict):
             raise serializers.ValidationError("Expected a JSON object.")
         return value
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEntry
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "actor_name",
+            "source",
+            "action",
+            "object_type",
+            "object_id",
+            "before",
+            "after",
+            "remote_addr",
+        ]
+        read_only_fields = fields
+
+
+class WorkerProcessSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WorkerProcess
+        fields = [
+            "id",
+            "name",
+            "host",
+            "pid",
+            "queues",
+            "worker_class",
+            "state",
+            "current_task_id",
+            "started_at",
+            "last_heartbeat",
+            "stopped_at",
+            "tasks_done",
+            "tasks_failed",
+            "rss_bytes",
+            "cpu_seconds",
+        ]
+        read_only_fields = fields

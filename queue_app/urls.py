@@ -4,11 +4,20 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from queue_app import monitoring_views
-from queue_app.views import ScheduledTaskProductPathViewSet, ScheduledTaskViewSet, TaskStatusView, TaskViewSet
+from queue_app.views import (
+    AuditEntryViewSet,
+    ScheduledTaskProductPathViewSet,
+    ScheduledTaskViewSet,
+    TaskStatusView,
+    TaskViewSet,
+    WorkerProcessViewSet,
+)
 
 router = DefaultRouter()
 router.register("tasks", TaskViewSet, basename="task")
 router.register("scheduled", ScheduledTaskViewSet, basename="scheduled-task")
+router.register("audit", AuditEntryViewSet, basename="audit-entry")
+router.register("workers", WorkerProcessViewSet, basename="worker-process")
 
 urlpatterns = [
     path("task/<str:task_id>", TaskStatusView.as_view(), name="task-status"),

@@ -7,15 +7,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from queue_app import scheduling, services
-from queue_app.filters import TaskFilter
-from queue_app.models import ScheduledTask, Task, TaskSource
+from queue_app.filters import AuditEntryFilter, TaskFilter, WorkerProcessFilter
+from queue_app.models import AuditEntry, ScheduledTask, Task, TaskSource, WorkerProcess
 from queue_app.serializers import (
+    AuditEntrySerializer,
     ScheduledTaskSerializer,
     ScheduledTaskWriteSerializer,
     TaskEnqueueSerializer,
     TaskSerializer,
+    WorkerProcessSerializer,
 )
 from upwork_automation.api import client_ip
+from upwork_automation.permissions import IsOperatorOrStaffReadOnly
 
 
 class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -125,3 +128,26 @@ class ScheduledTaskViewSet(viewsets.ModelViewSet):
 )
 class ScheduledTaskProductPathViewSet(ScheduledTaskViewSet):
     """GET/POST /api/queue/scheduled: the product's schedule list path (no trailing slash)."""
+
+
+class AuditEntryViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit log, read-only, for operators and staff: who changed what, when, from where, before/after."""
+
+    queryset = AuditEntry.objects.all()
+    serializer_class = AuditEntrySerializer
+    permission_classes = [IsOperatorOrStaffReadOnly]
+    filterset_class = AuditEntryFilter
+    search_fields = ["actor_name", "action", "=object_id"]
+    ordering_fields = ["created_at", "action", "actor_name"]
+    ordering = ["-created_at"]
+
+
+class WorkerProcessViewSet(viewsets.ReadOnlyModelViewSet):
+    """Worker processes as their PostgreSQL heartbeats record them (live and stopped)."""
+
+    queryset = WorkerProcess.objects.all()
+    serializer_class = WorkerProcessSerializer
+    filterset_class = WorkerProcessFilter
+    search_fields = ["name", "host"]
+    ordering_fields = ["last_heartbeat", "started_at", "name", "tasks_done", "tasks_failed"]
+    ordering = ["-last_heartbeat"]
