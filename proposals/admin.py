@@ -1,0 +1,262 @@
+"""Admin for proposals (review beside the job: edit as a new version, approve, reject), profiles and attachments."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from proposals import selectors, services
+from proposals.models import Attachment, FreelancerProfile, Proposal, ProposalAttachment, ProposalVersion
+from queue_app.errors import ApplicationError
+from queue_app.models import TaskSource
+
+
+@admin.register(FreelancerProfile)
+class FreelancerProfileAdmin(admin.ModelAdmin):
+    list_display = ["name", "title", "hourly_rate", "is_default", "updated_at"]
+    search_fields = ["name", "title"]
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    list_display = ["title", "skills", "active", "file", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["title", "description"]
+
+
+class ProposalReviewForm(forms.ModelForm):
+    """The current text is edited in place; saving a changed text writes a new version (the old one stays)."""
+
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 22, "style": "width: 95%"}),
+        required=False,
+        help_text="Saving a changed text adds a new version and puts the proposal in review.",
+    )
+    chosen = forms.ModelMultipleChoiceField(
+        queryset=Attachment.objects.all(),
+        required=False,
+        label="Attachments",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Changing the choice overrides the automatic one (recorded as chosen by you).",
+    )
+
+    class Meta:
+        model = Proposal
+        fields = ["reviewer_feedback"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            current = selectors.proposal_current_version(self.instance)
+            self.fields["text"].initial = current.text if current else ""
+            self.fields["chosen"].initial = list(
+                self.instance.chosen_attachments.values_list("attachment_id", flat=True)
+            )
+
+
+class VersionInline(admin.TabularInline):
+    model = ProposalVersion
+    extra = 0
+    can_delete = False
+    fields = ["number", "source", "model", "prompt_tokens", "completion_tokens", "estimated_cost", "created_at", "doc"]
+    readonly_fields = fields
+    ordering = ["-number"]
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Google Doc")
+    def doc(self, version):
+        return format_html('<a href="{}">open</a>', version.google_doc_url) if version.google_doc_url else "-"
+
+
+@admin.register(Proposal)
+class ProposalAdmin(admin.ModelAdmin):
+    form = ProposalReviewForm
+    change_form_template = "admin/proposals/proposal/change_form.html"
+    list_display = ["id", "job_title", "job_score", "status", "current_version", "profile", "updated_at"]
+    list_filter = ["status", "profile"]
+    search_fields = ["job__title", "=job__upwork_id"]
+    list_select_related = ["job", "profile"]
+    ordering = ["-updated_at"]
+    actions = ["approve", "reject", "submit"]
+    readonly_fields = ["job_panel", "status", "current_version", "approved_version", "reviewed_by", "reviewed_at"]
+    fieldsets = [
+        ("The job", {"fields": ["job_panel"], "classes": ["proposal-job"]}),
+        (
+            "The proposal",
+            {
+                "fields": ["status", "current_version", "text", "chosen", "reviewer_feedback"],
+                "classes": ["proposal-text"],
+            },
+        ),
+        ("Review", {"fields": ["approved_version", "reviewed_by", "reviewed_at"]}),
+    ]
+    inlines = [VersionInline]
+
+    def has_add_permission(self, request):
+        return False  # proposals are drafted by generate_proposal
+
+    @admin.display(description="job", ordering="job__title")
+    def job_title(self, proposal):
+        return proposal.job.title
+
+    @admin.display(description="score", ordering="job__score")
+    def job_score(self, proposal):
+        return proposal.job.score
+
+    @admin.display(description="Job")
+    def job_panel(self, proposal):
+        job = proposal.job
+        if job.job_type == "hourly":
+            budget = f"Hourly ${job.hourly_min or '?'}-{job.hourly_max or '?'}"
+        elif job.job_type == "fixed":
+            budget = f"Fixed ${job.budget or '?'}"
+        else:
+            budget = "Budget not stated"
+        facts = [
+            ("Budget", budget),
+            ("Skills", ", ".join(job.skills or []) or "-"),
+            ("Score", job.score if job.score is not None else "-"),
+            (
+                "Client",
+                f"{job.client_country or '?'}, spent ${job.client_total_spent or 0}, rating {job.client_rating}",
+            ),
+            ("Status", job.get_status_display()),
+        ]
+        questions = proposal.screening_questions or []
+        return format_html(
+            '<div class="job-beside"><h3><a href="{}" target="_blank" rel="noopener">{}</a></h3>'
+            "<dl>{}</dl><div style='white-space: pre-wrap'>{}</div>{}</div>",
+            job.url,
+            job.title,
+            format_html_join("", "<dt>{}</dt><dd>{}</dd>", facts),
+            job.description,
+            format_html(
+                "<h4>Screening questions</h4><ol>{}</ol>",
+                format_html_join("", "<li>{}</li>", ((q,) for q in questions)),
+            )
+            if questions
+            else "",
+        )
+
+    def save_model(self, request, obj, form, change):
+        """Edits go through the services: a changed text is a new version, a changed choice an override."""
+        try:
+            if "reviewer_feedback" in form.changed_data:
+                Proposal.objects.filter(id=obj.id).update(reviewer_feedback=obj.reviewer_feedback)
+            if "text" in form.changed_data and form.cleaned_data["text"].strip():
+                version = services.proposal_edit(proposal_id=obj.id, text=form.cleaned_data["text"], user=request.user)
+                self.message_user(request, f"Saved as version {version.number}.", messages.SUCCESS)
+            if "chosen" in form.changed_data:
+                services.proposal_attachments_set(
+                    proposal_id=obj.id,
+                    attachment_ids=[a.id for a in form.cleaned_data["chosen"]],
+                    user=request.user,
+                    source=TaskSource.ADMIN,
+                )
+        except ApplicationError as error:
+            self.message_user(request, error.message, messages.ERROR)
+
+    def response_change(self, request, obj):
+        """The change form's "Save and approve" / "Save and reject" buttons."""
+        for button, call in (("_approve", services.proposal_approve), ("_reject", services.proposal_reject)):
+            if button not in request.POST:
+                continue
+            obj.refresh_from_db()
+            options = {"feedback": obj.reviewer_feedback} if button == "_reject" else {}
+            try:
+                call(
+                    proposal_id=obj.id,
+                    user=request.user,
+                    source=TaskSource.ADMIN,
+                    remote_addr=request.META.get("REMOTE_ADDR"),
+                    **options,
+                )
+                self.message_user(request, f"Proposal #{obj.id} {obj.status} -> {button[1:]}d.", messages.SUCCESS)
+            except ApplicationError as error:
+                self.message_user(request, error.message, messages.ERROR)
+        return super().response_change(request, obj)
+
+    def save_related(self, request, form, formsets, change):
+        """Versions are read-only here; nothing to save besides what save_model did."""
+
+    def _each(self, request, queryset, verb: str, call) -> None:
+        done, failed = 0, []
+        for proposal in queryset:
+            try:
+                call(proposal)
+                done += 1
+            except ApplicationError as error:
+                failed.append(f"#{proposal.id}: {error.message}")
+        if done:
+            self.message_user(request, f"{verb} {done} proposal(s).", messages.SUCCESS)
+        if failed:
+            self.message_user(request, "Not changed: " + "; ".join(failed[:10]), messages.WARNING)
+
+    @admin.action(description="Approve the current version")
+    def approve(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "Approved",
+            lambda p: services.proposal_approve(
+                proposal_id=p.id,
+                user=request.user,
+                source=TaskSource.ADMIN,
+                remote_addr=request.META.get("REMOTE_ADDR"),
+            ),
+        )
+
+    @admin.action(description="Reject (with the feedback written on each proposal)")
+    def reject(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "Rejected",
+            lambda p: services.proposal_reject(
+                proposal_id=p.id,
+                feedback=p.reviewer_feedback,
+                user=request.user,
+                source=TaskSource.ADMIN,
+                remote_addr=request.META.get("REMOTE_ADDR"),
+            ),
+        )
+
+    @admin.action(description="Submit drafts for review")
+    def submit(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "Submitted",
+            lambda p: services.proposal_submit(proposal_id=p.id, user=request.user, source=TaskSource.ADMIN),
+        )
+
+
+@admin.register(ProposalVersion)
+class ProposalVersionAdmin(admin.ModelAdmin):
+    list_display = ["proposal", "number", "source", "model", "estimated_cost", "created_at"]
+    list_filter = ["source"]
+    list_select_related = ["proposal"]
+    readonly_fields = [f.name for f in ProposalVersion._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ProposalAttachment)
+class ProposalAttachmentAdmin(admin.ModelAdmin):
+    list_display = ["proposal", "attachment", "chosen_by", "score", "reason"]
+    list_filter = ["chosen_by"]
+    list_select_related = ["proposal", "attachment"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,194 @@
+"""DRF shapes for proposals, their versions, freelancer profiles and attachments."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from proposals.drafting import GENERATORS
+from proposals.models import Attachment, FreelancerProfile, Proposal, ProposalAttachment, ProposalVersion
+
+
+def _string_list(value, field: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise serializers.ValidationError(f"{field} must be a list of strings.")
+    return [item.strip() for item in value if item.strip()]
+
+
+class FreelancerProfileSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FreelancerProfile
+        fields = [
+            "id",
+            "name",
+            "title",
+            "skills",
+            "hourly_rate",
+            "bio",
+            "achievements",
+            "sample_letter",
+            "writing_rules",
+            "tone",
+            "is_default",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate_skills(self, value):
+        return _string_list(value, "skills")
+
+    def validate_achievements(self, value):
+        return _string_list(value, "achievements")
+
+    def validate_is_default(self, value):
+        others = FreelancerProfile.objects.filter(is_default=True)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        other = others.first()
+        if value and other is not None:
+            raise serializers.ValidationError(f"'{other.name}' is the default profile; unset it first.")
+        return value
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attachment
+        fields = ["id", "file", "title", "skills", "description", "active", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def validate_skills(self, value):
+        return _string_list(value, "skills")
+
+
+class ProposalVersionSerializer(serializers.ModelSerializer):
+    word_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ProposalVersion
+        fields = [
+            "id",
+            "number",
+            "text",
+            "word_count",
+            "source",
+            "model",
+            "prompt_tokens",
+            "completion_tokens",
+            "estimated_cost",
+            "feedback",
+            "task_id",
+            "created_by",
+            "created_at",
+            "google_doc_id",
+            "google_doc_url",
+            "exported_at",
+        ]
+        read_only_fields = fields
+
+
+class ChosenAttachmentSerializer(serializers.ModelSerializer):
+    title = serializers.CharField(source="attachment.title", read_only=True)
+    file = serializers.FileField(source="attachment.file", read_only=True)
+
+    class Meta:
+        model = ProposalAttachment
+        fields = ["attachment", "title", "file", "reason", "score", "chosen_by", "position"]
+        read_only_fields = fields
+
+
+class JobSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    url = serializers.URLField()
+    status = serializers.CharField()
+    score = serializers.IntegerField(allow_null=True)
+    job_type = serializers.CharField()
+    budget = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    hourly_min = serializers.DecimalField(max_digits=8, decimal_places=2, allow_null=True)
+    hourly_max = serializers.DecimalField(max_digits=8, decimal_places=2, allow_null=True)
+    skills = serializers.JSONField()
+    client_country = serializers.CharField()
+    description = serializers.CharField()
+
+
+class ProposalListSerializer(serializers.ModelSerializer):
+    job_title = serializers.CharField(source="job.title", read_only=True)
+    job_score = serializers.IntegerField(source="job.score", read_only=True)
+
+    class Meta:
+        model = Proposal
+        fields = [
+            "id",
+            "job",
+            "job_title",
+            "job_score",
+            "profile",
+            "status",
+            "current_version",
+            "approved_version",
+            "reviewed_by",
+            "reviewed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ProposalSerializer(ProposalListSerializer):
+    """One proposal with its job beside it, the current text, every version and the chosen attachments."""
+
+    job_detail = JobSummarySerializer(source="job", read_only=True)
+    text = serializers.SerializerMethodField()
+    versions = ProposalVersionSerializer(many=True, read_only=True)
+    attachments = ChosenAttachmentSerializer(source="chosen_attachments", many=True, read_only=True)
+
+    class Meta(ProposalListSerializer.Meta):
+        fields = [
+            *ProposalListSerializer.Meta.fields,
+            "job_detail",
+            "text",
+            "screening_questions",
+            "reviewer_feedback",
+            "attachments",
+            "versions",
+        ]
+        read_only_fields = fields
+
+    def get_text(self, proposal: Proposal) -> str:
+        current = next((v for v in proposal.versions.all() if v.number == proposal.current_version), None)
+        return current.text if current else ""
+
+
+class EditSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=50000, trim_whitespace=True)
+
+
+class RegenerateSerializer(serializers.Serializer):
+    feedback = serializers.CharField(max_length=10000)
+    generator = serializers.ChoiceField(choices=GENERATORS, required=False, allow_null=True, default=None)
+
+
+class ReviewSerializer(serializers.Serializer):
+    feedback = serializers.CharField(max_length=10000, required=False, allow_blank=True, default="")
+
+
+class AttachmentChoiceSerializer(serializers.Serializer):
+    attachment_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=True)
+
+
+class GenerateSerializer(serializers.Serializer):
+    job_id = serializers.IntegerField(min_value=1)
+    profile_id = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    generator = serializers.ChoiceField(choices=GENERATORS, required=False, allow_null=True, default=None)
+    screening_questions = serializers.ListField(
+        child=serializers.CharField(max_length=2000), required=False, allow_null=True, default=None
+    )
+
+
+class BatchSerializer(serializers.Serializer):
+    job_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, allow_null=True, default=None
+    )
+    limit = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    min_score = serializers.IntegerField(min_value=0, max_value=100, required=False, allow_null=True, default=None)
+    generator = serializers.ChoiceField(choices=GENERATORS, required=False, allow_null=True, default=None)

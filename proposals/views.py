@@ -1,0 +1,155 @@
+"""DRF views for proposals (read, edit, review), freelancer profiles and attachments."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, parsers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from proposals import selectors, services
+from proposals.filters import ProposalFilter
+from proposals.models import Attachment, FreelancerProfile, ProposalVersion
+from proposals.serializers import (
+    AttachmentChoiceSerializer,
+    AttachmentSerializer,
+    BatchSerializer,
+    EditSerializer,
+    FreelancerProfileSerializer,
+    GenerateSerializer,
+    ProposalListSerializer,
+    ProposalSerializer,
+    ProposalVersionSerializer,
+    RegenerateSerializer,
+    ReviewSerializer,
+)
+from queue_app.models import TaskSource
+from queue_app.serializers import TaskSerializer
+from queue_app.services import task_enqueue
+from upwork_automation.api import client_ip
+
+
+class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Proposals with their job: list and read; edit (a new version), regenerate, submit, approve, reject."""
+
+    filterset_class = ProposalFilter
+    search_fields = ["job__title", "=job__upwork_id"]
+    ordering_fields = ["updated_at", "created_at", "job__score", "status"]
+    ordering = ["-updated_at"]
+
+    def get_queryset(self):
+        queryset = selectors.proposal_list()
+        if self.action != "list":
+            queryset = queryset.prefetch_related(
+                Prefetch("versions", queryset=ProposalVersion.objects.order_by("-number"))
+            )
+        return queryset
+
+    def get_serializer_class(self):
+        return ProposalListSerializer if self.action == "list" else ProposalSerializer
+
+    def _detail(self, proposal_id: int) -> Response:
+        return Response(ProposalSerializer(self.get_queryset().get(id=proposal_id)).data)
+
+    def _input(self, serializer_class, request):
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @extend_schema(request=EditSerializer, responses=ProposalVersionSerializer)
+    @action(detail=True, methods=["post"])
+    def edit(self, request, pk=None):
+        data = self._input(EditSerializer, request)
+        version = services.proposal_edit(proposal_id=self.get_object().id, text=data["text"], user=request.user)
+        return Response(ProposalVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RegenerateSerializer, responses=TaskSerializer)
+    @action(detail=True, methods=["post"])
+    def regenerate(self, request, pk=None):
+        data = self._input(RegenerateSerializer, request)
+        proposal = self.get_object()
+        task = task_enqueue(
+            task_type="update_proposal",
+            payload={"proposal_id": proposal.id, "feedback": data["feedback"], "generator": data["generator"]},
+            source=TaskSource.API,
+            user=request.user,
+        )
+        return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses=ProposalSerializer)
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        proposal = services.proposal_submit(proposal_id=self.get_object().id, user=request.user, source=TaskSource.API)
+        return self._detail(proposal.id)
+
+    @extend_schema(request=ReviewSerializer, responses=ProposalSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        data = self._input(ReviewSerializer, request)
+        proposal = services.proposal_approve(
+            proposal_id=self.get_object().id,
+            feedback=data["feedback"],
+            user=request.user,
+            source=TaskSource.API,
+            remote_addr=client_ip(request),
+        )
+        return self._detail(proposal.id)
+
+    @extend_schema(request=ReviewSerializer, responses=ProposalSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        data = self._input(ReviewSerializer, request)
+        proposal = services.proposal_reject(
+            proposal_id=self.get_object().id,
+            feedback=data["feedback"],
+            user=request.user,
+            source=TaskSource.API,
+            remote_addr=client_ip(request),
+        )
+        return self._detail(proposal.id)
+
+    @extend_schema(request=AttachmentChoiceSerializer, responses=ProposalSerializer)
+    @action(detail=True, methods=["post"])
+    def attachments(self, request, pk=None):
+        data = self._input(AttachmentChoiceSerializer, request)
+        proposal = services.proposal_attachments_set(
+            proposal_id=self.get_object().id,
+            attachment_ids=data["attachment_ids"],
+            user=request.user,
+            source=TaskSource.API,
+        )
+        return self._detail(proposal.id)
+
+    @extend_schema(request=GenerateSerializer, responses=TaskSerializer)
+    @action(detail=False, methods=["post"])
+    def generate(self, request):
+        data = self._input(GenerateSerializer, request)
+        task = task_enqueue(task_type="generate_proposal", payload=data, source=TaskSource.API, user=request.user)
+        return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=BatchSerializer, responses=TaskSerializer)
+    @action(detail=False, methods=["post"])
+    def batch(self, request):
+        data = self._input(BatchSerializer, request)
+        task = task_enqueue(
+            task_type="batch_generate_proposals", payload=data, source=TaskSource.API, user=request.user
+        )
+        return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
+
+
+class FreelancerProfileViewSet(viewsets.ModelViewSet):
+    """Freelancer profiles: what the drafter may claim and how it should sound."""
+
+    queryset = FreelancerProfile.objects.all()
+    serializer_class = FreelancerProfileSerializer
+
+
+class AttachmentViewSet(viewsets.ModelViewSet):
+    """Portfolio attachments (multipart upload of `file`)."""
+
+    queryset = Attachment.objects.all()
+    serializer_class = AttachmentSerializer
+    parser_classes = [parsers.MultiPartParser, parsers.FormParser, parsers.JSONParser]
+    filterset_fields = ["active"]
+    search_fields = ["title", "description"]
