@@ -22,4 +22,5 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/queue/", include("queue_app.urls")),
     path("api/jobs/", include("jobs.urls")),
+    path("api/proposals/", include("proposals.urls")),
 ]

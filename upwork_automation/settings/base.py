@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_rq",
     "queue_app",
     "jobs",
+    "proposals",
 ]
 
 MIDDLEWARE = [
@@ -184,6 +185,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Static files -----------------------------------------------------------
 STATIC_URL = "static/"
+# Uploaded files (proposal attachments).
+MEDIA_URL = env("MEDIA_URL", default="media/")
+MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / "media"))
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request otherwise
