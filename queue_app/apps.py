@@ -9,7 +9,29 @@ class QueueAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from queue_app import registry, tasks
+
+        # Families: each has its own queues (one per priority) and limits across all workers.
+        registry.register_family("system", description="Queue upkeep: cleanup, metrics, probes.")
+        registry.register_family(
+            "discovery",
+            limits=registry.Limits(per_host_concurrency=settings.DISCOVERY_PER_HOST_CONCURRENCY),
+            description="Job search with a browser: one Chromium per task, so few per host.",
+        )
+        registry.register_family(
+            "proposals",
+            limits=registry.Limits(rate=settings.OPENAI_RATE_LIMIT),
+            description="OpenAI drafting: rate-limited and paid per token.",
+        )
+        registry.register_family(
+            "applications",
+            limits=registry.Limits(concurrency=settings.APPLICATIONS_CONCURRENCY),
+            description="Submissions spend Connects: one at a time across all hosts.",
+        )
+        for name in settings.TASK_FAMILIES_EXTRA:
+            registry.register_family(name)
 
         registry.register(
             "noop",
@@ -19,6 +41,16 @@ class QueueAppConfig(AppConfig):
             timeout=300,
             description="Does nothing; optional sleep_ms and fail_times. For benchmarks and health probes.",
         )
+        for family in ("discovery", "proposals", "applications"):
+            # A noop in each family: probes that family's workers and its limits.
+            registry.register(
+                f"noop_{family}",
+                tasks.noop,
+                payload_serializer=tasks.NoopPayload,
+                family=family,
+                timeout=300,
+                description=f"Does nothing in the {family} family; a probe of that family's workers.",
+            )
         registry.register(
             "cleanup_tasks",
             tasks.cleanup_tasks,

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
+import resource
 import time
 import traceback
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
-from rq import get_current_job
+from rq import Retry, get_current_job
 
-from queue_app import registry, transport
+from queue_app import limits, registry, transport
 from queue_app.db import run_with_reconnect
 from queue_app.errors import PermanentTaskError
 from queue_app.models import STARTABLE_STATUSES, Task, TaskStatus
@@ -28,7 +32,7 @@ _STARTABLE = tuple(str(status) for status in STARTABLE_STATUSES)
 _START_SQL = f"""
     UPDATE {TASK_TABLE}
        SET status = 'processing', attempts = attempts + 1, started_at = %s,
-           finished_at = NULL, duration = NULL, worker_name = %s
+           finished_at = NULL, duration = NULL, worker_name = %s, wait_reason = ''
      WHERE id = %s AND status IN ({", ".join(["%s"] * len(_STARTABLE))})
  RETURNING task_type, payload, attempts, max_retries
 """
@@ -55,9 +59,46 @@ def _execute(sql: str, params: list) -> list[tuple]:
     return run_with_reconnect(run)
 
 
-def run_task(task_id: str):
-    """Run one task. Returns quietly when the row is gone or may not start."""
+_WAIT_SQL = f"""
+    UPDATE {TASK_TABLE}
+       SET status = 'scheduled', run_at = %s, wait_reason = %s
+     WHERE id = %s AND status IN ({", ".join(["%s"] * len(_STARTABLE))})
+"""
+
+
+def run_task(task_id: str, task_type_name: str | None = None):
+    """Run one task. Returns quietly when the row is gone or may not start.
+
+    Over a concurrency or rate limit, the task is put back with a delay (RQ's Retry return
+    value) instead of starting; its row says why it waits.
+    """
     job = get_current_job()
+    checks: list = []
+    declared = _known_type(task_type_name)
+    if declared is not None:
+        checks = limits.checks_for(declared, timeout=(job.timeout if job and job.timeout else 3600))
+        denied = limits.acquire(task_id, checks) if checks else None
+        if denied is not None:
+            run_at = timezone.now() + timedelta(seconds=denied.wait_seconds)
+            _execute(_WAIT_SQL, [run_at, denied.reason, task_id, *_STARTABLE])
+            return Retry(max=10**9, interval=max(1, math.ceil(denied.wait_seconds)))
+    try:
+        return _start_and_run(task_id, job)
+    finally:
+        if checks:
+            limits.release(task_id, checks)
+
+
+def _known_type(name: str | None) -> registry.TaskType | None:
+    if not name:
+        return None
+    try:
+        return registry.get(name)
+    except registry.ValidationFailed:
+        return None
+
+
+def _start_and_run(task_id: str, job) -> None:
     worker_name = (job.worker_name if job else "") or ""
     started = timezone.now()
     rows = _execute(_START_SQL, [started, worker_name, task_id, *_STARTABLE])
@@ -73,7 +114,8 @@ def run_task(task_id: str):
         context = registry.TaskContext(
             task_id=task_id, task_type=task_type_name, attempt=attempt, max_retries=max_retries
         )
-        result = task_type.handler(payload, context)
+        with memory_limit(limits.memory_limit_mb(task_type)):
+            result = task_type.handler(payload, context)
         encoded = json.dumps(result, cls=DjangoJSONEncoder, default=str)
     except BaseException as error:  # JobTimeoutException derives from Exception; SystemExit too
         duration = time.perf_counter() - clock
@@ -82,6 +124,39 @@ def run_task(task_id: str):
     duration = time.perf_counter() - clock
     _execute(_COMPLETE_SQL, [encoded, timezone.now(), duration, task_id])
     return None
+
+
+class MemoryLimitExceeded(MemoryError):
+    """The task allocated past its type's memory limit."""
+
+
+@contextmanager
+def memory_limit(limit_mb: int | None):
+    """Cap the address space of the process running the task at its current size + limit_mb.
+
+    The soft limit is restored afterwards, so a simple (non-forking) worker survives too.
+    A MemoryError inside becomes MemoryLimitExceeded with a message saying so.
+    """
+    if not limit_mb:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    current = _address_space_bytes()
+    cap = current + limit_mb * 1024 * 1024
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    except MemoryError as error:
+        raise MemoryLimitExceeded(f"memory limit exceeded: the task may use {limit_mb} MB") from error
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _address_space_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def _record_failure(task_id: str, job, error: BaseException, duration: float | None) -> None:

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from queue_app import transport
+from queue_app import limits, transport
 from queue_app.models import Task, TaskStatus, WorkerProcess
 
 logger = logging.getLogger(__name__)
@@ -89,6 +89,34 @@ def tasks_recover_crashed(*, now=None) -> list[str]:
         logger.warning("Task %s: %s -> %s", task.id, message, task.status)
     for task in requeued:
         transport.remove(str(task.id))  # the dead worker's job, so RQ's own cleanup cannot deliver it again
+        limits.release_everywhere(str(task.id))
+    if requeued:
+        transport.push(requeued)
+    return [str(task.id) for task in requeued]
+
+
+def tasks_requeue_interrupted(*, worker_name: str) -> list[str]:
+    """On a worker's shutdown: its tasks still in processing go back to the queue as new attempts.
+
+    Called after the work horse was stopped (cold shutdown, grace period over), so nothing runs
+    them any more. The interrupted run is not the task's fault: it is queued again even when its
+    retries are used up.
+    """
+    now = timezone.now()
+    requeued = []
+    with transaction.atomic():
+        for task in Task.objects.select_for_update().filter(status=TaskStatus.PROCESSING, worker_name=worker_name):
+            task.status = TaskStatus.QUEUED
+            task.enqueued_at = now
+            task.finished_at = now
+            task.run_at = None
+            task.error_type = "WorkerShutdown"
+            task.error_message = f"Worker {worker_name} shut down during the task; queued again."
+            task.save(update_fields=["status", "enqueued_at", "finished_at", "run_at", "error_type", "error_message"])
+            requeued.append(task)
+    for task in requeued:
+        transport.remove(str(task.id))
+        limits.release_everywhere(str(task.id))
     if requeued:
         transport.push(requeued)
     return [str(task.id) for task in requeued]

@@ -62,6 +62,9 @@ class Task(models.Model):
     error_message = models.TextField(blank=True, default="")
     error_traceback = models.TextField(blank=True, default="")
     result = models.JSONField(null=True, blank=True)
+    wait_reason = models.CharField(
+        max_length=300, blank=True, default="", help_text="Why a waiting task has not started, e.g. a limit."
+    )
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
     source = models.CharField(max_length=10, choices=TaskSource.choices, default=TaskSource.SYSTEM)
     requested_by = models.ForeignKey(

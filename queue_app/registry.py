@@ -25,6 +25,33 @@ Handler = Callable[[dict, TaskContext], Any]
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Limits on starting tasks, enforced across every worker on every host (queue_app.limits).
+
+    concurrency: at most this many running at once, cluster-wide.
+    per_host_concurrency: at most this many running at once on one host.
+    rate: at most N started per window, written "N/s", "N/m" or "N/h".
+    """
+
+    concurrency: int | None = None
+    per_host_concurrency: int | None = None
+    rate: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.concurrency is None and self.per_host_concurrency is None and self.rate is None
+
+
+@dataclass(frozen=True)
+class Family:
+    """A group of task types with their own queues (one per priority) and limits."""
+
+    name: str
+    limits: Limits = Limits()
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class TaskType:
     name: str
     handler: Handler
@@ -33,6 +60,9 @@ class TaskType:
     timeout: int | None = None  # None: settings.TASK_TIMEOUT
     max_retries: int | None = None  # None: settings.MAX_RETRIES
     description: str = ""
+    family: str = "system"
+    limits: Limits = Limits()
+    memory_limit_mb: int | None = None  # extra address space the task may use
 
     def validate_payload(self, payload: Any) -> dict:
         """Return the cleaned payload or raise ValidationFailed naming each bad field."""
@@ -78,6 +108,50 @@ class TaskType:
 
 
 _registry: dict[str, TaskType] = {}
+_families: dict[str, Family] = {}
+
+# The product's task types and their families; a type may also name its family when registered.
+PRODUCT_TYPE_FAMILIES = {
+    "job_discovery": "discovery",
+    "job_search": "discovery",
+    "job_filtering": "discovery",
+    "generate_proposal": "proposals",
+    "batch_generate_proposals": "proposals",
+    "update_proposal": "proposals",
+    "submit_application": "applications",
+    "batch_submit_applications": "applications",
+    "verify_submission": "applications",
+}
+
+
+def queue_name(family: str, priority: str) -> str:
+    """The RQ queue of one family and priority, e.g. 'discovery.high'."""
+    return f"{family}.{priority}"
+
+
+def register_family(name: str, *, limits: Limits | None = None, description: str = "") -> Family:
+    """Declare a family. Its queues are added to RQ_QUEUES so `rqworker <family>.<priority>` works."""
+    from django.conf import settings
+
+    if not name or "." in name or name in settings.TASK_PRIORITIES:
+        raise ValueError(f"Invalid family name '{name}'.")
+    family = Family(name=name, limits=limits or Limits(), description=description)
+    _families[name] = family
+    template = next(iter(settings.RQ_QUEUES.values()))
+    for queue in [name, *(queue_name(name, priority) for priority in settings.TASK_PRIORITIES)]:
+        settings.RQ_QUEUES.setdefault(queue, dict(template))
+    return family
+
+
+def families() -> dict[str, Family]:
+    return dict(_families)
+
+
+def get_family(name: str) -> Family:
+    try:
+        return _families[name]
+    except KeyError:
+        raise ValueError(f"Unknown task family '{name}'. Known: {', '.join(sorted(_families))}.") from None
 
 
 def register(
@@ -89,7 +163,12 @@ def register(
     timeout: int | None = None,
     max_retries: int | None = None,
     description: str = "",
+    family: str | None = None,
+    limits: Limits | None = None,
+    memory_limit_mb: int | None = None,
 ) -> TaskType:
+    family = family or PRODUCT_TYPE_FAMILIES.get(name, "system")
+    get_family(family)
     task_type = TaskType(
         name=name,
         handler=handler,
@@ -98,6 +177,9 @@ def register(
         timeout=timeout,
         max_retries=max_retries,
         description=description,
+        family=family,
+        limits=limits or Limits(),
+        memory_limit_mb=memory_limit_mb,
     )
     existing = _registry.get(name)
     if existing is not None and existing.handler is not handler:

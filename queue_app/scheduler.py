@@ -245,7 +245,10 @@ class ScheduleScheduler(DjangoScheduler):
                         break
                 else:
                     self.run_firings()
-                wake = next_cycle
+                    # Crash sweep and reconcile keep their own pace (MAINTENANCE_INTERVAL, throttled
+                    # cluster-wide in Redis), however long --interval is.
+                    self.run_maintenance()
+                wake = min(next_cycle, time.time() + settings.MAINTENANCE_INTERVAL)
                 due = self.next_due_at()
                 if due is not None and time.time() < due < next_cycle:
                     wake = due + 0.05  # scores are whole seconds; due once the clock reaches them

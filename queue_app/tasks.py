@@ -14,12 +14,18 @@ class NoopPayload(serializers.Serializer):
     fail_times = serializers.IntegerField(
         required=False, min_value=0, default=0, help_text="Fail the first N attempts, then succeed."
     )
+    allocate_mb = serializers.IntegerField(
+        required=False, min_value=0, max_value=4096, default=0, help_text="Allocate this much memory (limit probes)."
+    )
 
 
 def noop(payload: dict, context: TaskContext) -> dict:
     """Do nothing (optionally sleep, optionally fail the first N attempts): for benchmarks and probes."""
     if context.attempt <= payload.get("fail_times", 0):
         raise RuntimeError(f"noop failing attempt {context.attempt} of {payload['fail_times']} on purpose")
+    if payload.get("allocate_mb"):
+        block = bytearray(payload["allocate_mb"] * 1024 * 1024)
+        del block
     sleep_ms = payload.get("sleep_ms", 0)
     if sleep_ms:
         time.sleep(sleep_ms / 1000)

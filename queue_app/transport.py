@@ -28,8 +28,27 @@ def get_connection() -> Redis:
     return django_rq.get_connection(settings.TASK_PRIORITIES[0])
 
 
-def get_queue(priority: str) -> Queue:
-    return django_rq.get_queue(priority)
+def get_queue(name: str) -> Queue:
+    """An RQ queue by name: '<family>.<priority>' for tasks (see queue_for)."""
+    return django_rq.get_queue(name)
+
+
+def queue_for(task: Task) -> str:
+    """The queue a task goes to: its type's family, its priority."""
+    from queue_app import registry
+
+    try:
+        family = registry.get(task.task_type).family
+    except registry.ValidationFailed:  # a type no longer registered: the system family's queues
+        family = "system"
+    return registry.queue_name(family, task.priority)
+
+
+def priority_queues(priority: str) -> list[Queue]:
+    """Every family's queue of one priority (queue depth per priority is their sum)."""
+    from queue_app import registry
+
+    return [get_queue(registry.queue_name(family, priority)) for family in registry.families()]
 
 
 def retry_intervals(max_retries: int) -> list[int]:
@@ -45,7 +64,7 @@ def _job_data(task: Task):
     retry = Retry(max=retries_left, interval=retry_intervals(task.max_retries)) if retries_left > 0 else None
     return Queue.prepare_data(
         JOB_FUNCTION,
-        args=(str(task.id),),
+        args=(str(task.id), task.task_type),
         job_id=str(task.id),
         timeout=task.timeout,
         result_ttl=settings.TASK_RESULT_TTL,
@@ -63,17 +82,17 @@ def push(tasks: Iterable[Task], *, now: datetime | None = None) -> None:
     Raises RedisError when Redis is unreachable; the caller decides what the rows say.
     """
     now = now or timezone.now()
-    by_priority: dict[str, tuple[list, list]] = {}
+    by_queue: dict[str, tuple[list, list]] = {}
     for task in tasks:
-        immediate, delayed = by_priority.setdefault(task.priority, ([], []))
+        immediate, delayed = by_queue.setdefault(queue_for(task), ([], []))
         if task.run_at and task.run_at > now:
             delayed.append(task)
         else:
             immediate.append(task)
     connection = get_connection()
     with connection.pipeline() as pipe:
-        for priority, (immediate, delayed) in by_priority.items():
-            queue = get_queue(priority)
+        for queue_name, (immediate, delayed) in by_queue.items():
+            queue = get_queue(queue_name)
             if immediate:
                 queue.enqueue_many([_job_data(task) for task in immediate], pipeline=pipe)
             for task in delayed:
@@ -117,4 +136,14 @@ def stop_running(task_id: str) -> None:
         logger.info("Stop command for task %s was not delivered", task_id, exc_info=True)
 
 
-__all__ = ["RedisError", "get_connection", "get_queue", "push", "remove", "retry_intervals", "stop_running"]
+__all__ = [
+    "RedisError",
+    "get_connection",
+    "get_queue",
+    "priority_queues",
+    "push",
+    "queue_for",
+    "remove",
+    "retry_intervals",
+    "stop_running",
+]

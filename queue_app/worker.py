@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import SimpleWorker, Worker
 
-from queue_app import maintenance
+from queue_app import limits, maintenance
 from queue_app.db import run_with_reconnect
 from queue_app.execution import record_crash
 from queue_app.models import WorkerProcess, WorkerState
@@ -44,10 +44,52 @@ def _rss_bytes() -> int | None:
         return None
 
 
+def expand_queue_names(names: list[str]) -> list[str]:
+    """Turn what an operator asks for into task queues, drained strictly by priority.
+
+    'normal' means that priority of every family; 'discovery' means every priority of that
+    family; 'discovery.high' is one queue. Any mix is ordered critical-first across families.
+    """
+    from queue_app import registry
+
+    priorities = settings.TASK_PRIORITIES
+    families = list(registry.families())
+    wanted: set[tuple[str, str]] = set()
+    passthrough: list[str] = []
+    for name in names:
+        if name in priorities:
+            wanted.update((family, name) for family in families)
+        elif name in families:
+            wanted.update((name, priority) for priority in priorities)
+        elif "." in name and name.split(".", 1)[0] in families and name.split(".", 1)[1] in priorities:
+            family, priority = name.split(".", 1)
+            wanted.add((family, priority))
+        else:
+            passthrough.append(name)  # a plain RQ queue, e.g. 'default'
+    ordered = sorted(wanted, key=lambda pair: (priorities.index(pair[1]), families.index(pair[0])))
+    return [registry.queue_name(family, priority) for family, priority in ordered] + passthrough
+
+
+def _expanded_queues(queues) -> list:
+    if not queues or isinstance(queues, str) or not all(hasattr(queue, "name") for queue in queues):
+        return queues
+    template = queues[0]
+    names = expand_queue_names([queue.name for queue in queues])
+    return [
+        type(template)(
+            name, connection=template.connection, job_class=template.job_class, serializer=template.serializer
+        )
+        for name in names
+    ]
+
+
 class HeartbeatMixin:
     """PostgreSQL heartbeats and start-up reconcile, shared by both worker classes."""
 
     _last_db_heartbeat = 0.0
+
+    def __init__(self, queues, *args, **kwargs):
+        super().__init__(_expanded_queues(queues), *args, **kwargs)
 
     def _init_heartbeats(self) -> None:
         self.job_monitoring_interval = settings.WORKER_HEARTBEAT_SECONDS
@@ -135,6 +177,14 @@ class HeartbeatMixin:
     def register_death(self):
         super().register_death()
         self.db_heartbeat(force=True, stopped=True)
+        if not self.is_horse:
+            try:
+                requeued = maintenance.tasks_requeue_interrupted(worker_name=self.name)
+            except Exception:
+                logger.exception("Worker %s: could not re-queue interrupted tasks (the crash sweep will)", self.name)
+            else:
+                if requeued:
+                    logger.warning("Worker %s: re-queued %d interrupted task(s) on shutdown", self.name, len(requeued))
         _close_db_connections()
 
     def heartbeat(self, timeout=None, pipeline=None):
@@ -170,8 +220,8 @@ class TaskWorker(HeartbeatMixin, Worker):
     attempt recorded by the parent and follows the retry policy.
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, queues, *args, **kwargs):
+        super().__init__(queues, *args, **kwargs)
         self._init_heartbeats()
         self._work_horse_killed_handler = self._on_work_horse_killed
 
@@ -189,6 +239,7 @@ class TaskWorker(HeartbeatMixin, Worker):
     def _on_work_horse_killed(self, job, retpid, ret_val, rusage) -> None:
         try:
             record_crash(job.id, job, f"Work horse died during the task (wait status {ret_val}).")
+            limits.release_everywhere(job.id)
         except Exception:
             logger.exception("Could not record the crash of task %s", job.id)
         finally:
@@ -203,8 +254,8 @@ class TaskSimpleWorker(HeartbeatMixin, SimpleWorker):
     the row cancelled and the handler's result is discarded when it returns.
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, queues, *args, **kwargs):
+        super().__init__(queues, *args, **kwargs)
         self._init_heartbeats()
 
     def execute_job(self, job, queue):

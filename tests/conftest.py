@@ -58,6 +58,23 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below pid, read from /proc."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 class ProcessGroup:
     """Starts manage.py commands as real processes and stops them all at teardown."""
 
@@ -79,19 +96,25 @@ class ProcessGroup:
         self.procs.append(proc)
         return proc
 
-    def worker(self, *queues: str, burst: bool = False, worker_class: str | None = None, **env: str):
+    def worker(
+        self, *queues: str, burst: bool = False, worker_class: str | None = None, name: str | None = None, **env: str
+    ):
         args = ["rqworker", *(queues or settings.TASK_PRIORITIES), "--with-scheduler"]
         if burst:
             args.append("--burst")
         if worker_class:
             args += ["--worker-class", worker_class]
+        if name:
+            args += ["--name", name]
         return self.start(*args, env=subprocess_env(**env), name="worker")
 
     def stop_all(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+                # RQ puts each work horse in a session of its own: kill the whole tree.
+                for pid in [*descendants(proc.pid), proc.pid]:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
         for proc in self.procs:
             proc.wait(timeout=10)
 

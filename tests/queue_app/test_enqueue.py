@@ -22,13 +22,13 @@ def test_enqueue_writes_a_queued_row_and_an_rq_job_with_the_same_id(django_captu
     assert task.priority == "normal"
     assert task.max_retries == 3
     assert task.timeout == 300  # the noop type's own default
-    assert task.payload == {"sleep_ms": 5, "fail_times": 0}
+    assert task.payload == {"sleep_ms": 5, "fail_times": 0, "allocate_mb": 0}
     assert task.enqueued_at is not None
     job = Job.fetch(str(task.id), connection=redis_conn)
-    assert job.origin == "normal"
-    assert job.args == (str(task.id),)
+    assert job.origin == "system.normal"  # the noop type's family, the task's priority
+    assert job.args == (str(task.id), "noop")
     assert job.timeout == 300
-    assert str(task.id) in transport.get_queue("normal").job_ids
+    assert str(task.id) in transport.get_queue("system.normal").job_ids
 
 
 def test_priority_and_limits_can_be_overridden():
@@ -75,9 +75,9 @@ def test_delay_schedules_the_task_in_rq_scheduled_registry(django_capture_on_com
     assert task.status == TaskStatus.SCHEDULED
     assert task.enqueued_at is None
     assert before + timedelta(seconds=59) < task.run_at < before + timedelta(seconds=62)
-    registry = ScheduledJobRegistry("normal", connection=redis_conn)
+    registry = ScheduledJobRegistry("system.normal", connection=redis_conn)
     assert str(task.id) in registry.get_job_ids()
-    assert str(task.id) not in transport.get_queue("normal").job_ids
+    assert str(task.id) not in transport.get_queue("system.normal").job_ids
 
 
 def test_run_at_in_the_past_runs_now():
@@ -99,8 +99,8 @@ def test_bulk_enqueue_writes_all_rows_and_pushes_in_one_pipeline(django_capture_
         tasks = services.task_enqueue_many(requests=requests, source="system")
     assert len(tasks) == 51
     assert Task.objects.filter(status=TaskStatus.QUEUED).count() == 51
-    assert len(transport.get_queue("normal").job_ids) == 50
-    assert transport.get_queue("high").job_ids == [str(tasks[-1].id)]
+    assert len(transport.get_queue("system.normal").job_ids) == 50
+    assert transport.get_queue("system.high").job_ids == [str(tasks[-1].id)]
 
 
 def test_bulk_enqueue_with_one_invalid_request_writes_nothing():
@@ -127,7 +127,7 @@ def test_bulk_enqueue_reuses_existing_idempotency_keys():
 
 def test_enqueue_while_redis_is_unreachable_keeps_the_task_as_pending(django_capture_on_commit_callbacks, settings):
     # Nothing listens on port 1: every push fails with a connection error.
-    settings.RQ_QUEUES = {name: {"URL": "redis://127.0.0.1:1/0"} for name in settings.TASK_PRIORITIES}
+    settings.RQ_QUEUES = {name: {"URL": "redis://127.0.0.1:1/0"} for name in settings.RQ_QUEUES}
     with django_capture_on_commit_callbacks(execute=True):
         task = services.task_enqueue(task_type="noop")
     task.refresh_from_db()

@@ -96,7 +96,7 @@ def test_queue_reconcile_verb_redelivers_missing_jobs(redis_conn, settings):
     out = StringIO()
     call_command("queue", "reconcile", stdout=out)
     assert "Re-delivered 1 task(s)" in out.getvalue()
-    assert str(task.id) in transport.get_queue("normal").job_ids
+    assert str(task.id) in transport.get_queue("system.normal").job_ids
     out = StringIO()
     call_command("queue", "reconcile", stdout=out)
     assert "Re-delivered 0 task(s)" in out.getvalue()  # nothing missing any more
@@ -151,7 +151,7 @@ def test_crash_sweep_trusts_postgres_heartbeats_not_redis(redis_conn, settings):
     assert _status(alive_task) == TaskStatus.PROCESSING
     assert _status(dead_task) == TaskStatus.QUEUED
     assert dead_task.error_type == "WorkerLost"
-    assert str(dead_task.id) in transport.get_queue("normal").job_ids
+    assert str(dead_task.id) in transport.get_queue("system.normal").job_ids
     assert _status(spent_task) == TaskStatus.FAILED
 
 
@@ -197,7 +197,7 @@ def test_a_30_second_redis_outage_loses_nothing(processes, tmp_path, settings):
 
     start_redis()
     try:
-        settings.RQ_QUEUES = {name: {"URL": url} for name in settings.TASK_PRIORITIES}
+        settings.RQ_QUEUES = {name: {"URL": url} for name in settings.RQ_QUEUES}
         env = subprocess_env(TEST_REDIS_URL=url, RECONCILE_GRACE_SECONDS="1", RECONCILE_INTERVAL="1")
         processes.start("rqworker", *settings.TASK_PRIORITIES, "--with-scheduler", env=env, name="worker")
         processes.start("queue", "monitor", "--interval", "1", env=env, name="monitor")

@@ -176,6 +176,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "upwork_automation.api.add_error_responses",  # the one error shape, on every operation
+    ],
     # Two choice sets share the field name "source": name their enums apart.
     "ENUM_NAME_OVERRIDES": {
         "TaskSourceEnum": "queue_app.models.TaskSource",

@@ -1,4 +1,4 @@
-"""`manage.py run_workers`: start and supervise WORKER_CONCURRENCY rqworker processes."""
+"""`manage.py run_workers`: start the configured worker set, supervise it, stop it gracefully."""
 
 from __future__ import annotations
 
@@ -6,29 +6,84 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from queue_app import registry
+
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 
 
+@dataclass
+class Slot:
+    """One supervised worker process."""
+
+    pool: str
+    queues: list[str]
+    proc: subprocess.Popen | None = None
+    failures: int = 0
+    restart_at: float = 0.0
+    started: float = field(default=0.0)
+
+
+def parse_pools(spec: str, default_count: int) -> list[tuple[str, list[str], int]]:
+    """'discovery:1,proposals:2,applications+system:1' -> [(label, queue args, count), ...].
+
+    Empty: default_count workers serving every family. Raises CommandError on a bad spec.
+    """
+    if not spec.strip():
+        return [("all", list(settings.TASK_PRIORITIES), default_count)]
+    known = set(registry.families())
+    pools = []
+    for part in spec.split(","):
+        label, _, count_text = part.strip().partition(":")
+        names = [name.strip() for name in label.split("+") if name.strip()]
+        unknown = [name for name in names if name not in known and name != "all"]
+        if not names or unknown:
+            raise CommandError(
+                f"Worker pool '{part.strip()}' names unknown families {unknown or '(none)'}; "
+                f"use families from {', '.join(sorted(known))} or 'all', e.g. 'discovery:1,proposals+system:2'."
+            )
+        try:
+            count = int(count_text) if count_text else default_count
+        except ValueError:
+            raise CommandError(f"Worker pool '{part.strip()}': the count after ':' must be a whole number.") from None
+        if count < 0:
+            raise CommandError(f"Worker pool '{part.strip()}': the count cannot be negative.")
+        queues = list(settings.TASK_PRIORITIES) if "all" in names else names
+        pools.append(("+".join(names), queues, count))
+    return pools
+
+
 class Command(BaseCommand):
-    help = "Start N rqworker processes on all priority queues, restart any that die, stop them on SIGTERM."
+    help = (
+        "Start the worker set from WORKER_POOLS (default: WORKER_CONCURRENCY workers on every family), "
+        "restart any that die with backoff, and on SIGTERM give running tasks a grace period before stopping "
+        "them (stopped tasks go back to the queue)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--count", type=int, help="Worker processes (default WORKER_CONCURRENCY).")
+        parser.add_argument("--pools", help="Override WORKER_POOLS, e.g. 'discovery:1,proposals+system:2'.")
+        parser.add_argument("--count", type=int, help="Workers per pool without a count (default WORKER_CONCURRENCY).")
         parser.add_argument("--worker-class", help="RQ worker class path (default settings.RQ['WORKER_CLASS']).")
-        parser.add_argument("--grace", type=float, default=30.0, help="Seconds running tasks get on shutdown.")
+        parser.add_argument(
+            "--grace", type=float, help="Seconds running tasks get on shutdown (WORKER_SHUTDOWN_GRACE)."
+        )
 
     def handle(self, *args, **options):
-        count = options["count"] or settings.WORKER_CONCURRENCY
+        count = options["count"] if options["count"] is not None else settings.WORKER_CONCURRENCY
         if count < 1:
             raise CommandError("--count must be at least 1 (or set WORKER_CONCURRENCY to 1 or more).")
-        command = [sys.executable, MANAGE, "rqworker", *settings.TASK_PRIORITIES, "--with-scheduler"]
-        if options.get("worker_class"):
-            command += ["--worker-class", options["worker_class"]]
+        pools = parse_pools(options["pools"] if options["pools"] is not None else settings.WORKER_POOLS, count)
+        grace = options["grace"] if options["grace"] is not None else settings.WORKER_SHUTDOWN_GRACE
+        slots = [Slot(pool=label, queues=queues) for label, queues, n in pools for _ in range(n)]
+        if not slots:
+            raise CommandError("The worker set is empty: give at least one pool a count of 1 or more.")
+        extra = ["--worker-class", options["worker_class"]] if options.get("worker_class") else []
+
         stopping = False
 
         def request_stop(signum, frame):
@@ -38,39 +93,42 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
 
-        slots: list[dict] = [{"proc": None, "failures": 0, "restart_at": 0.0} for _ in range(count)]
-        self.stdout.write(f"Starting {count} worker(s): {' '.join(command[1:])}")
+        for label, queues, n in pools:
+            self.stdout.write(f"Pool {label}: {n} worker(s) on {' '.join(queues)}")
         while not stopping:
             now = time.monotonic()
             for index, slot in enumerate(slots):
-                proc = slot["proc"]
+                proc = slot.proc
                 if proc is not None and proc.poll() is not None:
-                    slot["failures"] += 1
-                    backoff = min(2 ** slot["failures"], 60)
+                    slot.failures += 1
+                    backoff = min(2**slot.failures, 60)
                     self.stderr.write(
-                        f"Worker {index} (pid {proc.pid}) exited with code {proc.returncode}; restarting in {backoff}s."
+                        f"Worker {index} ({slot.pool}, pid {proc.pid}) exited with code {proc.returncode}; "
+                        f"restarting in {backoff}s."
                     )
-                    slot["proc"], slot["restart_at"] = None, now + backoff
-                if slot["proc"] is None and now >= slot["restart_at"]:
-                    slot["proc"] = subprocess.Popen(command)
-                    slot["started"] = now
-                elif proc is not None and now - slot.get("started", now) > 60:
-                    slot["failures"] = 0
-            time.sleep(0.5)
+                    slot.proc, slot.restart_at = None, now + backoff
+                if slot.proc is None and now >= slot.restart_at:
+                    command = [sys.executable, MANAGE, "rqworker", *slot.queues, "--with-scheduler", *extra]
+                    slot.proc = subprocess.Popen(command)
+                    slot.started = now
+                elif slot.proc is not None and now - slot.started > 60:
+                    slot.failures = 0
+            time.sleep(0.2)
 
-        self.stdout.write("Stopping workers: running tasks get a grace period.")
-        running = [slot["proc"] for slot in slots if slot["proc"] is not None and slot["proc"].poll() is None]
+        self.stdout.write(f"Stopping workers: running tasks get {grace:.0f}s to finish.")
+        running = [slot.proc for slot in slots if slot.proc is not None and slot.proc.poll() is None]
         for proc in running:
-            proc.send_signal(signal.SIGTERM)  # warm shutdown: finish the current task
-        deadline = time.monotonic() + options["grace"]
+            proc.send_signal(signal.SIGTERM)  # warm shutdown: finish the current task, take no new one
+        deadline = time.monotonic() + grace
         while time.monotonic() < deadline and any(proc.poll() is None for proc in running):
             time.sleep(0.2)
         for proc in running:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)  # second SIGTERM: cold shutdown, the horse is killed
+                # Second SIGTERM: cold shutdown. The horse is killed and the worker puts its task back.
+                proc.send_signal(signal.SIGTERM)
         for proc in running:
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
         self.stdout.write("All workers stopped.")
