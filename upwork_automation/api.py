@@ -85,3 +85,44 @@ def _too_large_response() -> JsonResponse:
 def client_ip(request) -> str | None:
     """The client's address for the audit log: REMOTE_ADDR (the proxy in front must pass the real one)."""
     return request.META.get("REMOTE_ADDR") or None
+
+
+# --- OpenAPI: the error shape on every operation (drf-spectacular postprocessing hook) ---
+
+ERROR_RESPONSES = {
+    "400": "Invalid input: field_errors names the fields.",
+    "401": "No or bad credentials (send 'Authorization: Token KEY', or log in for a session).",
+    "403": "Authenticated, but the role does not allow it (viewer is read-only), or CSRF failed.",
+    "404": "No such object.",
+    "409": "The object's state does not allow this transition.",
+    "413": "The request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE.",
+    "415": "Unsupported media type: send JSON.",
+    "429": "Too many requests for this user; see Retry-After.",
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field_errors": {"type": "object", "additionalProperties": True},
+            },
+            "required": ["code", "message", "field_errors"],
+        }
+    },
+    "required": ["error"],
+}
+
+
+def add_error_responses(result, generator, request, public):
+    """Document the one error shape for every error status an operation can answer."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for code, description in ERROR_RESPONSES.items():
+                responses.setdefault(code, {"description": description, "content": reference})
+    return result

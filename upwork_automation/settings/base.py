@@ -180,10 +180,17 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "upwork_automation.api.add_error_responses",  # the one error shape, on every operation
     ],
-    # Two choice sets share the field name "source": name their enums apart.
+    # Choice sets sharing a field name ("status", "source") get their own enum names; a new one needs a line here
+    # (tests/api/test_schema.py fails on the warning otherwise).
     "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "queue_app.models.TaskStatus",
         "TaskSourceEnum": "queue_app.models.TaskSource",
+        "JobStatusEnum": "jobs.models.JobStatus",
         "JobSourceKindEnum": "jobs.models.SourceKind",
+        "BrowserSessionStatusEnum": "jobs.models.BrowserSessionStatus",
+        "OAuthTokenStatusEnum": "jobs.models.OAuthTokenStatus",
+        "ProposalStatusEnum": "proposals.models.ProposalStatus",
+        "ProposalVersionSourceEnum": "proposals.models.VersionSource",
     },
 }
 
