@@ -204,14 +204,20 @@ def main() -> None:
 
     p50, p99 = enqueue_latency(args.latency_samples)
     bulk = bulk_rate(args.bulk)
-    pickups = {label: pickup_latency(args.pickup_samples, WORKER_CLASSES[label][1]) for label in args.classes.split(",")}
+    pickups = {
+        label: pickup_latency(args.pickup_samples, WORKER_CLASSES[label][1]) for label in args.classes.split(",")
+    }
     reset()
 
-    print(f"# Queue throughput — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"# Queue throughput — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print()
-    print("| worker class | tasks | raw RQ (jobs/s) | persisted, 1 worker (tasks/s) | ratio | "
-          "persisted, 2 workers (tasks/s) | 2 vs 1 |")
+    print(
+        "| worker class | tasks | raw RQ (jobs/s) | persisted, 1 worker (tasks/s) | ratio | "
+        "persisted, 2 workers (tasks/s) | 2 vs 1 |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for label, n, raw, persisted, ratio, two, scale in rows:
         print(f"| {label} | {n} | {raw:.0f} | {persisted:.0f} | {ratio:.2f}x | {two:.0f} | {scale:.2f}x |")
