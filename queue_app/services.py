@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from queue_app import registry, transport
+from queue_app import limits, registry, transport
 from queue_app.audit import audit_record
 from queue_app.errors import InvalidTransition, NotFound, ValidationFailed
 from queue_app.models import (
@@ -286,6 +286,8 @@ def task_cancel(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None, rem
     try:
         if was_running:
             transport.stop_running(str(task.id))
+            # A stopped work horse never reaches its own release: free its limit slots here.
+            limits.release_everywhere(str(task.id))
         else:
             transport.remove(str(task.id))
     except transport.RedisError:
