@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -206,7 +206,8 @@ _SNAPSHOT_FIELDS = [name for name in BucketFigures.__dataclass_fields__ if name 
 def metric_snapshots_calculate(*, hours: int | None = None, now: datetime | None = None) -> dict:
     """Store the figures of the closed hours not stored yet (plus the last RECOMPUTE_HOURS again).
 
-    The first run goes back METRICS_BACKFILL_HOURS; `hours` recomputes at least that many.
+    The first run starts at the oldest finished row, at most METRICS_BACKFILL_HOURS back (lifetime
+    totals count from there); `hours` recomputes at least that many hours.
     Idempotent: an upsert per (hour, type), and per-type rows of those hours that no longer
     have tasks are removed, in one transaction.
     """
@@ -214,7 +215,10 @@ def metric_snapshots_calculate(*, hours: int | None = None, now: datetime | None
     end = floor_hour(now)
     covered = covered_until()
     if covered is None:
+        # First run: from the oldest finished row (an index lookup), at most METRICS_BACKFILL_HOURS back.
+        oldest = Task.objects.filter(finished_at__isnull=False).aggregate(oldest=Min("finished_at"))["oldest"]
         start = end - timedelta(hours=settings.METRICS_BACKFILL_HOURS)
+        start = max(start, floor_hour(oldest)) if oldest else end - HOUR
     else:
         start = min(covered, end) - timedelta(hours=RECOMPUTE_HOURS)
     if hours is not None:

@@ -110,10 +110,11 @@ def render() -> str:
         lines.append(f"queue_task_duration_seconds_sum{_labels(task_type=name)} {_number(float(item['sum']))}")
         lines.append(f"queue_task_duration_seconds_count{_labels(task_type=name)} {item['count']}")
 
-    family("queue_depth", "gauge", "Jobs in the Redis queue of each priority, by place (queued, scheduled, started).")
+    family("queue_depth", "gauge", "Jobs in each Redis queue, by place (queued, scheduled, started).")
     for priority, entry in stats["by_priority"].items():
-        for place, count in (entry["redis"] or {}).items():
-            lines.append(f"queue_depth{_labels(queue=priority, place=place)} {count}")
+        for queue, figures in ((entry["redis"] or {}).get("queues") or {}).items():
+            for place, count in figures.items():
+                lines.append(f"queue_depth{_labels(queue=queue, priority=priority, place=place)} {count}")
     family("queue_waiting_tasks", "gauge", "Task rows waiting to start, by priority queue.")
     for priority, entry in stats["by_priority"].items():
         lines.append(f"queue_waiting_tasks{_labels(queue=priority)} {entry['rows_waiting']}")

@@ -129,20 +129,29 @@ def finished_since(since: datetime) -> dict[str, int]:
     return counts
 
 
-def redis_queue_depths(conn: Redis | None = None) -> dict[str, dict[str, int]]:
-    """Per priority queue: jobs waiting in the RQ list, scheduled for later, and running. One round trip."""
+def redis_queue_depths(conn: Redis | None = None) -> dict[str, dict]:
+    """Per priority: jobs waiting in the RQ lists, scheduled for later, and running, summed over every
+    family's queue of that priority, with each queue's own figures under "queues". One round trip.
+    """
     conn = conn or transport.get_connection()
+    queues = [
+        (priority, queue) for priority in settings.TASK_PRIORITIES for queue in transport.priority_queues(priority)
+    ]
     with conn.pipeline(transaction=False) as pipe:
-        for priority in settings.TASK_PRIORITIES:
-            queue = transport.get_queue(priority)
+        for _, queue in queues:
             pipe.llen(queue.key)
             pipe.zcard(ScheduledJobRegistry(queue.name, connection=conn).key)
             pipe.zcard(StartedJobRegistry(queue.name, connection=conn).key)
         replies = pipe.execute()
-    return {
-        priority: {"queued": replies[3 * i], "scheduled": replies[3 * i + 1], "started": replies[3 * i + 2]}
-        for i, priority in enumerate(settings.TASK_PRIORITIES)
+    depths = {
+        priority: {"queued": 0, "scheduled": 0, "started": 0, "queues": {}} for priority in settings.TASK_PRIORITIES
     }
+    for index, (priority, queue) in enumerate(queues):
+        figures = dict(zip(("queued", "scheduled", "started"), replies[3 * index : 3 * index + 3], strict=True))
+        depths[priority]["queues"][queue.name] = figures
+        for place, count in figures.items():
+            depths[priority][place] += count
+    return depths
 
 
 def live_workers(conn: Redis | None = None, *, now: datetime | None = None) -> list[dict]:

@@ -42,7 +42,7 @@ def test_stats_shape(api_client):
     assert data["by_status"]["queued"] == 1
     assert set(data["by_priority"]) == {"critical", "high", "normal", "low"}
     assert set(data["by_priority"]["normal"]) == {"rows", "redis", "rows_waiting"}
-    assert set(data["by_priority"]["normal"]["redis"]) == {"queued", "scheduled", "started"}
+    assert set(data["by_priority"]["normal"]["redis"]) == {"queued", "scheduled", "started", "queues"}
     assert data["by_type"]["alpha"]["completed"] == 1
     assert data["oldest_waiting"]["task_type"] == "alpha"
     assert data["last_hour"] == {"completed": 1, "failed": 0, "cancelled": 0}
@@ -101,7 +101,7 @@ def test_type_metrics_shape(api_client):
 
 
 def test_type_analysis_shape(api_client):
-    finished_task(task_type="noop", finished_at=timezone.now() - timedelta(minutes=3))
+    finished_task(task_type="noop", finished_at=timezone.now())
 
     data = api_client.get("/api/queue/metrics/types/noop/?hours=3").json()
 
@@ -148,8 +148,9 @@ def test_prometheus_text_has_counts_histogram_depth_and_health(api_client, redis
     now = timezone.now()
     finished_task(task_type="alpha", finished_at=now - timedelta(hours=3), duration=0.3)
     metrics.metric_snapshots_calculate()
-    finished_task(task_type="alpha", finished_at=now - timedelta(minutes=1), duration=7)
-    finished_task(task_type="alpha", finished_at=now - timedelta(minutes=2), duration=2, status="failed")
+    # Finished after the snapshots were stored: counted from the rows (now is never in a stored hour).
+    finished_task(task_type="alpha", finished_at=now, duration=7)
+    finished_task(task_type="alpha", finished_at=now, duration=2, status="failed")
     waiting_task(task_type="alpha", since=now)
 
     response = api_client.get("/api/queue/metrics/prometheus")
@@ -167,7 +168,7 @@ def test_prometheus_text_has_counts_histogram_depth_and_health(api_client, redis
     assert 'queue_task_duration_seconds_bucket{task_type="alpha",le="+Inf"} 3' in lines
     assert 'queue_task_duration_seconds_sum{task_type="alpha"} 9.3' in lines
     assert 'queue_task_duration_seconds_count{task_type="alpha"} 3' in lines
-    assert 'queue_depth{queue="normal",place="queued"} 0' in lines
+    assert 'queue_depth{queue="system.normal",priority="normal",place="queued"} 0' in lines
     assert 'queue_waiting_tasks{queue="normal"} 1' in lines
     assert "queue_workers 1" in lines
     assert "queue_health_score 100" in lines

@@ -49,8 +49,18 @@ def test_a_closed_hour_gets_counts_durations_percentiles_retries_and_histogram()
     assert not MetricSnapshot.objects.filter(bucket_start__gte=NOW.replace(minute=0)).exists()
 
 
+def test_the_first_run_starts_at_the_oldest_finished_task():
+    finished_task(finished_at=NOW - timedelta(hours=3, minutes=30))
+
+    result = metrics.metric_snapshots_calculate(now=NOW)
+
+    assert result["from"] == "2026-11-30T08:00:00+00:00"
+    assert result["hours"] == 4
+
+
 def test_every_hour_of_the_backfill_gets_an_all_types_row(settings):
     settings.METRICS_BACKFILL_HOURS = 6
+    finished_task(finished_at=NOW - timedelta(days=3))  # older than the backfill limit
 
     result = metrics.metric_snapshots_calculate(now=NOW)
 
@@ -84,14 +94,14 @@ def test_recalculating_is_idempotent_and_drops_types_that_left_an_hour():
     task = finished_task(task_type="alpha", status="failed", finished_at=H11 + timedelta(minutes=5))
     Task.objects.filter(id=task.id).update(created_at=H10 - timedelta(hours=1))  # created before the recompute
     finished_task(task_type="beta", finished_at=H11 + timedelta(minutes=6))
-    metrics.metric_snapshots_calculate(now=NOW)
+    metrics.metric_snapshots_calculate(now=NOW, hours=3)
     first = list(
         MetricSnapshot.objects.order_by("bucket_start", "task_type").values_list(
             "bucket_start", "task_type", "failed", "completed"
         )
     )
 
-    metrics.metric_snapshots_calculate(now=NOW)
+    metrics.metric_snapshots_calculate(now=NOW, hours=3)
     assert (
         list(
             MetricSnapshot.objects.order_by("bucket_start", "task_type").values_list(

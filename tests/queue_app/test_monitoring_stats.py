@@ -59,7 +59,7 @@ def test_finished_counts_are_snapshot_totals_plus_rows_since_the_last_stored_hou
     metrics.metric_snapshots_calculate(now=now)
     # Cleanup deletes the old rows; the lifetime totals keep them through the snapshots.
     old.delete()
-    finished_task(task_type="alpha", finished_at=now - timedelta(minutes=1))
+    finished_task(task_type="alpha", finished_at=now)
 
     totals = selectors.finished_totals()
 
@@ -74,7 +74,7 @@ def test_last_day_counts_combine_stored_hours_with_recent_rows():
     finished_task(finished_at=now - timedelta(hours=25))  # outside the day
     metrics.metric_snapshots_calculate(now=now)
     MetricSnapshot.objects.filter(task_type="", failed=1).update(failed=7)  # proves the stored hour is read
-    finished_task(finished_at=now - timedelta(minutes=2), status="cancelled")
+    finished_task(finished_at=now, status="cancelled")  # after the last stored hour, even just past :00
 
     assert selectors.finished_since(now - timedelta(days=1)) == {"completed": 1, "failed": 7, "cancelled": 1}
 
@@ -100,7 +100,9 @@ def test_redis_queue_depth_per_priority_beside_the_rows(redis_conn, django_captu
 
     stats = selectors.queue_stats()
 
-    assert stats["by_priority"]["high"]["redis"] == {"queued": 3, "scheduled": 0, "started": 0}
+    high = stats["by_priority"]["high"]["redis"]
+    assert (high["queued"], high["scheduled"], high["started"]) == (3, 0, 0)
+    assert high["queues"]["system.high"] == {"queued": 3, "scheduled": 0, "started": 0}  # noop's family queue
     assert stats["by_priority"]["low"]["redis"]["scheduled"] == 1
     assert stats["by_priority"]["high"]["rows_waiting"] == 3
 
@@ -196,7 +198,7 @@ def test_history_reads_snapshots_for_stored_hours_and_rows_after():
     finished_task(task_type="alpha", finished_at=now - timedelta(hours=2))
     metrics.metric_snapshots_calculate(now=now)
     MetricSnapshot.objects.filter(task_type="alpha").update(completed=42)  # proves the stored row is read
-    finished_task(task_type="alpha", finished_at=now - timedelta(seconds=30))
+    finished_task(task_type="alpha", finished_at=now)
 
     history = selectors.snapshot_history(hours=3, task_type="alpha", now=now)
 
