@@ -253,7 +253,7 @@ def proposal_generate(
         proposal.save(update_fields=["profile", "screening_questions", "updated_at"])
         _add_version(proposal, draft=draft, status=ProposalStatus.DRAFT, task_id=task_id)
         proposal_attachments_choose(proposal=proposal, matches=matches)
-        transaction.on_commit(lambda: _mark_job_drafted(job.id))
+        _mark_job_drafted(job.id)
     logger.info(
         "Proposal %s drafted for job %s by %s (%s+%s tokens, ~$%s)",
         proposal.id,

@@ -55,4 +55,3 @@ def test_a_permanent_error_fails_the_task_on_its_first_attempt(processes, redis_
     rq_job = RQJob.fetch(str(permanent.id), connection=redis_conn)
     assert rq_job.get_status() == "failed"
     assert not rq_job.retries_left
-
