@@ -37,6 +37,11 @@ def render_stats(stats: dict) -> list[str]:
             f"  {priority:<9} {entry['rows_waiting']:>12} {_fmt(redis.get('queued')):>12} "
             f"{_fmt(redis.get('scheduled')):>10} {_fmt(redis.get('started')):>8}"
         )
+        for name, figures in (redis.get("queues") or {}).items():
+            if any(figures.values()):
+                lines.append(
+                    f"    {name:<16} {'':>5} {figures['queued']:>12} {figures['scheduled']:>10} {figures['started']:>8}"
+                )
     if stats["by_type"]:
         lines += [
             "",
