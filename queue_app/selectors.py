@@ -166,7 +166,7 @@ def live_workers(conn: Redis | None = None, *, now: datetime | None = None) -> l
         workers.append(
             {
                 "name": worker.name,
-                "state": worker.get_state(),
+                "state": worker.get_state() if worker.get_state() != "?" else "unknown",
                 "queues": worker.queue_names(),
                 "pid": worker.pid,
                 "hostname": worker.hostname,
