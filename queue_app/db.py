@@ -7,14 +7,16 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.db import connection
+from django.db import connections
 from django.db.utils import InterfaceError, OperationalError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def run_with_reconnect(operation: Callable[[], T], *, attempts: int = 30, delay: float = 0.5) -> T:
+def run_with_reconnect(
+    operation: Callable[[], T], *, attempts: int = 30, delay: float = 0.5, alias: str = "default"
+) -> T:
     """Run a single autocommit statement; on a broken connection reconnect and run it again.
 
     Only for statements that are safe to repeat (the conditional updates of the task
@@ -24,9 +26,10 @@ def run_with_reconnect(operation: Callable[[], T], *, attempts: int = 30, delay:
         try:
             return operation()
         except (OperationalError, InterfaceError) as error:
-            if connection.in_atomic_block or attempt == attempts:
+            conn = connections[alias]
+            if conn.in_atomic_block or attempt == attempts:
                 raise
             logger.warning("Database unavailable (%s); reconnecting, try %d/%d", error, attempt, attempts)
-            connection.close()
+            conn.close()
             time.sleep(min(delay * attempt, 5.0))
     raise AssertionError("unreachable")

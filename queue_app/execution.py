@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
+from django.db import connections
 from django.utils import timezone
 from rq import Retry, get_current_job
 
@@ -52,11 +52,11 @@ _FAIL_SQL = f"""
 
 def _execute(sql: str, params: list) -> list[tuple]:
     def run():
-        with connection.cursor() as cursor:
+        with connections["task_state"].cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description else [(cursor.rowcount,)]
 
-    return run_with_reconnect(run)
+    return run_with_reconnect(run, alias="task_state")
 
 
 _WAIT_SQL = f"""

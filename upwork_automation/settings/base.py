@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "queue_app",
     "jobs",
     "proposals",
+    "applications",
 ]
 
 MIDDLEWARE = [
@@ -76,6 +77,19 @@ DATABASES = {
 # instead of paying a connect per task; health checks drop dead ones.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Workers write task lifecycle updates (processing, completed, failed) through their own
+# connection. TASK_STATE_SYNCHRONOUS_COMMIT=off skips the WAL flush wait on those writes only:
+# a PostgreSQL crash (not a restart) can then lose the last ~0.6 s of them, and the crash sweep
+# and reconcile run those tasks again (delivery is at-least-once). Enqueues and handler writes
+# always use the default, durable connection.
+DATABASES["task_state"] = {
+    **DATABASES["default"],
+    "OPTIONS": {
+        **DATABASES["default"].get("OPTIONS", {}),
+        "options": f"-c synchronous_commit={env('TASK_STATE_SYNCHRONOUS_COMMIT', default='on')}",
+    },
+    "TEST": {"MIRROR": "default"},
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis / RQ -------------------------------------------------------------
@@ -132,6 +146,19 @@ OPENAI_RATE_LIMIT = env("OPENAI_RATE_LIMIT", default="60/m")
 TASK_LIMITS = env.json("TASK_LIMITS", default={})
 LIMIT_RETRY_SECONDS = env.float("LIMIT_RETRY_SECONDS", default=2.0)
 
+# --- Applications: safety controls (applications/conf.py); every default is the safe one ---
+APPLICATIONS_ENABLED = env.bool("APPLICATIONS_ENABLED", default=False)  # kill switch: off = nothing is sent
+APPLICATIONS_REQUIRE_APPROVAL = env.bool("APPLICATIONS_REQUIRE_APPROVAL", default=True)
+APPLICATIONS_DRY_RUN = env.bool("APPLICATIONS_DRY_RUN", default=False)  # fill + screenshot, never click submit
+APPLICATIONS_DAILY_CAP = env.int("APPLICATIONS_DAILY_CAP", default=10)
+APPLICATIONS_MIN_GAP_SECONDS = env.float("APPLICATIONS_MIN_GAP_SECONDS", default=900.0)
+APPLICATIONS_GAP_JITTER_SECONDS = env.float("APPLICATIONS_GAP_JITTER_SECONDS", default=600.0)
+APPLICATIONS_MONTHLY_CONNECTS_BUDGET = env.int("APPLICATIONS_MONTHLY_CONNECTS_BUDGET", default=100)
+APPLICATIONS_MAX_CONNECTS_PER_JOB = env.int("APPLICATIONS_MAX_CONNECTS_PER_JOB", default=16)
+APPLICATIONS_BOOST_ENABLED = env.bool("APPLICATIONS_BOOST_ENABLED", default=False)
+APPLICATIONS_MAX_BOOST_CONNECTS = env.int("APPLICATIONS_MAX_BOOST_CONNECTS", default=0)
+APPLICATIONS_VERIFY_DELAY_SECONDS = env.float("APPLICATIONS_VERIFY_DELAY_SECONDS", default=120.0)
+
 # --- Monitoring: health thresholds and metrics -------------------------------
 HEALTH_WINDOW_MINUTES = env.int("HEALTH_WINDOW_MINUTES", default=60)  # failure rate / avg time window
 HEALTH_MIN_SAMPLE = env.int("HEALTH_MIN_SAMPLE", default=5)  # finished tasks before rates count
@@ -171,7 +198,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Task queue, schedules, monitoring and the Upwork pipeline. Token or session authentication.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["upwork_automation.permissions.HasApiRole"],
     "SWAGGER_UI_DIST": "SIDECAR",  # self-hosted by drf-spectacular-sidecar: no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -191,6 +218,7 @@ SPECTACULAR_SETTINGS = {
         "OAuthTokenStatusEnum": "jobs.models.OAuthTokenStatus",
         "ProposalStatusEnum": "proposals.models.ProposalStatus",
         "ProposalVersionSourceEnum": "proposals.models.VersionSource",
+        "ApplicationStatusEnum": "applications.models.ApplicationStatus",
     },
 }
 
