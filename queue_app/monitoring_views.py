@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from queue_app import health, prometheus, selectors
 from queue_app.errors import NotFound, ValidationFailed
+from upwork_automation.permissions import can_read
 
 MAX_HOURS = 24 * 90
 
@@ -101,10 +102,10 @@ class WorkerMetricsView(APIView):
 
 
 class IsAuthenticatedOrMetricsToken(permissions.BasePermission):
-    """A logged-in user or token, or `Authorization: Bearer $PROMETHEUS_TOKEN` (when that is set)."""
+    """A user with an API role (viewer, operator, staff), or `Authorization: Bearer $PROMETHEUS_TOKEN` (when set)."""
 
     def has_permission(self, request, view) -> bool:
-        if request.user and request.user.is_authenticated:
+        if can_read(request.user):
             return True
         expected = settings.PROMETHEUS_TOKEN
         header = request.headers.get("Authorization", "")

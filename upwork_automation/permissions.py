@@ -93,10 +93,18 @@ def _role_permissions() -> dict[str, list]:
     return {VIEWER: view, OPERATOR: operate}
 
 
-def roles_ensure() -> dict:
-    """Create the viewer and operator groups if missing and set their model permissions (idempotent)."""
+def roles_ensure(*, refresh: bool = True) -> dict:
+    """Create the viewer and operator groups if missing and set their model permissions (idempotent).
+
+    refresh=False returns existing groups untouched (the quick path for granting a role).
+    """
     from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Group
+
+    if not refresh:
+        existing = {group.name: group for group in Group.objects.filter(name__in=ROLES)}
+        if len(existing) == len(ROLES):
+            return existing
 
     # Permissions are created after migrate; create them now too, for a fresh or flushed database.
     for app_config in apps.get_app_configs():
@@ -114,7 +122,7 @@ def role_grant(*, user, role: str) -> None:
     """Give a user a role (creating the groups when needed); the other role is taken away."""
     if role not in ROLES:
         raise ValueError(f"Unknown role '{role}'; use one of: {', '.join(ROLES)}.")
-    groups = roles_ensure()
+    groups = roles_ensure(refresh=False)
     user.groups.remove(*[group for name, group in groups.items() if name != role])
     user.groups.add(groups[role])
     if hasattr(user, "_api_roles"):
