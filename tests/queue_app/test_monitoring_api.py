@@ -187,6 +187,14 @@ def test_prometheus_accepts_the_bearer_token_from_the_environment(settings):
     assert client.get("/api/queue/stats", HTTP_AUTHORIZATION="Bearer scrape-secret").status_code == 401
 
 
+def test_prometheus_needs_an_api_role_like_the_rest_of_the_api(django_user_model):
+    client = APIClient()
+    client.force_authenticate(django_user_model.objects.create_user(username="no-role", password="pw-no-role"))
+
+    assert client.get("/api/queue/metrics/prometheus").status_code == 403
+    assert client.get("/api/queue/stats").status_code == 403
+
+
 def test_prometheus_token_unset_means_no_anonymous_scrape(settings):
     settings.PROMETHEUS_TOKEN = ""
 
