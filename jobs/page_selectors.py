@@ -60,3 +60,32 @@ CLIENT_RATING = '[data-test="client-rating"]'
 CLIENT_REVIEWS = '[data-test="client-reviews"]'
 CLIENT_SPENT = '[data-test="client-total-spent"]'
 CLIENT_HIRES = '[data-test="client-hires"]'
+
+# --- Proposal form (submitting an application) and the freelancer's proposals list ---
+PROPOSALS_LIST_PATH = "/nx/proposals/"
+
+
+def apply_path(upwork_id: str) -> str:
+    return f"/ab/proposals/job/{upwork_id}/apply/"
+
+
+APPLY_FORM = 'form#proposal-form, form[data-test="proposal-form"]'
+APPLY_CONNECTS_REQUIRED = '[data-test="connects-required"]'
+APPLY_HOURLY_RATE = 'input[data-test="charge-rate"]'
+APPLY_BID_AMOUNT = 'input[data-test="bid-amount"]'
+APPLY_COVER_LETTER = 'textarea[data-test="cover-letter"]'
+APPLY_QUESTION = '[data-test="screening-question"]'
+APPLY_QUESTION_TEXT = '[data-test="question-text"]'
+APPLY_QUESTION_ANSWER = '[data-test="question-answer"]'
+APPLY_ATTACHMENTS = 'input[type="file"][data-test="attachments"]'
+APPLY_BOOST_TOGGLE = 'input[data-test="boost-toggle"]'
+APPLY_BOOST_CONNECTS = 'input[data-test="boost-connects"]'
+APPLY_SUBMIT = 'button[data-test="submit-proposal"]'
+APPLY_FORM_ERROR = '[data-test="form-error"]'
+APPLY_ALREADY_APPLIED = '[data-test="already-applied"]'
+SUBMITTED_CONFIRMATION = '[data-test="proposal-submitted"]'
+SUBMITTED_REFERENCE = 'main [data-test="proposal-reference"]'
+PROPOSALS_LIST = '[data-test="proposals-list"]'
+PROPOSAL_ROW = '[data-test="proposal-row"]'
+PROPOSAL_ROW_JOB_ATTRIBUTE = "data-job-id"
+PROPOSAL_ROW_REFERENCE_ATTRIBUTE = "data-reference"

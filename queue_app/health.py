@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connection
 from django.db.utils import DatabaseError
@@ -35,6 +36,7 @@ PENALTIES = {
     "slow_processing": 15,
     "queue_backlog": 15,
     "scheduler_not_running": 15,
+    "applications_need_attention": 10,
 }
 CRITICAL_ALERTS = {"database_unreachable", "redis_unreachable", "no_workers"}
 
@@ -101,6 +103,7 @@ def _database_alerts(checks: dict, now: datetime) -> list[Alert]:
                 limits["avg_duration_max_seconds"],
             )
         )
+    alerts += _applications_alerts(checks)
     waiting = selectors.waiting_summary(now=now)
     checks["pending"] = waiting["count"]
     checks["oldest_waiting"] = waiting["oldest"]
@@ -114,6 +117,27 @@ def _database_alerts(checks: dict, now: datetime) -> list[Alert]:
             )
         )
     return alerts
+
+
+def _applications_alerts(checks: dict) -> list[Alert]:
+    """Applications stopped by a CAPTCHA, a login wall or an unexpected page wait for a person."""
+    if not django_apps.is_installed("applications"):
+        return []
+    from applications.selectors import needing_attention_count
+
+    count = needing_attention_count()
+    checks["applications_needing_attention"] = count
+    if count <= 0:
+        return []
+    return [
+        _alert(
+            "applications_need_attention",
+            f"{count} application(s) need attention (CAPTCHA, login wall, unexpected page or unverified); "
+            "see /admin/applications/application/?status__exact=needs_attention.",
+            count,
+            0,
+        )
+    ]
 
 
 def _redis_alerts(checks: dict, conn: Redis, now: datetime) -> list[Alert]:

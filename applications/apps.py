@@ -1,0 +1,43 @@
+"""App config: registers the application task types (family `applications`, one at a time by default)."""
+
+from django.apps import AppConfig
+
+
+class ApplicationsConfig(AppConfig):
+    name = "applications"
+    verbose_name = "Applications"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from applications import tasks
+        from queue_app import registry
+
+        registry.register(
+            "submit_application",
+            tasks.submit_application,
+            payload_serializer=tasks.SubmitApplicationPayload,
+            priority="high",
+            timeout=600,
+            max_retries=2,
+            description="Send one approved application through the browser session; every safety gate is "
+            "checked at run time. CAPTCHA, login wall or an unexpected page: needs attention, no retry.",
+        )
+        registry.register(
+            "batch_submit_applications",
+            tasks.batch_submit_applications,
+            payload_serializer=tasks.BatchSubmitApplicationsPayload,
+            priority="normal",
+            timeout=120,
+            description="Schedule approved applications in order, spaced by the minimum gap with jitter, "
+            "within today's cap and the monthly Connects budget; the rest wait for a later batch.",
+        )
+        registry.register(
+            "verify_submission",
+            tasks.verify_submission,
+            payload_serializer=tasks.VerifySubmissionPayload,
+            priority="normal",
+            timeout=300,
+            max_retries=2,
+            description="Open the proposals list and confirm a submitted application is there; missing: "
+            "needs attention.",
+        )
