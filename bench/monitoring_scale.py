@@ -218,6 +218,7 @@ def main() -> None:
         + f"; calculate_metrics over {args.days + 1} days: {snapshot_seconds:.1f} s"
     )
     print()
+    print("Load average before timing (1/5/15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(f"{'what':<40} {'median ms':>10} {'min':>8} {'max':>8}  target")
     failed = False
     for label, function, required in cases:
