@@ -118,7 +118,7 @@ RULES = [
 
 
 def _money(value) -> str:
-    return f"${value:,.2f}" if value is not None else "unknown"
+    return f"${Decimal(str(value)):,.2f}" if value is not None else "unknown"
 
 
 def job_block(job) -> str:
@@ -311,7 +311,7 @@ def draft_with_template(request: DraftRequest) -> Draft:
     if request.attachment_titles:
         body.append("Attached: " + ", ".join(request.attachment_titles) + ", similar work I have done.")
     if job.job_type == "hourly" and profile.hourly_rate is not None:
-        body.append(f"My rate is ${profile.hourly_rate:,.2f} per hour.")
+        body.append(f"My rate is {_money(profile.hourly_rate)} per hour.")
     body.append("I would be glad to discuss the details and a first step.")
     closing += ["Best regards,", profile.name]
     answers = []

@@ -79,15 +79,11 @@ def file_and_share(services: GoogleServices, *, document_id: str) -> str:
     )
     role = conf.get("GOOGLE_SHARE_ROLE")
     for grantee in conf.share_with():
+        options = {"fileId": document_id, "supportsAllDrives": True, "fields": "id"}
         if grantee.lower() == "anyone":
-            permission = {"type": "anyone", "role": role}
+            options["body"] = {"type": "anyone", "role": role}
         else:
-            permission = {"type": "user", "role": role, "emailAddress": grantee}
-        services.drive.permissions().create(
-            fileId=document_id,
-            body=permission,
-            sendNotificationEmail=False,
-            supportsAllDrives=True,
-            fields="id",
-        ).execute(num_retries=retries)
+            options["body"] = {"type": "user", "role": role, "emailAddress": grantee}
+            options["sendNotificationEmail"] = False
+        services.drive.permissions().create(**options).execute(num_retries=retries)
     return moved.get("webViewLink") or document_url(document_id)
