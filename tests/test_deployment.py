@@ -111,6 +111,53 @@ def test_log_format_plain_is_the_default_and_unknown_formats_are_refused(tmp_pat
     assert "LOG_FORMAT must be 'plain' or 'json'" in unknown.stderr
 
 
+def test_production_serves_collected_static_files_through_whitenoise(tmp_path):
+    """collectstatic with the manifest storage, then gunicorn: hashed, compressed, cached-forever static files."""
+    env = {key: value for key, value in os.environ.items() if key not in {"LOG_FORMAT"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="upwork_automation.settings.production",
+        SECRET_KEY="a-real-secret-for-this-test",
+        STATIC_ROOT=str(tmp_path / "static"),
+        LOG_DIR=str(tmp_path),
+        SECURE_SSL_REDIRECT="false",
+    )
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert collected.returncode == 0, collected.stderr
+    assert (tmp_path / "static" / "staticfiles.json").exists()
+
+    port = free_port()
+    gunicorn = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "upwork_automation.wsgi", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: answers(port), timeout=60, message="gunicorn to listen")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=10) as response:
+            page = response.read().decode()
+        stylesheet = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', page)
+        assert stylesheet, "the admin page does not link a hashed stylesheet"
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{stylesheet[1]}", headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - a local http:// URL
+            assert response.status == 200
+            assert response.headers["Content-Encoding"] == "gzip"
+            assert "immutable" in response.headers["Cache-Control"]
+    finally:
+        os.killpg(gunicorn.pid, signal.SIGTERM)
+        gunicorn.wait(timeout=30)
+
+
 # --- create_admin -------------------------------------------------------------------------------------------
 
 
