@@ -315,6 +315,19 @@ def application_cancel(
     return application
 
 
+def application_defer(*, application_id: int, run_at: datetime, source: str = TaskSource.SYSTEM) -> None:
+    """The gap said wait: the application shows as scheduled for when its next attempt runs."""
+    with transaction.atomic():
+        application = _lock(application_id)
+        if application.status not in STARTABLE:
+            return
+        before = _view(application)
+        application.scheduled_for = run_at
+        _set_status(application, ApplicationStatus.SCHEDULED)
+        application.save(update_fields=["scheduled_for", "status", "status_changed_at", "updated_at"])
+        _audit(application, "defer", before=before, source=source)
+
+
 def application_reopen(
     *, application_id: int, user=None, source: str = TaskSource.SYSTEM, remote_addr: str | None = None
 ) -> Application:

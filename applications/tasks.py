@@ -56,21 +56,16 @@ def submit_application(payload: dict, context: TaskContext) -> dict:
 def _defer(application_id: int, refused: services.GateRefused, payload: dict, context: TaskContext) -> dict:
     from queue_app.services import task_enqueue
 
+    wait = refused.wait_seconds + 1
     task = task_enqueue(
         task_type="submit_application",
         payload=payload,
-        delay=refused.wait_seconds + 1,
+        delay=wait,
         idempotency_key=f"submit_application:{application_id}:after:{context.task_id}",
     )
-    logger.info(
-        "Task %s: application %s waits %.0f s for the gap", context.task_id, application_id, refused.wait_seconds
-    )
-    return {
-        "outcome": "deferred",
-        "application_id": application_id,
-        "wait_seconds": refused.wait_seconds,
-        "next_task": str(task.id),
-    }
+    services.application_defer(application_id=application_id, run_at=task.run_at)
+    logger.info("Task %s: application %s waits %.0f s for the gap", context.task_id, application_id, wait)
+    return {"outcome": "deferred", "application_id": application_id, "wait_seconds": wait, "next_task": str(task.id)}
 
 
 def batch_submit_applications(payload: dict, context: TaskContext) -> dict:
