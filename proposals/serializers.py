@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from rest_framework import serializers
 
 from proposals.drafting import GENERATORS
@@ -50,14 +52,28 @@ class FreelancerProfileSerializer(serializers.ModelSerializer):
         return value
 
 
+class SkillsField(serializers.Field):
+    """A list of strings; a multipart form may send it as JSON or as "Django, PostgreSQL"."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            try:
+                data = json.loads(data) if data.strip().startswith("[") else data.split(",")
+            except ValueError as error:
+                raise serializers.ValidationError("Give a JSON list or comma-separated skills.") from error
+        return _string_list(data, "skills")
+
+    def to_representation(self, value):
+        return list(value or [])
+
+
 class AttachmentSerializer(serializers.ModelSerializer):
+    skills = SkillsField(required=False, help_text="Skills or tags this piece shows.")
+
     class Meta:
         model = Attachment
         fields = ["id", "file", "title", "skills", "description", "active", "created_at"]
         read_only_fields = ["created_at"]
-
-    def validate_skills(self, value):
-        return _string_list(value, "skills")
 
 
 class ProposalVersionSerializer(serializers.ModelSerializer):
