@@ -146,6 +146,32 @@ OPENAI_RATE_LIMIT = env("OPENAI_RATE_LIMIT", default="60/m")
 TASK_LIMITS = env.json("TASK_LIMITS", default={})
 LIMIT_RETRY_SECONDS = env.float("LIMIT_RETRY_SECONDS", default=2.0)
 
+# --- Job discovery (jobs app; read through jobs/conf.py) ----------------------
+UPWORK_BASE_URL = env("UPWORK_BASE_URL", default="https://www.upwork.com")  # sandbox: http://127.0.0.1:8765
+UPWORK_API_URL = env("UPWORK_API_URL", default="")  # "" = https://api.upwork.com/graphql, or <base>/graphql off Upwork
+UPWORK_TOKEN_URL = env("UPWORK_TOKEN_URL", default="")  # "" = <base>/api/v3/oauth2/token
+UPWORK_AUTHORIZE_URL = env("UPWORK_AUTHORIZE_URL", default="")  # "" = <base>/ab/account-security/oAuth2/authorize
+UPWORK_CLIENT_ID = env("UPWORK_CLIENT_ID", default="")
+UPWORK_CLIENT_SECRET = env("UPWORK_CLIENT_SECRET", default="")
+UPWORK_REDIRECT_URI = env("UPWORK_REDIRECT_URI", default="http://127.0.0.1:8000/api/jobs/oauth/callback/")
+UPWORK_API_TIMEOUT = env.float("UPWORK_API_TIMEOUT", default=30.0)
+UPWORK_API_PAGE_SIZE = env.int("UPWORK_API_PAGE_SIZE", default=10)
+UPWORK_API_MAX_PAGES = env.int("UPWORK_API_MAX_PAGES", default=5)
+UPWORK_API_RATE_LIMIT_RETRIES = env.int("UPWORK_API_RATE_LIMIT_RETRIES", default=2)
+UPWORK_API_MAX_RETRY_WAIT = env.float("UPWORK_API_MAX_RETRY_WAIT", default=60.0)
+FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", default="")  # Fernet key(s), comma-separated; "" = from SECRET_KEY
+JOBS_STRATEGY_CONCURRENCY = env.int("JOBS_STRATEGY_CONCURRENCY", default=2)
+JOBS_BROWSER_EXECUTABLE = env("JOBS_BROWSER_EXECUTABLE", default="/usr/bin/chromium")
+JOBS_BROWSER_HEADLESS = env.bool("JOBS_BROWSER_HEADLESS", default=True)
+JOBS_BROWSER_DELAY_MIN = env.float("JOBS_BROWSER_DELAY_MIN", default=2.0)  # seconds between page loads, jittered
+JOBS_BROWSER_DELAY_MAX = env.float("JOBS_BROWSER_DELAY_MAX", default=6.0)
+JOBS_BROWSER_MAX_PAGES = env.int("JOBS_BROWSER_MAX_PAGES", default=3)  # result pages per search
+JOBS_BROWSER_MAX_DETAILS = env.int("JOBS_BROWSER_MAX_DETAILS", default=20)  # job pages opened per search
+JOBS_BROWSER_NAV_TIMEOUT = env.float("JOBS_BROWSER_NAV_TIMEOUT", default=30.0)
+JOBS_BROWSER_MAX_AGE = env.int("JOBS_BROWSER_MAX_AGE", default=3600)  # cleanup stops our Chromium older than this
+JOBS_SESSION_DEFAULT_DAYS = env.int("JOBS_SESSION_DEFAULT_DAYS", default=30)  # expiry when cookies don't say
+JOBS_SESSION_PURGE_DAYS = env.int("JOBS_SESSION_PURGE_DAYS", default=30)
+
 # --- Applications: safety controls (applications/conf.py); every default is the safe one ---
 APPLICATIONS_ENABLED = env.bool("APPLICATIONS_ENABLED", default=False)  # kill switch: off = nothing is sent
 APPLICATIONS_REQUIRE_APPROVAL = env.bool("APPLICATIONS_REQUIRE_APPROVAL", default=True)
