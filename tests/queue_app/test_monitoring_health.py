@@ -9,6 +9,7 @@ from django.utils import timezone
 from redis import Redis
 
 from queue_app import health
+from tests.conftest import wait_for
 from tests.queue_app.monitoring_factories import (
     finished_task,
     healthy_services,
@@ -162,3 +163,21 @@ def test_alerts_add_up_and_the_score_stays_at_or_above_zero(redis_conn):
     }
     assert report["score"] == 0
     assert report["status"] == "critical"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_worker_and_scheduler_processes_make_the_queue_healthy(processes):
+    """The heartbeats the health check reads are the ones the real processes write."""
+    assert health.queue_health()["status"] == "critical"  # nothing running yet
+    processes.worker()
+    processes.start("rqscheduler", "--queue", "normal", "--interval", "1", name="scheduler")
+
+    report = wait_for(
+        lambda: (report := health.queue_health())["status"] == "healthy" and report,
+        timeout=30,
+        message="health turns healthy",
+    )
+
+    assert report["score"] == 100
+    assert report["checks"]["scheduler"]["running"] is True
+    assert len(report["checks"]["workers"]) == 1
