@@ -836,3 +836,55 @@ def applications_batch_schedule(
             budget_left -= needed
             at = _next_gap(at)
     return {"scheduled": scheduled, "skipped": skipped}
+
+
+def application_dry_run_request(*, application_id: int, user=None, source: str = TaskSource.SYSTEM):
+    """Queue a dry run: the form is filled and screenshotted, submit is never clicked, no slot is taken."""
+    from queue_app.services import task_enqueue
+
+    application = Application.objects.filter(id=application_id).first()
+    if application is None:
+        raise NotFound(f"No application with id {application_id}.")
+    _dry_run_gates(application)
+    return task_enqueue(
+        task_type="submit_application",
+        payload={"application_id": application.id, "dry_run": True},
+        source=source,
+        user=user,
+    )
+
+
+def applications_batch_request(
+    *, application_ids: list[int] | None = None, limit: int | None = None, user=None, source: str = TaskSource.SYSTEM
+):
+    """Queue batch_submit_applications (it schedules within today's cap and the gap when it runs)."""
+    from queue_app.services import task_enqueue
+
+    if not conf.get("APPLICATIONS_ENABLED"):
+        raise GateRefused("Submitting is switched off (APPLICATIONS_ENABLED=false).", gate="kill_switch")
+    return task_enqueue(
+        task_type="batch_submit_applications",
+        payload={"application_ids": application_ids, "limit": limit},
+        source=source,
+        user=user,
+    )
+
+
+def limits_summary(*, now: datetime | None = None) -> dict[str, Any]:
+    """The safety settings and how much of today's cap and this month's budget is used."""
+    now = now or timezone.now()
+    usage = usage_read(now=now)
+    cap = conf.get("APPLICATIONS_DAILY_CAP")
+    budget = conf.get("APPLICATIONS_MONTHLY_CONNECTS_BUDGET")
+    return {
+        "settings": conf.safety_settings(),
+        "today": {"submissions": usage.today, "cap": cap, "remaining": max(0, cap - usage.today)},
+        "month": {
+            "connects": usage.month_connects,
+            "budget": budget,
+            "remaining": max(0, budget - usage.month_connects),
+        },
+        "next_submission_not_before": usage.gap_until if usage.gap_until and usage.gap_until > now else None,
+        "scheduled": Application.objects.filter(status=ApplicationStatus.SCHEDULED).count(),
+        "needs_attention": selectors.needing_attention_count(),
+    }

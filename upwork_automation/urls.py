@@ -23,4 +23,5 @@ urlpatterns = [
     path("api/queue/", include("queue_app.urls")),
     path("api/jobs/", include("jobs.urls")),
     path("api/proposals/", include("proposals.urls")),
+    path("api/applications/", include("applications.urls")),
 ]

@@ -1,0 +1,206 @@
+"""Admin for applications: inspect with screenshots; approve, schedule, dry-run, cancel and reopen via services."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.http import FileResponse, Http404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from applications import services
+from applications.models import Application, ApplicationScreenshot
+from queue_app.errors import ApplicationError
+from queue_app.models import TaskSource
+
+
+def _screenshot_url(screenshot: ApplicationScreenshot) -> str:
+    return reverse("admin:applications_application_screenshot", args=[screenshot.application_id, screenshot.id])
+
+
+class ScreenshotInline(admin.TabularInline):
+    model = ApplicationScreenshot
+    extra = 0
+    can_delete = False
+    fields = ["thumbnail", "kind", "page_url", "taken_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Screenshot")
+    def thumbnail(self, screenshot: ApplicationScreenshot) -> str:
+        url = _screenshot_url(screenshot)
+        return format_html(
+            '<a href="{}" target="_blank"><img src="{}" alt="{}" style="max-width:240px;max-height:160px;'
+            'border:1px solid #ccc"></a>',
+            url,
+            url,
+            screenshot.get_kind_display(),
+        )
+
+
+@admin.register(Application)
+class ApplicationAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "job_title",
+        "status",
+        "bid_amount",
+        "connects_required",
+        "connects_spent",
+        "scheduled_for",
+        "submitted_at",
+        "confirmation_reference",
+        "screenshot_links",
+    ]
+    list_filter = ["status", "approved_at", "submitted_at"]
+    list_select_related = ["job"]
+    search_fields = ["job__title", "=job__upwork_id", "=confirmation_reference"]
+    date_hierarchy = "created_at"
+    inlines = [ScreenshotInline]
+    actions = ["approve", "schedule_now", "dry_run", "cancel", "reopen", "batch_schedule"]
+    readonly_fields = [
+        "job",
+        "proposal",
+        "proposal_version",
+        "status",
+        "status_changed_at",
+        "cover_letter",
+        "screening_answers",
+        "attachment_ids",
+        "connects_required",
+        "connects_reserved",
+        "connects_spent",
+        "boost_connects",
+        "counts_toward_caps",
+        "claimed_at",
+        "gap_until",
+        "scheduled_for",
+        "approved_by",
+        "approved_at",
+        "submitted_at",
+        "verified_at",
+        "confirmation_reference",
+        "last_dry_run_at",
+        "attempts",
+        "error",
+        "browser_session",
+        "created_at",
+        "updated_at",
+    ]
+    fields = ["bid_amount", *readonly_fields]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("screenshots")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # created from an approved proposal (API or CLI), never by hand
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the record of what was sent stays; cancel instead
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Only the bid can be edited here, and only before approval; everything else goes through actions.
+        return obj is None or obj.status == "awaiting_approval"
+
+    def get_urls(self):
+        extra = [
+            path(
+                "<int:application_id>/screenshots/<int:screenshot_id>/",
+                self.admin_site.admin_view(self.screenshot_view),
+                name="applications_application_screenshot",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def screenshot_view(self, request, application_id: int, screenshot_id: int):
+        shot = ApplicationScreenshot.objects.filter(id=screenshot_id, application_id=application_id).first()
+        if shot is None or not shot.image or not self.has_view_permission(request):
+            raise Http404("No such screenshot.")
+        return FileResponse(shot.image.open("rb"), content_type="image/png")
+
+    @admin.display(description="Job", ordering="job__title")
+    def job_title(self, application: Application) -> str:
+        return application.job.title
+
+    @admin.display(description="Screenshots")
+    def screenshot_links(self, application: Application) -> str:
+        return format_html_join(
+            " ",
+            '<a href="{}" target="_blank" title="{}">{}</a>',
+            ((_screenshot_url(s), s.get_kind_display(), s.kind) for s in application.screenshots.all()),
+        )
+
+    def _each(self, request, queryset, verb: str, call) -> None:
+        done, refused = 0, []
+        for application in queryset:
+            try:
+                call(application)
+                done += 1
+            except ApplicationError as error:
+                refused.append(f"#{application.id}: {error.message}")
+        if done:
+            self.message_user(request, f"{done} application(s) {verb}.", messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, message, messages.ERROR)
+
+    def _who(self, request) -> dict:
+        return {"user": request.user, "source": TaskSource.ADMIN, "remote_addr": request.META.get("REMOTE_ADDR")}
+
+    @admin.action(description="Approve (send exactly this proposal version, bid and answers)")
+    def approve(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "approved",
+            lambda a: services.application_approve(application_id=a.id, **self._who(request)),
+        )
+
+    @admin.action(description="Schedule now (every safety gate is checked when it runs)")
+    def schedule_now(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "scheduled",
+            lambda a: services.application_schedule(application_id=a.id, **self._who(request)),
+        )
+
+    @admin.action(description="Dry run (fill the form and screenshot it, never submit)")
+    def dry_run(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "queued for a dry run",
+            lambda a: services.application_dry_run_request(
+                application_id=a.id, user=request.user, source=TaskSource.ADMIN
+            ),
+        )
+
+    @admin.action(description="Cancel")
+    def cancel(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "cancelled",
+            lambda a: services.application_cancel(application_id=a.id, **self._who(request)),
+        )
+
+    @admin.action(description="Reopen (back to awaiting approval after a person checked)")
+    def reopen(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "reopened",
+            lambda a: services.application_reopen(application_id=a.id, **self._who(request)),
+        )
+
+    @admin.action(description="Batch: schedule the selected approved ones within today's cap and gap")
+    def batch_schedule(self, request, queryset):
+        try:
+            task = services.applications_batch_request(
+                application_ids=list(queryset.values_list("id", flat=True)), user=request.user, source=TaskSource.ADMIN
+            )
+        except ApplicationError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return
+        self.message_user(request, f"Batch queued as task {task.id}.", messages.SUCCESS)

@@ -1,0 +1,15 @@
+"""Filters for the applications list."""
+
+from django_filters import rest_framework as filters
+
+from applications.models import Application, ApplicationStatus
+
+
+class ApplicationFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=ApplicationStatus.choices)
+    job = filters.NumberFilter(field_name="job_id")
+    submitted_after = filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
+
+    class Meta:
+        model = Application
+        fields = ["status", "job", "submitted_after"]
