@@ -180,9 +180,6 @@ class ProposalAdmin(admin.ModelAdmin):
                 self.message_user(request, error.message, messages.ERROR)
         return super().response_change(request, obj)
 
-    def save_related(self, request, form, formsets, change):
-        """Versions are read-only here; nothing to save besides what save_model did."""
-
     def _each(self, request, queryset, verb: str, call) -> None:
         done, failed = 0, []
         for proposal in queryset:

@@ -50,7 +50,7 @@ class Draft:
     model: str = ""
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    estimated_cost: Decimal = Decimal("0")
+    estimated_cost: Decimal = Decimal("0.000000")
 
 
 # --- instructions hidden in job posts ----------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from proposals.drafting import GENERATORS
@@ -52,6 +53,7 @@ class FreelancerProfileSerializer(serializers.ModelSerializer):
         return value
 
 
+@extend_schema_field(serializers.ListField(child=serializers.CharField()))
 class SkillsField(serializers.Field):
     """A list of strings; a multipart form may send it as JSON or as "Django, PostgreSQL"."""
 
@@ -175,24 +177,24 @@ class ProposalSerializer(ProposalListSerializer):
         return current.text if current else ""
 
 
-class EditSerializer(serializers.Serializer):
+class ProposalEditSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=50000, trim_whitespace=True)
 
 
-class RegenerateSerializer(serializers.Serializer):
+class ProposalRegenerateSerializer(serializers.Serializer):
     feedback = serializers.CharField(max_length=10000)
     generator = serializers.ChoiceField(choices=GENERATORS, required=False, allow_null=True, default=None)
 
 
-class ReviewSerializer(serializers.Serializer):
+class ProposalReviewSerializer(serializers.Serializer):
     feedback = serializers.CharField(max_length=10000, required=False, allow_blank=True, default="")
 
 
-class AttachmentChoiceSerializer(serializers.Serializer):
+class ProposalAttachmentChoiceSerializer(serializers.Serializer):
     attachment_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=True)
 
 
-class GenerateSerializer(serializers.Serializer):
+class ProposalGenerateSerializer(serializers.Serializer):
     job_id = serializers.IntegerField(min_value=1)
     profile_id = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
     generator = serializers.ChoiceField(choices=GENERATORS, required=False, allow_null=True, default=None)
@@ -201,7 +203,7 @@ class GenerateSerializer(serializers.Serializer):
     )
 
 
-class BatchSerializer(serializers.Serializer):
+class ProposalBatchSerializer(serializers.Serializer):
     job_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, allow_null=True, default=None
     )

@@ -12,17 +12,17 @@ from proposals import selectors, services
 from proposals.filters import ProposalFilter
 from proposals.models import Attachment, FreelancerProfile, ProposalVersion
 from proposals.serializers import (
-    AttachmentChoiceSerializer,
     AttachmentSerializer,
-    BatchSerializer,
-    EditSerializer,
     FreelancerProfileSerializer,
-    GenerateSerializer,
+    ProposalAttachmentChoiceSerializer,
+    ProposalBatchSerializer,
+    ProposalEditSerializer,
+    ProposalGenerateSerializer,
     ProposalListSerializer,
+    ProposalRegenerateSerializer,
+    ProposalReviewSerializer,
     ProposalSerializer,
     ProposalVersionSerializer,
-    RegenerateSerializer,
-    ReviewSerializer,
 )
 from queue_app.models import TaskSource
 from queue_app.serializers import TaskSerializer
@@ -57,17 +57,17 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    @extend_schema(request=EditSerializer, responses=ProposalVersionSerializer)
+    @extend_schema(request=ProposalEditSerializer, responses=ProposalVersionSerializer)
     @action(detail=True, methods=["post"])
     def edit(self, request, pk=None):
-        data = self._input(EditSerializer, request)
+        data = self._input(ProposalEditSerializer, request)
         version = services.proposal_edit(proposal_id=self.get_object().id, text=data["text"], user=request.user)
         return Response(ProposalVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=RegenerateSerializer, responses=TaskSerializer)
+    @extend_schema(request=ProposalRegenerateSerializer, responses=TaskSerializer)
     @action(detail=True, methods=["post"])
     def regenerate(self, request, pk=None):
-        data = self._input(RegenerateSerializer, request)
+        data = self._input(ProposalRegenerateSerializer, request)
         proposal = self.get_object()
         task = task_enqueue(
             task_type="update_proposal",
@@ -83,10 +83,10 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         proposal = services.proposal_submit(proposal_id=self.get_object().id, user=request.user, source=TaskSource.API)
         return self._detail(proposal.id)
 
-    @extend_schema(request=ReviewSerializer, responses=ProposalSerializer)
+    @extend_schema(request=ProposalReviewSerializer, responses=ProposalSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        data = self._input(ReviewSerializer, request)
+        data = self._input(ProposalReviewSerializer, request)
         proposal = services.proposal_approve(
             proposal_id=self.get_object().id,
             feedback=data["feedback"],
@@ -96,10 +96,10 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         )
         return self._detail(proposal.id)
 
-    @extend_schema(request=ReviewSerializer, responses=ProposalSerializer)
+    @extend_schema(request=ProposalReviewSerializer, responses=ProposalSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        data = self._input(ReviewSerializer, request)
+        data = self._input(ProposalReviewSerializer, request)
         proposal = services.proposal_reject(
             proposal_id=self.get_object().id,
             feedback=data["feedback"],
@@ -109,10 +109,10 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         )
         return self._detail(proposal.id)
 
-    @extend_schema(request=AttachmentChoiceSerializer, responses=ProposalSerializer)
+    @extend_schema(request=ProposalAttachmentChoiceSerializer, responses=ProposalSerializer)
     @action(detail=True, methods=["post"])
     def attachments(self, request, pk=None):
-        data = self._input(AttachmentChoiceSerializer, request)
+        data = self._input(ProposalAttachmentChoiceSerializer, request)
         proposal = services.proposal_attachments_set(
             proposal_id=self.get_object().id,
             attachment_ids=data["attachment_ids"],
@@ -121,17 +121,17 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         )
         return self._detail(proposal.id)
 
-    @extend_schema(request=GenerateSerializer, responses=TaskSerializer)
+    @extend_schema(request=ProposalGenerateSerializer, responses=TaskSerializer)
     @action(detail=False, methods=["post"])
     def generate(self, request):
-        data = self._input(GenerateSerializer, request)
+        data = self._input(ProposalGenerateSerializer, request)
         task = task_enqueue(task_type="generate_proposal", payload=data, source=TaskSource.API, user=request.user)
         return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=BatchSerializer, responses=TaskSerializer)
+    @extend_schema(request=ProposalBatchSerializer, responses=TaskSerializer)
     @action(detail=False, methods=["post"])
     def batch(self, request):
-        data = self._input(BatchSerializer, request)
+        data = self._input(ProposalBatchSerializer, request)
         task = task_enqueue(
             task_type="batch_generate_proposals", payload=data, source=TaskSource.API, user=request.user
         )
