@@ -131,6 +131,10 @@ def _default_bid(proposal) -> Decimal | None:
     return job.budget
 
 
+def _money(value) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
 def _check_boost(boost_connects: int) -> None:
     if boost_connects and not conf.get("APPLICATIONS_BOOST_ENABLED"):
         raise ValidationFailed(
@@ -167,7 +171,7 @@ def application_create(
     if proposal.status != ProposalStatus.APPROVED or proposal.approved_version_id is None:
         raise InvalidTransition(f"Proposal {proposal_id} is {proposal.status}; approve the proposal first.")
     _check_boost(boost_connects)
-    bid = Decimal(bid_amount) if bid_amount is not None else _default_bid(proposal)
+    bid = _money(bid_amount) if bid_amount is not None else _default_bid(proposal)
     if bid is not None and bid <= 0:
         raise ValidationFailed("The bid must be more than zero.", field_errors={"bid_amount": ["Must be > 0."]})
     try:
@@ -238,7 +242,7 @@ def application_approve(
                 field_errors={"screening_answers": problems},
             )
         if bid_amount is not None:
-            application.bid_amount = Decimal(bid_amount)
+            application.bid_amount = _money(bid_amount)
         if application.bid_amount is None or application.bid_amount <= 0:
             raise ValidationFailed(
                 "Give a bid (rate or amount) above zero.", field_errors={"bid_amount": ["Required."]}
@@ -519,7 +523,7 @@ def _session():
     session = browser_session_usable()
     if session is None:
         raise GateRefused(
-            "No active browser session: import one (manage.py jobs_session_import) or reactivate it.",
+            "No active browser session: import one (manage.py jobs_import_session) or reactivate it.",
             gate="browser_session",
         )
     return session
