@@ -64,7 +64,7 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         version = services.proposal_edit(proposal_id=self.get_object().id, text=data["text"], user=request.user)
         return Response(ProposalVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ProposalRegenerateSerializer, responses=TaskSerializer)
+    @extend_schema(request=ProposalRegenerateSerializer, responses={202: TaskSerializer})
     @action(detail=True, methods=["post"])
     def regenerate(self, request, pk=None):
         data = self._input(ProposalRegenerateSerializer, request)
@@ -121,14 +121,14 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         )
         return self._detail(proposal.id)
 
-    @extend_schema(request=ProposalGenerateSerializer, responses=TaskSerializer)
+    @extend_schema(request=ProposalGenerateSerializer, responses={202: TaskSerializer})
     @action(detail=False, methods=["post"])
     def generate(self, request):
         data = self._input(ProposalGenerateSerializer, request)
         task = task_enqueue(task_type="generate_proposal", payload=data, source=TaskSource.API, user=request.user)
         return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(request=ProposalBatchSerializer, responses=TaskSerializer)
+    @extend_schema(request=ProposalBatchSerializer, responses={202: TaskSerializer})
     @action(detail=False, methods=["post"])
     def batch(self, request):
         data = self._input(ProposalBatchSerializer, request)
