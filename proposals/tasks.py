@@ -124,7 +124,19 @@ def update_proposal(payload: dict, context: TaskContext) -> dict:
 
 
 def export_proposal(payload: dict, context: TaskContext) -> dict:
+    from googleapiclient.errors import HttpError
+
     try:
         return services.proposal_export(version_id=payload["version_id"])
     except NotFound as error:
         return {"outcome": "gone", "message": error.message}
+    except FileNotFoundError as error:
+        raise PermanentTaskError(
+            f"GOOGLE_SERVICE_ACCOUNT_FILE cannot be read ({error.filename}): download the service account's JSON key "
+            "and point the setting at it."
+        ) from error
+    except HttpError as error:
+        status = int(error.resp.status)
+        if status == 429 or status >= 500:
+            raise  # the client already retried GOOGLE_API_NUM_RETRIES times; the queue tries again later
+        raise PermanentTaskError(f"Google rejected the export ({status}): {error.reason}") from error

@@ -157,3 +157,28 @@ def test_approval_enqueues_the_export_when_configured(
         proposal = services.proposal_approve(proposal_id=proposal.id)
     task = Task.objects.get(task_type="export_proposal")
     assert task.payload == {"version_id": proposal.approved_version_id}
+
+
+def test_the_export_task_fails_for_good_on_a_4xx_and_names_googles_reason(google, approved_version, monkeypatch):
+    from proposals import gdocs, tasks
+    from queue_app.errors import PermanentTaskError
+    from queue_app.registry import TaskContext
+
+    forbidden = {"status": "403", "content-type": "application/json"}
+    body = json.dumps({"error": {"code": 403, "message": "The caller does not have permission", "errors": []}})
+    http = HttpMockSequence([(forbidden, body)])
+    real_build = gdocs.build_services
+    monkeypatch.setattr(gdocs, "build_services", lambda http_=None, **kw: real_build(http=http))
+    context = TaskContext(task_id="t", task_type="export_proposal", attempt=1, max_retries=3)
+    with pytest.raises(PermanentTaskError, match=r"Google rejected the export \(403\): The caller does not have"):
+        tasks.export_proposal({"version_id": approved_version.id}, context)
+
+
+def test_a_missing_service_account_file_is_a_permanent_failure_saying_so(google, approved_version):
+    from proposals import tasks
+    from queue_app.errors import PermanentTaskError
+    from queue_app.registry import TaskContext
+
+    context = TaskContext(task_id="t", task_type="export_proposal", attempt=1, max_retries=3)
+    with pytest.raises(PermanentTaskError, match="GOOGLE_SERVICE_ACCOUNT_FILE cannot be read"):
+        tasks.export_proposal({"version_id": approved_version.id}, context)
