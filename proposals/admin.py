@@ -12,8 +12,33 @@ from queue_app.errors import ApplicationError
 from queue_app.models import TaskSource
 
 
+class FreelancerProfileForm(forms.ModelForm):
+    class Meta:
+        model = FreelancerProfile
+        fields = [
+            "name",
+            "title",
+            "skills",
+            "hourly_rate",
+            "bio",
+            "achievements",
+            "sample_letter",
+            "writing_rules",
+            "tone",
+            "is_default",
+        ]
+
+    def clean_is_default(self):
+        value = self.cleaned_data["is_default"]
+        other = FreelancerProfile.objects.filter(is_default=True).exclude(pk=self.instance.pk).first()
+        if value and other is not None:
+            raise forms.ValidationError(f"'{other.name}' is the default profile; unset it first.")
+        return value
+
+
 @admin.register(FreelancerProfile)
 class FreelancerProfileAdmin(admin.ModelAdmin):
+    form = FreelancerProfileForm
     list_display = ["name", "title", "hourly_rate", "is_default", "updated_at"]
     search_fields = ["name", "title"]
 

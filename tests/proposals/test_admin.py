@@ -91,3 +91,12 @@ def test_approving_an_approved_proposal_is_reported_not_applied(staff_client, pr
     )
     assert "Not changed" in response.content.decode()
     assert AuditEntry.objects.filter(action="proposal.approve").count() == 1
+
+
+def test_a_second_default_profile_is_a_form_error_not_a_crash(staff_client, profile):
+    response = staff_client.post(
+        "/admin/proposals/freelancerprofile/add/",
+        {"name": "Bob", "tone": "plain", "skills": "[]", "achievements": "[]", "is_default": "on"},
+    )
+    assert response.status_code == 200
+    assert "is the default profile; unset it first." in response.content.decode()
