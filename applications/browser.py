@@ -180,6 +180,7 @@ class ApplyBrowser:
         """Fill the form; click submit unless dry_run; return the confirmation reference and screenshots.
 
         `connects_check(n)` sees the Connects the form asks for before anything is typed; it raises to stop.
+        It runs inside Playwright's event loop, where Django refuses database access: keep it pure.
         """
         return self._run(lambda page: self._submit(page, form, dry_run=dry_run, connects_check=connects_check))
 

@@ -473,6 +473,15 @@ def application_claim(*, application_id: int, now: datetime | None = None) -> Ap
     return application
 
 
+def _note_refusal(application_id: int, refused: GateRefused) -> None:
+    """A gate refused before a slot was taken: a scheduled application goes back to approved, with the reason."""
+    now = timezone.now()
+    Application.objects.filter(id=application_id, status=ApplicationStatus.SCHEDULED).update(
+        status=ApplicationStatus.APPROVED, status_changed_at=now
+    )
+    Application.objects.filter(id=application_id, status__in=STARTABLE).update(error=refused.message)
+
+
 def _release(application_id: int, *, status: str, error: str, now: datetime | None = None) -> int:
     """Nothing was sent: give the slot back (caps and gap) and move on from submitting."""
     return Application.objects.filter(id=application_id, status=ApplicationStatus.SUBMITTING).update(
@@ -589,7 +598,11 @@ def application_submit(
     dry_run = conf.get("APPLICATIONS_DRY_RUN") if dry_run is None else dry_run
     if dry_run:
         return _dry_run(application, source=source)
-    session = _session()
+    try:
+        session = _session()
+    except GateRefused as refused:
+        _note_refusal(application_id, refused)
+        raise
     application = application_claim(application_id=application_id)
     try:
         form = _form_input(application)
@@ -599,16 +612,12 @@ def application_submit(
     Application.objects.filter(id=application_id).update(browser_session=session)
 
     def connects_check(on_page: int | None) -> None:
-        if on_page is None:
-            return
-        needed = on_page + application.boost_connects
-        if needed > application.connects_reserved:
+        # Runs inside the browser's event loop: no database access here.
+        if on_page is not None and on_page + application.boost_connects > application.connects_reserved:
             raise browser.Refused(
                 f"The form asks {on_page} Connects (+{application.boost_connects} boost); "
                 f"{application.connects_reserved} were approved and reserved. Reopen and approve it again."
             )
-        if needed < application.connects_reserved:  # cheaper than reserved: give the difference back
-            Application.objects.filter(id=application_id).update(connects_reserved=needed, connects_required=on_page)
 
     try:
         outcome = browser.ApplyBrowser(storage_state=session.storage_state_dict()).submit(
@@ -685,6 +694,11 @@ def _record_submitted(application_id: int, outcome: browser.SubmitOutcome, *, so
         _set_status(application, ApplicationStatus.SUBMITTED, now)
         application.submitted_at = now
         application.confirmation_reference = outcome.reference[:100]
+        if outcome.connects_on_page is not None:  # never more than reserved: connects_check refused that
+            application.connects_required = outcome.connects_on_page
+            application.connects_reserved = min(
+                application.connects_reserved, outcome.connects_on_page + application.boost_connects
+            )
         application.connects_spent = application.connects_reserved
         application.error = ""
         application.save()

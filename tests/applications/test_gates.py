@@ -159,10 +159,14 @@ def test_boost_is_refused_unless_enabled(sandbox):
         services.application_approve(application_id=made.application.id)
 
 
-def test_no_browser_session_refuses(sandbox):
+def test_no_browser_session_refuses_and_a_scheduled_application_goes_back_to_approved(sandbox):
     made = make_application(sandbox, 1)
+    services.application_schedule(application_id=made.application.id)
 
     assert submit_refused(sandbox, made.application.id).gate == "browser_session"
+    application = Application.objects.get(id=made.application.id)
+    assert application.status == ApplicationStatus.APPROVED
+    assert "No active browser session" in application.error
 
 
 def test_one_application_per_job(sandbox):

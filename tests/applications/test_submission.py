@@ -105,3 +105,16 @@ def test_verification_detects_a_missing_submission(sandbox, browser_session):
     assert application.status == ApplicationStatus.NEEDS_ATTENTION
     assert "Not in the proposals list" in application.error
     assert application.screenshots.filter(kind=ScreenshotKind.VERIFICATION).exists()
+
+
+def test_a_form_asking_more_connects_than_approved_is_not_sent(sandbox, browser_session):
+    made = make_application(sandbox, 1, connects=4)  # our job row says 4; the form asks the sandbox's 8
+
+    with pytest.raises(services.SubmissionStopped, match="asks 8 Connects"):
+        services.application_submit(application_id=made.application.id)
+
+    assert submissions(sandbox) == []
+    application = Application.objects.get(id=made.application.id)
+    assert application.status == ApplicationStatus.FAILED
+    assert application.counts_toward_caps is False
+    assert application.screenshots.filter(kind=ScreenshotKind.ATTENTION).exists()

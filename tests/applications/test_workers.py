@@ -99,13 +99,15 @@ def test_gap_holds_under_two_workers_and_defers_the_rest(processes, sandbox, med
 
 def test_daily_cap_holds_with_the_family_limit_in_place(processes, sandbox, media_root, browser_session):
     ids = [make_application(sandbox, index).application.id for index in (1, 2)]
-    start_two_workers(processes, sandbox, media_root, APPLICATIONS_DAILY_CAP=1)
+    # As in production: Django's async-safety check stays on (no DJANGO_ALLOW_ASYNC_UNSAFE in the worker).
+    start_two_workers(processes, sandbox, media_root, APPLICATIONS_DAILY_CAP=1, DJANGO_ALLOW_ASYNC_UNSAFE="")
 
     tasks = enqueue_all(ids)
     wait_for(lambda: finished(tasks), timeout=120, message="both submit tasks finished")
 
     assert len(submissions(sandbox)) == 1
     assert Application.objects.filter(status=ApplicationStatus.SUBMITTED).count() == 1
+    assert Application.objects.filter(status=ApplicationStatus.APPROVED, error__contains="daily cap").count() == 1
 
 
 def test_captcha_stops_cleanly_without_retry_and_raises_a_health_alert(processes, sandbox, media_root, browser_session):
