@@ -4,6 +4,7 @@ import django_filters
 from django.db.models import Q
 
 from jobs.models import Job, JobStatus, JobType
+from queue_app.filters import UtcIsoDateTimeFilter
 
 
 class JobFilter(django_filters.FilterSet):
@@ -13,7 +14,7 @@ class JobFilter(django_filters.FilterSet):
     max_score = django_filters.NumberFilter(field_name="score", lookup_expr="lte")
     min_budget = django_filters.NumberFilter(method="filter_min_budget", help_text="Fixed budget or top hourly rate.")
     max_budget = django_filters.NumberFilter(method="filter_max_budget", help_text="Fixed budget or top hourly rate.")
-    posted_after = django_filters.IsoDateTimeFilter(field_name="posted_at", lookup_expr="gte")
+    posted_after = UtcIsoDateTimeFilter(field_name="posted_at", lookup_expr="gte")
     client_country = django_filters.CharFilter(lookup_expr="iexact")
     skill = django_filters.CharFilter(method="filter_skill", help_text="Jobs listing this skill (exact name).")
 

@@ -1,8 +1,30 @@
 """django-filter sets for the task list."""
 
+from datetime import UTC
+
 import django_filters
+from django import forms
 
 from queue_app.models import AuditEntry, Task, TaskPriority, TaskSource, TaskStatus, WorkerProcess, WorkerState
+
+
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 time converted to UTC: PostgreSQL refuses offsets past ±15:59 that Python accepts."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Date and time out of range.", code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """Use this for every date-time query parameter (a bad offset is a 400, never a database error)."""
+
+    field_class = UtcIsoDateTimeField
 
 
 class TaskFilter(django_filters.FilterSet):
@@ -10,8 +32,8 @@ class TaskFilter(django_filters.FilterSet):
     task_type = django_filters.CharFilter()
     priority = django_filters.ChoiceFilter(choices=TaskPriority.choices)
     source = django_filters.ChoiceFilter(choices=TaskSource.choices)
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Task
@@ -24,8 +46,8 @@ class AuditEntryFilter(django_filters.FilterSet):
     action = django_filters.CharFilter(help_text="e.g. task.cancel, schedule.disable.")
     object_type = django_filters.CharFilter()
     object_id = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEntry

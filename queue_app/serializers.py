@@ -6,7 +6,7 @@ from queue_app.models import AuditEntry, ScheduledTask, Task, TaskPriority, Work
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Task
@@ -59,6 +59,9 @@ class TaskEnqueueSerializer(serializers.Serializer):
 
 
 class ScheduledTaskSerializer(serializers.ModelSerializer):
+    # Empty means the task type's default; declared so the schema's enum admits "".
+    priority = serializers.ChoiceField(choices=TaskPriority.choices, allow_blank=True, read_only=True)
+
     class Meta:
         model = ScheduledTask
         fields = [

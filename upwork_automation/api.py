@@ -6,7 +6,9 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -126,3 +128,32 @@ def add_error_responses(result, generator, request, public):
             for code, description in ERROR_RESPONSES.items():
                 responses.setdefault(code, {"description": description, "content": reference})
     return result
+
+
+# --- 404 and 500 outside DRF views (no URL matched, or a crash): JSON under /api/ ---------------------
+
+
+def page_not_found(request, exception=None):
+    """handler404: the error shape for /api/ URLs that match no route; Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": "not_found", "message": f"No API endpoint at {request.path}.", "field_errors": {}}}
+        return JsonResponse(body, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """handler500: the error shape for /api/ URLs (details go to the log, never to the client)."""
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": "server_error", "message": "Internal server error.", "field_errors": {}}}
+        return JsonResponse(body, status=500)
+    return defaults.server_error(request)
+
+
+class ApiPagination(LimitOffsetPagination):
+    """?limit=&offset= pages; a limit above max_limit is cut to it, an offset past any table is clamped."""
+
+    max_limit = 1000
+    max_offset = 2**40
+
+    def get_offset(self, request) -> int:
+        return min(super().get_offset(request), self.max_offset)

@@ -210,7 +210,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "upwork_automation.api.ApiPagination",  # limit/offset, limit capped at 1000
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "upwork_automation.api.exception_handler",
 }

@@ -1,0 +1,33 @@
+"""Odd query parameters found by fuzzing answer 200 or 400, never a database error (5xx)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/queue/tasks/", "/api/queue/audit/", "/api/jobs/jobs/", "/api/proposals/proposals/"],
+)
+def test_a_time_offset_postgresql_cannot_store_is_converted_or_refused(operator_client, path):
+    params = {"created_before": "1463-11-02T02:26:21.66+19:06", "created_after": "0001-01-01T00:00:00+23:59"}
+    params |= {"posted_after": params["created_after"], "updated_after": params["created_after"]}
+    response = operator_client.get(path, params)
+    assert response.status_code in (200, 400), response.content[:300]
+    if response.status_code == 400:
+        assert response.json()["error"]["code"] == "invalid"
+
+
+def test_a_huge_limit_is_capped_and_a_huge_offset_is_empty(operator_client):
+    response = operator_client.get("/api/queue/tasks/", {"limit": 10**31, "offset": 10**31})
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+def test_a_url_no_route_matches_answers_json_404(operator_client, client):
+    response = operator_client.get("/api/queue/scheduled/a.b/")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert client.get("/admin-nothing/").status_code == 404  # outside /api/: Django's page
