@@ -17,8 +17,8 @@ venv: ## Create .venv and install requirements.txt (only when it changed)
 run: ## Start web, workers and scheduler (finds or starts PostgreSQL and Redis); Ctrl-C stops
 	@bash scripts/run.sh
 
-test: venv ## Run the test suite (pytest against PostgreSQL and Redis)
-	@rc=0; $(VENV)/bin/pytest $(ARGS) || rc=$$?; \
+test: venv ## Run the test suite (.venv/bin/pytest; embedded PostgreSQL/Redis only if none is reachable)
+	@rc=0; $(PY) scripts/devservices.py test $(ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5) — that is a failure here." >&2; fi; \
 	exit $$rc
 

