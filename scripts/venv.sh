@@ -7,6 +7,10 @@ cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
 
 if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || {
+        echo "[venv] Python 3.11 or newer is needed; '$PYTHON' is $("$PYTHON" --version 2>/dev/null || echo "not found"). Set PYTHON=python3.11." >&2
+        exit 1
+    }
     echo "[venv] creating .venv with $("$PYTHON" --version 2>&1)"
     "$PYTHON" -m venv .venv || {
         echo "[venv] '$PYTHON -m venv .venv' failed: install Python 3.11+ with venv (Debian: apt-get install python3-venv)." >&2
