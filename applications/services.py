@@ -443,10 +443,10 @@ def application_claim(*, application_id: int, now: datetime | None = None) -> Ap
     A refusal other than the gap puts a scheduled application back to approved with the reason; the gap
     leaves it as it is (the caller retries later). Raises GateRefused either way.
     """
-    now = now or timezone.now()
     refusal: GateRefused | None = None
     with transaction.atomic():
         _take_submission_lock()
+        now = now or timezone.now()  # read after the lock: a slot taken while we waited is in our past
         application = _lock(application_id)
         try:
             gates_check(application, usage=usage_read(now=now, exclude_id=application.id), now=now)
@@ -665,9 +665,16 @@ def _dry_run(application: Application, *, source: str) -> SubmitResult:
         raise SubmissionStopped(f"Dry run stopped: {stop.message}") from None
     _save_shots(application.id, outcome.shots)
     with transaction.atomic():
-        Application.objects.filter(id=application.id).update(last_dry_run_at=timezone.now())
-        application.refresh_from_db()
-        _audit(application, "dry_run", before=None, source=source, connects_on_page=outcome.connects_on_page)
+        application = _lock(application.id)
+        before = _view(application)
+        application.last_dry_run_at = timezone.now()
+        if application.status == ApplicationStatus.SCHEDULED:  # a dry run replaces that run: approved again
+            _set_status(application, ApplicationStatus.APPROVED)
+            application.scheduled_for = None
+        application.save(
+            update_fields=["last_dry_run_at", "status", "status_changed_at", "scheduled_for", "updated_at"]
+        )
+        _audit(application, "dry_run", before=before, source=source, connects_on_page=outcome.connects_on_page)
     return SubmitResult("dry_run", application.id, message=f"form filled, {len(outcome.shots)} screenshot(s)")
 
 
@@ -678,6 +685,8 @@ def _dry_run_gates(application: Application) -> None:
             f"Application {application.id} is {application.status}; only approved or scheduled ones are filled.",
             gate="status",
         )
+    if conf.get("APPLICATIONS_REQUIRE_APPROVAL") and application.approved_at is None:
+        raise GateRefused(f"Application {application.id} has not been approved by a person.", gate="approval")
 
 
 def _record_submitted(application_id: int, outcome: browser.SubmitOutcome, *, source: str) -> SubmitResult:
