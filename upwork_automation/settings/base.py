@@ -172,6 +172,25 @@ JOBS_BROWSER_MAX_AGE = env.int("JOBS_BROWSER_MAX_AGE", default=3600)  # cleanup 
 JOBS_SESSION_DEFAULT_DAYS = env.int("JOBS_SESSION_DEFAULT_DAYS", default=30)  # expiry when cookies don't say
 JOBS_SESSION_PURGE_DAYS = env.int("JOBS_SESSION_PURGE_DAYS", default=30)
 
+# --- Proposals (proposals app; read through proposals/conf.py) ---------------
+PROPOSAL_GENERATOR = env("PROPOSAL_GENERATOR", default="openai")  # or "template": offline, deterministic
+OPENAI_API_KEY = env("OPENAI_API_KEY", default="")
+OPENAI_MODEL = env("OPENAI_MODEL", default="gpt-4o-mini")
+OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="")
+OPENAI_TIMEOUT = env.float("OPENAI_TIMEOUT", default=60.0)
+OPENAI_DAILY_COST_CAP_USD = env("OPENAI_DAILY_COST_CAP_USD", default="5.00")
+OPENAI_PRICE_INPUT_PER_1K = env("OPENAI_PRICE_INPUT_PER_1K", default="0.00015")
+OPENAI_PRICE_OUTPUT_PER_1K = env("OPENAI_PRICE_OUTPUT_PER_1K", default="0.0006")
+PROPOSAL_WORD_LIMIT = env.int("PROPOSAL_WORD_LIMIT", default=250)
+PROPOSAL_MAX_ATTACHMENTS = env.int("PROPOSAL_MAX_ATTACHMENTS", default=3)
+PROPOSAL_BATCH_CONCURRENCY = env.int("PROPOSAL_BATCH_CONCURRENCY", default=5)
+PROPOSAL_BATCH_MIN_SCORE = env.int("PROPOSAL_BATCH_MIN_SCORE", default=60)
+GOOGLE_SERVICE_ACCOUNT_FILE = env("GOOGLE_SERVICE_ACCOUNT_FILE", default="")
+GOOGLE_DRIVE_FOLDER_ID = env("GOOGLE_DRIVE_FOLDER_ID", default="")
+GOOGLE_SHARE_WITH = env("GOOGLE_SHARE_WITH", default="")
+GOOGLE_SHARE_ROLE = env("GOOGLE_SHARE_ROLE", default="commenter")
+GOOGLE_API_NUM_RETRIES = env.int("GOOGLE_API_NUM_RETRIES", default=3)
+
 # --- Applications: safety controls (applications/conf.py); every default is the safe one ---
 APPLICATIONS_ENABLED = env.bool("APPLICATIONS_ENABLED", default=False)  # kill switch: off = nothing is sent
 APPLICATIONS_REQUIRE_APPROVAL = env.bool("APPLICATIONS_REQUIRE_APPROVAL", default=True)
