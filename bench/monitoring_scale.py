@@ -143,14 +143,18 @@ def load_rows(rows: int, days: int) -> float:
     return time.perf_counter() - started
 
 
-def timed(function, runs: int) -> tuple[float, float, float]:
+def timed(function, runs: int) -> tuple[float, float, float, float]:
+    """Median, min and max wall time, and the median CPU time of this process (ms): on a busy machine the
+    wall time includes waiting for a core, the CPU time does not (PostgreSQL's own work is outside it).
+    """
     function()  # warm-up: connections, template loading
-    samples = []
+    samples, cpu = [], []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         function()
         samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples), min(samples), max(samples)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+    return statistics.median(samples), min(samples), max(samples), statistics.median(cpu)
 
 
 def main() -> None:
@@ -219,13 +223,14 @@ def main() -> None:
     )
     print()
     print("Load average before timing (1/5/15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-    print(f"{'what':<40} {'median ms':>10} {'min':>8} {'max':>8}  target")
+    print(f"{'what':<40} {'median ms':>10} {'min':>8} {'max':>8} {'cpu ms':>7}  target")
     failed = False
     for label, function, required in cases:
-        median, low, high = timed(function, args.runs)
+        median, low, high, cpu = timed(function, args.runs)
         verdict = ("ok" if median < 200 else "OVER") if required else ""
         failed |= required and median >= 200
-        print(f"{label:<40} {median:>10.1f} {low:>8.1f} {high:>8.1f}  {'< 200 ms ' + verdict if required else ''}")
+        target = "< 200 ms " + verdict if required else ""
+        print(f"{label:<40} {median:>10.1f} {low:>8.1f} {high:>8.1f} {cpu:>7.1f}  {target}")
     sys.exit(1 if failed else 0)
 
 
