@@ -1,8 +1,11 @@
 """Root URLs: admin, the queue API, django-rq's dashboard."""
 
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.contrib.admin.views.decorators import staff_member_required
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from queue_app.dashboard import queue_dashboard
@@ -28,4 +31,11 @@ urlpatterns = [
     path("api/jobs/", include("jobs.urls")),
     path("api/proposals/", include("proposals.urls")),
     path("api/applications/", include("applications.urls")),
+    # Uploads and submission screenshots: private, so staff only (not through whitenoise).
+    re_path(
+        rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.*)$",
+        staff_member_required(serve),
+        {"document_root": settings.MEDIA_ROOT},
+        name="media",
+    ),
 ]
