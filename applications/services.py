@@ -809,12 +809,12 @@ def applications_batch_schedule(
     """
     from queue_app.services import task_enqueue
 
-    now = now or timezone.now()
     if not conf.get("APPLICATIONS_ENABLED"):
         raise GateRefused("Submitting is switched off (APPLICATIONS_ENABLED=false).", gate="kill_switch")
     scheduled, skipped = [], []
     with transaction.atomic():
         _take_submission_lock()
+        now = now or timezone.now()
         usage = usage_read(now=now)
         pending = Application.objects.filter(status=ApplicationStatus.SCHEDULED)
         day_end = selectors.day_start(now) + timedelta(days=1)
