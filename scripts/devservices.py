@@ -493,6 +493,7 @@ def command_web() -> None:
             "--workers", str(env.int("WEB_CONCURRENCY", default=2)),
             "--access-logfile", "-",
             "--graceful-timeout", "10",
+            "--no-control-socket",  # one shared ~/.gunicorn/gunicorn.ctl would clash between two checkouts
         ]  # fmt: skip
     os.execv(argv[0], argv)  # noqa: S606 - replace this process with the server
 
