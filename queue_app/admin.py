@@ -85,6 +85,10 @@ class TaskAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_operate_permission(self, request) -> bool:
+        """Cancel and retry: the operator role (its change_task permission) or a superuser."""
+        return request.user.has_perm("queue_app.change_task")
+
     @admin.display(description="ID", ordering="id")
     def short_id(self, obj):
         return str(obj.id)[:8]
@@ -118,11 +122,11 @@ class TaskAdmin(admin.ModelAdmin):
         for message in refused[:10]:
             self.message_user(request, message, messages.WARNING)
 
-    @admin.action(description="Cancel selected tasks")
+    @admin.action(description="Cancel selected tasks", permissions=["operate"])
     def cancel_tasks(self, request, queryset):
         self._apply(request, queryset, services.task_cancel, "Cancelled")
 
-    @admin.action(description="Retry selected tasks")
+    @admin.action(description="Retry selected tasks", permissions=["operate"])
     def retry_tasks(self, request, queryset):
         self._apply(request, queryset, services.task_retry, "Retried")
 
@@ -225,15 +229,15 @@ class ScheduledTaskAdmin(admin.ModelAdmin):
         for message in refused[:10]:
             self.message_user(request, message, messages.WARNING)
 
-    @admin.action(description="Enable selected schedules")
+    @admin.action(description="Enable selected schedules", permissions=["change"])
     def enable_schedules(self, request, queryset):
         self._apply(request, queryset, scheduling.schedule_enable, "Enabled", **_actor(request))
 
-    @admin.action(description="Disable selected schedules")
+    @admin.action(description="Disable selected schedules", permissions=["change"])
     def disable_schedules(self, request, queryset):
         self._apply(request, queryset, scheduling.schedule_disable, "Disabled", **_actor(request))
 
-    @admin.action(description="Run selected schedules now")
+    @admin.action(description="Run selected schedules now", permissions=["change"])
     def run_schedules_now(self, request, queryset):
         self._apply(request, queryset, scheduling.schedule_run_now, "Ran", **_actor(request))
 

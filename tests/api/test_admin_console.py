@@ -59,3 +59,27 @@ def apps_model(label):
     from django.apps import apps
 
     return apps.get_model(label)
+
+
+def test_task_actions_are_offered_to_operators_but_not_to_viewers(django_user_model):
+    from upwork_automation.permissions import OPERATOR, VIEWER, role_grant
+
+    offered = {}
+    for role in (VIEWER, OPERATOR):
+        user = django_user_model.objects.create_user(username=f"staff_{role}", password="pw", is_staff=True)
+        role_grant(user=user, role=role)
+        client = Client()
+        client.force_login(user)
+        response = client.get("/admin/queue_app/task/")
+        assert response.status_code == 200
+        offered[role] = "cancel_tasks" in response.content.decode()
+    assert offered == {VIEWER: False, OPERATOR: True}
+    # A forged action post by a viewer changes nothing.
+    from queue_app import services
+
+    task = services.task_enqueue(task_type="noop")
+    client = Client()
+    client.force_login(django_user_model.objects.get(username="staff_viewer"))
+    client.post("/admin/queue_app/task/", {"action": "cancel_tasks", "_selected_action": [task.pk]})
+    task.refresh_from_db()
+    assert task.status == "queued"
