@@ -555,6 +555,8 @@ def default_schedules() -> list[DefaultSchedule]:
         DefaultSchedule(
             "metrics_calculation", "calculate_metrics", "0 6 * * 1", "Weekly metrics calculation, Mondays at 06:00."
         ),
+        # History and lifetime counts read the snapshots up to the last run: keep them an hour fresh.
+        DefaultSchedule("metrics_snapshots", "calculate_metrics", "5 * * * *", "Hourly metric snapshots."),
         DefaultSchedule(
             "browser_session_cleanup",
             "cleanup_browser_sessions",
