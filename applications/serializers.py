@@ -91,7 +91,8 @@ class ApproveSerializer(serializers.Serializer):
     bid_amount = serializers.DecimalField(
         max_digits=10, decimal_places=2, min_value=Decimal("0.01"), required=False, allow_null=True, default=None
     )
-    screening_answers = AnswerSerializer(many=True, required=False, allow_null=True, default=None)
+    # A ListField, not AnswerSerializer(many=True, allow_null=True): that passes allow_null to each item too.
+    screening_answers = serializers.ListField(child=AnswerSerializer(), required=False, allow_null=True, default=None)
 
 
 class ScheduleSerializer(serializers.Serializer):
