@@ -76,12 +76,12 @@ def test_a_change_that_changes_nothing_writes_no_audit_row(operator_client):
 
 def test_a_refused_write_by_a_viewer_changes_nothing_and_writes_no_audit_row(viewer_client):
     task = services.task_enqueue(task_type="noop")
-    AuditEntry.objects.all().delete()
+    rows_before = AuditEntry.objects.count()
     assert viewer_client.post(f"/api/queue/tasks/{task.id}/cancel/").status_code == 403
     assert viewer_client.post("/api/queue/tasks/", {"task_type": "noop"}, format="json").status_code == 403
     assert Task.objects.get(pk=task.pk).status == "queued"
     assert Task.objects.count() == 1
-    assert not AuditEntry.objects.exists()
+    assert AuditEntry.objects.count() == rows_before
 
 
 def test_admin_schedule_actions_are_audited_as_admin_with_the_address(django_user_model):
@@ -128,3 +128,18 @@ def test_superusers_cannot_edit_or_delete_audit_rows_in_the_admin(django_user_mo
     bulk = client.post("/admin/queue_app/auditentry/", {"action": "delete_selected", "_selected_action": [entry.pk]})
     assert bulk.status_code in (200, 302)
     assert AuditEntry.objects.get(pk=entry.pk).action == "x"
+
+
+def test_postgresql_refuses_to_edit_or_delete_audit_rows_but_a_deleted_user_leaves_the_name(django_user_model):
+    from django.db import IntegrityError, transaction
+
+    actor = django_user_model.objects.create_user(username="leaver")
+    task = services.task_enqueue(task_type="noop", user=actor)
+    entry = AuditEntry.objects.get(object_id=str(task.id))
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
+        AuditEntry.objects.filter(pk=entry.pk).update(action="task.forged")
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
+        AuditEntry.objects.filter(pk=entry.pk).delete()
+    actor.delete()  # ON DELETE SET NULL may still clear the link
+    entry.refresh_from_db()
+    assert (entry.action, entry.actor_id, entry.actor_name) == ("task.enqueue", None, "leaver")
