@@ -2,7 +2,8 @@
 
 It must find no server error (5xx) and no response that breaks the schema (status code, content
 type, body). The number of cases tried is printed and kept in test-artifacts/schemathesis.json.
-A longer run (all phases, more examples): SCHEMATHESIS_EXAMPLES=25 SCHEMATHESIS_PHASES=coverage,fuzzing.
+A longer run (`make schemathesis`): SCHEMATHESIS_PHASES=coverage,fuzzing SCHEMATHESIS_EXAMPLES=10
+SCHEMATHESIS_TIMEOUT=1800 pytest tests/api/test_schemathesis.py -s --timeout 1900 (about 11 minutes, 7,400 cases).
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server,
         "--report-json-path",
         str(report),
     ]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
+    timeout = int(os.environ.get("SCHEMATHESIS_TIMEOUT", "240"))
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=timeout, check=False)
     assert report.exists(), result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads(report.read_text())
     errors = [error for error in summary["errors"] if not any(bug in json.dumps(error) for bug in GENERATOR_BUGS)]
