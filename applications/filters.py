@@ -3,12 +3,13 @@
 from django_filters import rest_framework as filters
 
 from applications.models import Application, ApplicationStatus
+from queue_app.filters import UtcIsoDateTimeFilter
 
 
 class ApplicationFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=ApplicationStatus.choices)
     job = filters.NumberFilter(field_name="job_id")
-    submitted_after = filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
+    submitted_after = UtcIsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
 
     class Meta:
         model = Application

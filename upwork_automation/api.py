@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -13,6 +16,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from queue_app.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 
 def _error(code: str, message: str, http_status: int, field_errors: dict | None = None, headers=None) -> Response:
@@ -31,6 +36,11 @@ def exception_handler(exc, context):
         return _error("payload_too_large", _too_large_message(), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, ApplicationError):
         return _error(exc.code, exc.message, exc.status_code, exc.field_errors)
+    if isinstance(exc, DataError):
+        # Input PostgreSQL cannot store (a NUL character in text or JSON, a number out of range) that
+        # validation let through: the client's data, so a 400, not a 500.
+        logger.warning("Database refused request data: %s", exc)
+        return _error("invalid", "A value cannot be stored (e.g. a NUL character or a number out of range).", 400)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return _error("invalid", "Invalid input.", status.HTTP_400_BAD_REQUEST, fields)
