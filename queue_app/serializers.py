@@ -41,7 +41,7 @@ class TaskEnqueueSerializer(serializers.Serializer):
     task_type = serializers.CharField(max_length=100)
     payload = serializers.JSONField(required=False, default=dict)
     priority = serializers.ChoiceField(choices=TaskPriority.choices, required=False)
-    delay = serializers.FloatField(required=False, min_value=0)
+    delay = serializers.FloatField(required=False, min_value=0, max_value=366 * 24 * 3600)  # a year at most
     run_at = serializers.DateTimeField(required=False)
     idempotency_key = serializers.CharField(required=False, max_length=255, allow_blank=False)
     max_retries = serializers.IntegerField(required=False, min_value=0, max_value=100)

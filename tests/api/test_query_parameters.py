@@ -52,3 +52,9 @@ def test_data_postgresql_cannot_store_is_a_400_not_a_500(operator_client):
     assert response.status_code == 400, response.content[:300]
     assert response.json()["error"]["code"] == "invalid"
     assert not Task.objects.exists()
+
+
+def test_a_delay_past_any_date_is_a_400(operator_client):
+    response = operator_client.post("/api/queue/tasks/", {"task_type": "noop", "delay": 3.3e16}, format="json")
+    assert response.status_code == 400
+    assert "delay" in response.json()["error"]["field_errors"]
