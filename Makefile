@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Extra arguments, e.g. `make test ARGS="-k priority -x"`.
 ARGS ?=
 
-.PHONY: help venv run test lint format bench migrate admin check-deploy compose-config clean-data
+.PHONY: help venv run test lint format bench schemathesis migrate admin check-deploy compose-config clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -33,6 +33,10 @@ format: venv ## Apply ruff's fixes and formatting
 bench: venv ## Throughput benchmark (bench/throughput.py)
 	@if [ -f bench/throughput.py ]; then $(PY) bench/throughput.py $(ARGS); \
 	else echo "bench/throughput.py does not exist yet." >&2; exit 1; fi
+
+schemathesis: venv ## Long API fuzzing: schemathesis coverage+fuzzing phases, 10 examples/operation (~11 min)
+	SCHEMATHESIS_PHASES=coverage,fuzzing SCHEMATHESIS_EXAMPLES=10 SCHEMATHESIS_TIMEOUT=1800 \
+	$(VENV)/bin/pytest tests/api/test_schemathesis.py -s --timeout 1900 $(ARGS)
 
 migrate: venv ## Apply migrations to DATABASE_URL (default: local upwork_automation)
 	$(PY) manage.py migrate

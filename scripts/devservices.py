@@ -421,6 +421,7 @@ def command_run() -> int:
         child_env = child_environment(services)
         say("applying migrations")
         manage(child_env, "migrate", "--noinput", "-v", "1")
+        manage(child_env, "setup_roles")  # the viewer and operator groups, with new apps' permissions
         if not env.bool("DEBUG", default=False):  # gunicorn + whitenoise serve collected files; runserver does not
             manage(child_env, "collectstatic", "--noinput", "-v", "0")
         manage(child_env, "create_admin", "--password-file", str(ADMIN_PASSWORD_FILE))
