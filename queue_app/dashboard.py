@@ -168,7 +168,7 @@ def queue_dashboard(request: HttpRequest, *, site=None) -> HttpResponse:
         "stats": stats,
         "health": report,
         "performance": sorted(performance.items()),
-        "workers": selectors.worker_performance(hours=24),
+        "workers": _with_process_details(selectors.worker_performance(hours=24)),
         "task_types": task_types,
         "task_type": task_type,
         "charts": _charts(task_type),
@@ -214,3 +214,11 @@ def _age(seconds: float) -> str:
 
 
 __all__ = ["bar_chart", "line_chart", "queue_dashboard"]
+
+
+def _with_process_details(workers: list[dict]) -> list[dict]:
+    """Add each worker's host, pid, families, RSS, CPU and uptime from its PostgreSQL heartbeat."""
+    from queue_app.worker_status import workers_snapshot
+
+    details = {row["name"]: row for row in workers_snapshot(include_stopped=True)}
+    return [{**worker, "process": details.get(worker.get("name"))} for worker in workers]

@@ -114,6 +114,30 @@ def test_dashboard_charts_carry_the_hourly_figures(staff_client, redis_conn):
     assert 'id="card-waiting"' in html
 
 
+def test_dashboard_lists_workers_with_host_pid_families_and_usage(staff_client, redis_conn):
+    from queue_app.models import WorkerProcess
+
+    now = timezone.now()
+    Task.objects.create(
+        task_type="noop", status="completed", worker_name="w-host-a", started_at=now, finished_at=now, duration=0.1
+    )
+    WorkerProcess.objects.create(
+        name="w-host-a",
+        host="host-a",
+        pid=4242,
+        queues=["discovery.high", "system.high"],
+        started_at=now - timedelta(minutes=5),
+        last_heartbeat=now,
+        rss_bytes=64 * 1024 * 1024,
+        cpu_seconds=3.5,
+    )
+    page = staff_client.get("/admin/queue/dashboard/").content.decode()
+    row = page.split('id="workers"')[1].split("</table>")[0]
+    assert "host-a / 4242" in row
+    assert "discovery, system" in row
+    assert ">64.0<" in row and ">3.5<" in row
+
+
 def test_dashboard_filters_the_charts_by_task_type(staff_client):
     week_of_tasks()
 
