@@ -10,6 +10,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from queue_app.dashboard import queue_dashboard
 
+
+@staff_member_required
+def private_media(request, path):
+    """Uploads and submission screenshots, for staff only; MEDIA_ROOT is read per request."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
 admin.site.site_header = "Upwork Automation"
 admin.site.site_title = "Upwork Automation admin"
 admin.site.index_title = "Pipeline and task queue"
@@ -32,10 +39,5 @@ urlpatterns = [
     path("api/proposals/", include("proposals.urls")),
     path("api/applications/", include("applications.urls")),
     # Uploads and submission screenshots: private, so staff only (not through whitenoise).
-    re_path(
-        rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.*)$",
-        staff_member_required(serve),
-        {"document_root": settings.MEDIA_ROOT},
-        name="media",
-    ),
+    re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.*)$", private_media, name="media"),
 ]
