@@ -125,6 +125,10 @@ def tasks_requeue_interrupted(*, worker_name: str) -> list[str]:
 def tasks_reconcile(*, now=None, batch_size: int = 1000) -> list[str]:
     """Re-deliver waiting tasks whose RQ job is missing from Redis (restart, flush, fail-over, outage).
 
+    Also re-delivered: waiting tasks whose RQ job already ended, i.e. the run's start write was
+    lost (a PostgreSQL crash with TASK_STATE_SYNCHRONOUS_COMMIT=off); and tasks in processing
+    whose job ended over RECONCILE_GRACE_SECONDS ago, i.e. the completion write was lost. Both
+    run again (at-least-once); the conditional start keeps a second delivery from overlapping.
     Rows younger than RECONCILE_GRACE_SECONDS are left alone: their push may be in flight.
     Returns the ids of re-delivered tasks.
     """
@@ -150,8 +154,12 @@ def tasks_reconcile(*, now=None, batch_size: int = 1000) -> list[str]:
         if not tasks:
             break
         last_id = tasks[-1].id
-        missing = set(transport.missing_jobs([str(task.id) for task in tasks]))
-        lost = [task for task in tasks if str(task.id) in missing]
+        ids = [str(task.id) for task in tasks]
+        missing = set(transport.missing_jobs(ids))
+        ended = set(transport.ended_jobs([i for i in ids if i not in missing], ended_before=settled))
+        lost = [task for task in tasks if str(task.id) in missing or str(task.id) in ended]
+        for task_id in ended:
+            transport.remove(task_id)  # the ended job; push() writes a fresh one under the same id
         if lost:
             transport.push(lost, now=now)
             pending = [task.id for task in lost if task.status == TaskStatus.PENDING]
@@ -160,9 +168,43 @@ def tasks_reconcile(*, now=None, batch_size: int = 1000) -> list[str]:
                     status=TaskStatus.QUEUED, enqueued_at=now
                 )
             redelivered += [str(task.id) for task in lost]
+    redelivered += _requeue_unrecorded_completions(now=now, settled=settled)
     if redelivered:
         logger.warning("Reconcile re-delivered %d task(s) missing from Redis", len(redelivered))
     return redelivered
+
+
+def _requeue_unrecorded_completions(*, now, settled) -> list[str]:
+    """Processing rows whose RQ job ended long ago: the outcome never reached PostgreSQL."""
+    candidates = list(
+        Task.objects.filter(status=TaskStatus.PROCESSING, started_at__lt=settled).values_list("id", flat=True)[:1000]
+    )
+    if not candidates:
+        return []
+    ended = transport.ended_jobs([str(task_id) for task_id in candidates], ended_before=settled)
+    requeued = []
+    for task_id in ended:
+        with transaction.atomic():
+            task = (
+                Task.objects.select_for_update(skip_locked=True)
+                .filter(id=task_id, status=TaskStatus.PROCESSING)
+                .first()
+            )
+            if task is None:
+                continue
+            task.status = TaskStatus.QUEUED
+            task.enqueued_at = now
+            task.finished_at = now
+            task.run_at = None
+            task.error_type = "OutcomeLost"
+            task.error_message = "The run ended but its outcome was not recorded in PostgreSQL; queued again."
+            task.save(update_fields=["status", "enqueued_at", "finished_at", "run_at", "error_type", "error_message"])
+        transport.remove(str(task.id))
+        limits.release_everywhere(str(task.id))
+        transport.push([task])
+        requeued.append(str(task.id))
+        logger.warning("Task %s: run ended without a recorded outcome; queued again", task.id)
+    return requeued
 
 
 def _take_turn(key: str, seconds: int) -> bool:

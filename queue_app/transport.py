@@ -6,7 +6,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import django_rq
 from django.conf import settings
@@ -23,6 +23,7 @@ from queue_app.models import Task
 logger = logging.getLogger(__name__)
 
 JOB_FUNCTION = "queue_app.execution.run_task"
+ONE_SECOND = timedelta(seconds=1)
 
 
 # One Redis client (and its connection pool) and one Queue object per name, per process: django-rq
@@ -127,7 +128,9 @@ def push(tasks: Iterable[Task], *, now: datetime | None = None) -> None:
                     description=data.description,
                     retry=data.retry,
                 )
-                queue.schedule_job(job, task.run_at, pipeline=pipe)
+                # RQ keeps whole seconds and would release the job up to a second early.
+                due = task.run_at if not task.run_at.microsecond else task.run_at.replace(microsecond=0) + ONE_SECOND
+                queue.schedule_job(job, due, pipeline=pipe)
         pipe.execute()
 
 
@@ -139,6 +142,34 @@ def missing_jobs(task_ids: list[str]) -> list[str]:
             pipe.exists(Job.key_for(str(task_id)))
         found = pipe.execute()
     return [task_id for task_id, exists in zip(task_ids, found, strict=True) if not exists]
+
+
+ENDED_JOB_STATUSES = frozenset({"finished", "failed", "stopped", "canceled"})
+
+
+def ended_jobs(task_ids: list[str], *, ended_before: datetime) -> list[str]:
+    """The ids among these whose RQ job says it ended (finished, failed, stopped) before a time.
+
+    For a row that still says waiting or processing, that means the row's last write was lost
+    (TASK_STATE_SYNCHRONOUS_COMMIT=off and a PostgreSQL crash): the run is not on record.
+    """
+    connection = get_connection()
+    with connection.pipeline(transaction=False) as pipe:
+        for task_id in task_ids:
+            pipe.hmget(Job.key_for(str(task_id)), "status", "ended_at")
+        states = pipe.execute()
+    cutoff = ended_before.timestamp()
+    ended = []
+    for task_id, (status, ended_at) in zip(task_ids, states, strict=True):
+        if status is None or status.decode() not in ENDED_JOB_STATUSES:
+            continue
+        try:
+            when = datetime.fromisoformat(ended_at.decode().replace("Z", "+00:00")).timestamp() if ended_at else 0.0
+        except ValueError:
+            when = 0.0
+        if when < cutoff:
+            ended.append(task_id)
+    return ended
 
 
 def remove(task_id: str) -> None:
@@ -158,8 +189,10 @@ def stop_running(task_id: str) -> None:
 
 __all__ = [
     "RedisError",
+    "ended_jobs",
     "get_connection",
     "get_queue",
+    "missing_jobs",
     "priority_queues",
     "push",
     "queue_for",

@@ -23,17 +23,37 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import SimpleWorker, Worker
 
-from queue_app import limits, maintenance
+from queue_app import execution, limits, maintenance
 from queue_app.db import run_with_reconnect
-from queue_app.execution import record_crash
+from queue_app.execution import completion_writer, record_crash, start_in_parent
 from queue_app.models import WorkerProcess, WorkerState
 
 logger = logging.getLogger(__name__)
 
 
-def _close_db_connections() -> None:
+def _close_db_connections(*, keep: str | None = None) -> None:
     for conn in connections.all(initialized_only=True):
-        conn.close()
+        if conn.alias != keep:
+            conn.close()
+
+
+# The fork worker's lifecycle connection: opened by the parent, which never uses it itself, and
+# inherited by one work horse after another, so a horse pays no connect per task. A horse exits
+# with os._exit and leaves it open and idle; one that dies abnormally may leave it mid-statement,
+# so the parent then drops it and opens a new one for the next horse.
+HORSE_ALIAS = "task_state"
+
+
+def _connection_for_horses() -> None:
+    conn = connections[HORSE_ALIAS]
+    conn.ensure_connection()
+    # Each horse's memory starts from the parent's: a statement one horse prepared would be
+    # unknown to the next, which would prepare it again under the same name and fail.
+    conn.connection.prepare_threshold = None
+
+
+def _drop_connection_for_horses() -> None:
+    connections[HORSE_ALIAS].close()
 
 
 def _rss_bytes() -> int | None:
@@ -92,6 +112,7 @@ class HeartbeatMixin:
         super().__init__(_expanded_queues(queues), *args, **kwargs)
 
     def _init_heartbeats(self) -> None:
+        completion_writer.enabled = True  # confirmed in execute_job / perform_job below
         self.job_monitoring_interval = settings.WORKER_HEARTBEAT_SECONDS
         # Redis outages: RQ retries with doubling waits; cap them so a worker is back within
         # seconds of Redis returning instead of up to a minute.
@@ -160,6 +181,22 @@ class HeartbeatMixin:
             with contextlib.suppress(RedisError):
                 self.connection.delete(self.key)  # our own registration, left without a death mark
 
+    def set_state(self, state, pipeline=None):
+        # RQ marks the worker idle twice per job (after it, and again before the dequeue).
+        if pipeline is None and state == getattr(self, "_state", None):
+            return
+        super().set_state(state, pipeline)
+
+    _last_suspension_check = 0.0
+
+    def check_for_suspension(self, burst: bool):
+        # RQ asks Redis before every job whether `rq suspend` was run; once a second is enough.
+        now = time.monotonic()
+        if now - self._last_suspension_check < 1.0:
+            return
+        super().check_for_suspension(burst)
+        self._last_suspension_check = now
+
     def _redis_answers(self) -> bool:
         try:
             return bool(self.connection.ping())
@@ -175,6 +212,7 @@ class HeartbeatMixin:
         _close_db_connections()
 
     def register_death(self):
+        completion_writer.confirm(timeout=30)
         super().register_death()
         self.db_heartbeat(force=True, stopped=True)
         if not self.is_horse:
@@ -187,9 +225,28 @@ class HeartbeatMixin:
                     logger.warning("Worker %s: re-queued %d interrupted task(s) on shutdown", self.name, len(requeued))
         _close_db_connections()
 
+    # RQ refreshes the worker key three times per job (before and after the dequeue, after the
+    # job), each time as three separate round trips. The key lives for worker_ttl + 60 s, so
+    # refreshing it more than once a second adds nothing: repeats inside that second are skipped
+    # and the rest go as one pipeline. A refresh with its own timeout (a job's) always goes out,
+    # and so does the first default one after it, which brings the TTL back down.
+    _last_redis_heartbeat = 0.0
+    _redis_ttl_is_default = False
+    REDIS_HEARTBEAT_MIN_INTERVAL = 1.0
+
     def heartbeat(self, timeout=None, pipeline=None):
-        super().heartbeat(timeout, pipeline)
-        if pipeline is None:
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+            self._redis_ttl_is_default = timeout is None
+        else:
+            now = time.monotonic()
+            recent = now - self._last_redis_heartbeat < self.REDIS_HEARTBEAT_MIN_INTERVAL
+            if timeout is not None or not (recent and self._redis_ttl_is_default):
+                with self.connection.pipeline(transaction=False) as pipe:
+                    super().heartbeat(timeout, pipe)
+                    pipe.execute()
+                self._last_redis_heartbeat = now
+                self._redis_ttl_is_default = timeout is None
             self._revive_scheduler()
         self.db_heartbeat()
 
@@ -222,21 +279,56 @@ class TaskWorker(HeartbeatMixin, Worker):
 
     def __init__(self, queues, *args, **kwargs):
         super().__init__(queues, *args, **kwargs)
-        self._init_heartbeats()
+        self._init_heartbeats()  # the parent records completions through the writer thread
         self._work_horse_killed_handler = self._on_work_horse_killed
+        self._outcome_read_fd: int | None = None
 
     def fork_work_horse(self, job, queue):
-        _close_db_connections()
-        return super().fork_work_horse(job, queue)
+        completion_writer.confirm()  # the previous task's, before a new process copies this one
+        _close_db_connections(keep=HORSE_ALIAS)
+        try:
+            _connection_for_horses()
+            # Limits and the conditional start run here, in the warm parent; in a fresh horse
+            # the first statement costs a few times more (copy-on-write page faults).
+            start_in_parent(job, self.name)
+        except Exception:
+            logger.exception("Worker %s: start of %s not written here; the work horse will try", self.name, job.id)
+            _drop_connection_for_horses()
+        self._outcome_read_fd = execution.open_outcome_pipe()
+        try:
+            return super().fork_work_horse(job, queue)
+        finally:
+            if not self.is_horse:
+                execution.close_outcome_pipe_writer()
+
+    def main_work_horse(self, job, queue):
+        completion_writer.enabled = False  # in the horse: hand back through the pipe, or write inline
+        if self._outcome_read_fd is not None:
+            os.close(self._outcome_read_fd)
+        return super().main_work_horse(job, queue)
 
     def perform_job(self, job, queue, execution) -> bool:
         try:
             return super().perform_job(job, queue, execution)
         finally:
             if self.is_horse:
-                _close_db_connections()
+                # The handler's own connections; the lifecycle one stays open for the next horse.
+                _close_db_connections(keep=HORSE_ALIAS)
+
+    def wait_for_horse(self):
+        retpid, ret_val, rusage = super().wait_for_horse()
+        if ret_val:  # not a clean exit: the inherited connection may be mid-statement
+            _drop_connection_for_horses()
+        if self._outcome_read_fd is not None:
+            read_fd, self._outcome_read_fd = self._outcome_read_fd, None
+            try:
+                execution.record_outcome_from_horse(read_fd)
+            except Exception:
+                logger.exception("Worker %s: could not record a work horse's outcome", self.name)
+        return retpid, ret_val, rusage
 
     def _on_work_horse_killed(self, job, retpid, ret_val, rusage) -> None:
+        _drop_connection_for_horses()
         try:
             record_crash(job.id, job, f"Work horse died during the task (wait status {ret_val}).")
             limits.release_everywhere(job.id)
@@ -258,21 +350,26 @@ class TaskSimpleWorker(HeartbeatMixin, SimpleWorker):
         super().__init__(queues, *args, **kwargs)
         self._init_heartbeats()
 
+    _busy_since: float | None = None
+    _beater: threading.Thread | None = None
+
     def execute_job(self, job, queue):
         # The job runs in this thread, so a helper thread keeps the heartbeat going meanwhile.
-        done = threading.Event()
-
-        def beat() -> None:
-            try:
-                while not done.wait(settings.WORKER_HEARTBEAT_SECONDS):
-                    self.db_heartbeat(state=WorkerState.BUSY, force=True)
-            finally:
-                connections.close_all()
-
-        beater = threading.Thread(target=beat, name=f"heartbeat-{job.id}", daemon=True)
-        beater.start()
+        if self._beater is None or not self._beater.is_alive():
+            self._beater = threading.Thread(target=self._beat_while_busy, name="heartbeat", daemon=True)
+            self._beater.start()
+        self._busy_since = time.monotonic()
         try:
             return super().execute_job(job, queue)
         finally:
-            done.set()
-            beater.join(timeout=5)
+            self._busy_since = None
+            completion_writer.confirm()
+
+    def _beat_while_busy(self) -> None:
+        interval = settings.WORKER_HEARTBEAT_SECONDS
+        while True:
+            time.sleep(interval / 2)
+            since = self._busy_since
+            if since is not None and time.monotonic() - since >= interval / 2:
+                self.db_heartbeat(state=WorkerState.BUSY)
+                connections.close_all()  # this thread's own connection; reopened on the next beat

@@ -81,11 +81,14 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # connection. TASK_STATE_SYNCHRONOUS_COMMIT=off skips the WAL flush wait on those writes only:
 # a PostgreSQL crash (not a restart) can then lose the last ~0.6 s of them, and the crash sweep
 # and reconcile run those tasks again (delivery is at-least-once). Enqueues and handler writes
-# always use the default, durable connection.
+# always use the default, durable connection. Its statements are few and repeated thousands of
+# times, so they bind server-side and psycopg prepares them (no re-planning per task).
 DATABASES["task_state"] = {
     **DATABASES["default"],
     "OPTIONS": {
         **DATABASES["default"].get("OPTIONS", {}),
+        "server_side_binding": True,
+        "prepare_threshold": 1,
         "options": f"-c synchronous_commit={env('TASK_STATE_SYNCHRONOUS_COMMIT', default='on')}",
     },
     "TEST": {"MIRROR": "default"},

@@ -1,0 +1,121 @@
+"""Lifecycle writes that never reached PostgreSQL, and the worker's fast paths.
+
+With TASK_STATE_SYNCHRONOUS_COMMIT=off a PostgreSQL crash can drop the last lifecycle writes: a
+row then still says queued (start lost) or processing (completion lost) although its RQ job
+ended. Reconcile finds both and runs the task again. The worker writes completions from a
+helper thread and confirms them before it takes the next job.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from rq.job import Job
+
+from queue_app import execution, maintenance, services, transport
+from queue_app.models import Task, TaskStatus
+from queue_app.worker import TaskSimpleWorker
+from tests.conftest import wait_for
+
+
+def _completed_by_a_worker(processes, count: int = 1) -> list[Task]:
+    tasks = [services.task_enqueue(task_type="noop") for _ in range(count)]
+    processes.worker(worker_class="queue_app.worker.TaskSimpleWorker")
+    wait_for(
+        lambda: Task.objects.filter(id__in=[t.id for t in tasks], status=TaskStatus.COMPLETED).count() == count,
+        message="tasks completed",
+    )
+    return tasks
+
+
+def test_a_lost_start_write_is_found_by_reconcile_and_the_task_runs_again(processes, redis_conn, settings):
+    (task,) = _completed_by_a_worker(processes)
+    # What a PostgreSQL crash with asynchronous commit can leave: the row as it was before the run.
+    Task.objects.filter(id=task.id).update(status=TaskStatus.QUEUED, attempts=0, started_at=None, finished_at=None)
+    assert Job.fetch(str(task.id), connection=redis_conn).get_status() == "finished"
+    settings.RECONCILE_GRACE_SECONDS = 0
+
+    assert maintenance.tasks_reconcile() == [str(task.id)]
+    wait_for(lambda: Task.objects.get(id=task.id).status == TaskStatus.COMPLETED, message="ran again")
+    assert Task.objects.get(id=task.id).attempts == 1
+
+
+def test_a_lost_completion_write_is_found_by_reconcile_and_the_task_runs_again(processes, redis_conn, settings):
+    (task,) = _completed_by_a_worker(processes)
+    Task.objects.filter(id=task.id).update(status=TaskStatus.PROCESSING, finished_at=None)
+    settings.RECONCILE_GRACE_SECONDS = 0
+
+    assert maintenance.tasks_reconcile() == [str(task.id)]
+    row = Task.objects.get(id=task.id)
+    assert row.error_type == "OutcomeLost"
+    wait_for(lambda: Task.objects.get(id=task.id).status == TaskStatus.COMPLETED, message="ran again")
+    assert Task.objects.get(id=task.id).attempts == 2
+
+
+def test_reconcile_leaves_a_just_ended_run_to_its_worker(processes, redis_conn, settings):
+    """Within the grace period a processing row with an ended job is a completion write in flight."""
+    (task,) = _completed_by_a_worker(processes)
+    Task.objects.filter(id=task.id).update(status=TaskStatus.PROCESSING)
+    settings.RECONCILE_GRACE_SECONDS = 60
+    Task.objects.filter(id=task.id).update(started_at=Task.objects.get(id=task.id).started_at.replace(year=2020))
+
+    assert maintenance.tasks_reconcile() == []
+    assert Task.objects.get(id=task.id).status == TaskStatus.PROCESSING
+
+
+def test_ended_jobs_ignores_queued_and_missing_jobs(redis_conn, transactional_db):
+    task = services.task_enqueue(task_type="noop")
+    from django.utils import timezone
+
+    assert transport.ended_jobs([str(task.id), "no-such-job"], ended_before=timezone.now()) == []
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "task_state"])
+def test_the_completion_writer_writes_inline_unless_a_worker_turned_it_on():
+    writer = execution.CompletionWriter()
+    task = services.task_enqueue(task_type="noop")
+    Task.objects.filter(id=task.id).update(status=TaskStatus.PROCESSING)
+    writer.submit(execution._COMPLETE_SQL, ['{"ok": true}', task.created_at, 0.5, str(task.id)])
+    assert Task.objects.get(id=task.id).status == TaskStatus.COMPLETED  # written before submit returned
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "task_state"])
+def test_the_completion_writer_confirms_every_write_it_took():
+    writer = execution.CompletionWriter()
+    writer.enabled = True
+    tasks = [services.task_enqueue(task_type="noop") for _ in range(20)]
+    Task.objects.filter(id__in=[t.id for t in tasks]).update(status=TaskStatus.PROCESSING)
+    for task in tasks:
+        writer.submit(execution._COMPLETE_SQL, ["null", task.created_at, 0.1, str(task.id)])
+    assert writer.confirm(timeout=10)
+    assert Task.objects.filter(status=TaskStatus.COMPLETED).count() == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_refreshes_its_redis_key_once_a_second_at_most_but_always_for_a_job(redis_conn):
+    worker = TaskSimpleWorker(["normal"], connection=transport.get_connection())
+    worker.heartbeat()
+    first = redis_conn.hget(worker.key, "last_heartbeat")
+    assert redis_conn.ttl(worker.key) > 0
+    worker.heartbeat()  # within the second: skipped
+    assert redis_conn.hget(worker.key, "last_heartbeat") == first
+    worker.heartbeat(timeout=4000)  # a job's timeout: always written
+    assert redis_conn.ttl(worker.key) > 3000
+    worker.heartbeat()  # first default refresh after a job's: brings the TTL back down
+    assert redis_conn.ttl(worker.key) <= worker.worker_ttl + 60
+    time.sleep(1.05)
+    worker.heartbeat()
+    assert redis_conn.hget(worker.key, "last_heartbeat") != first
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_writes_a_repeated_state_once(redis_conn):
+    worker = TaskSimpleWorker(["normal"], connection=transport.get_connection())
+    worker.set_state("idle")
+    assert redis_conn.hget(worker.key, "state") == b"idle"
+    redis_conn.hset(worker.key, "state", "marker")
+    worker.set_state("idle")  # unchanged: no write
+    assert redis_conn.hget(worker.key, "state") == b"marker"
+    worker.set_state("busy")
+    assert redis_conn.hget(worker.key, "state") == b"busy"
