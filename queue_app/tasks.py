@@ -17,6 +17,9 @@ class NoopPayload(serializers.Serializer):
     allocate_mb = serializers.IntegerField(
         required=False, min_value=0, max_value=4096, default=0, help_text="Allocate this much memory (limit probes)."
     )
+    result_kb = serializers.IntegerField(
+        required=False, min_value=0, max_value=1024, default=0, help_text="Pad the result to about this many KB."
+    )
 
 
 def noop(payload: dict, context: TaskContext) -> dict:
@@ -29,7 +32,10 @@ def noop(payload: dict, context: TaskContext) -> dict:
     sleep_ms = payload.get("sleep_ms", 0)
     if sleep_ms:
         time.sleep(sleep_ms / 1000)
-    return {"ok": True, "attempt": context.attempt}
+    result = {"ok": True, "attempt": context.attempt}
+    if payload.get("result_kb"):
+        result["padding"] = "x" * (payload["result_kb"] * 1024)
+    return result
 
 
 class CleanupPayload(serializers.Serializer):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.db import connection
 from rq.job import Job
 
 from queue_app import execution, maintenance, services, transport
@@ -119,3 +120,35 @@ def test_the_worker_writes_a_repeated_state_once(redis_conn):
     assert redis_conn.hget(worker.key, "state") == b"marker"
     worker.set_state("busy")
     assert redis_conn.hget(worker.key, "state") == b"busy"
+
+
+def _sessions_opened() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+def test_the_fork_worker_records_small_and_large_results_and_a_failure(processes):
+    """The horse hands a small result back through a pipe; a large one it writes itself."""
+    small = services.task_enqueue(task_type="noop")
+    large = services.task_enqueue(task_type="noop", payload={"result_kb": 100})
+    failing = services.task_enqueue(task_type="noop", payload={"fail_times": 5}, max_retries=0)
+    processes.worker(worker_class="queue_app.worker.TaskWorker")
+    for task, status in ((small, TaskStatus.COMPLETED), (large, TaskStatus.COMPLETED), (failing, TaskStatus.FAILED)):
+        wait_for(lambda t=task, s=status: Task.objects.get(id=t.id).status == s, message=f"{task.id} {status}")
+    assert Task.objects.get(id=small.id).result == {"ok": True, "attempt": 1}
+    assert len(Task.objects.get(id=large.id).result["padding"]) == 100 * 1024
+    assert Task.objects.get(id=failing.id).error_type == "RuntimeError"
+
+
+def test_the_fork_worker_opens_no_database_connection_per_task(processes):
+    processes.worker(worker_class="queue_app.worker.TaskWorker")
+    warm_up = services.task_enqueue(task_type="noop")
+    wait_for(lambda: Task.objects.get(id=warm_up.id).status == TaskStatus.COMPLETED, message="worker warmed up")
+    before = _sessions_opened()
+    tasks = [services.task_enqueue(task_type="noop") for _ in range(30)]
+    wait_for(
+        lambda: Task.objects.filter(id__in=[t.id for t in tasks], status=TaskStatus.COMPLETED).count() == 30,
+        message="30 tasks completed",
+    )
+    assert _sessions_opened() - before < 10  # a connect per task would be 30 or more
