@@ -59,12 +59,13 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args()
 
-    from bench.throughput import ensure_database
-
-    os.environ["BENCH_DATABASE_URL"] = DB
     import bench.throughput as throughput
 
+    # Importing the throughput bench points DATABASE_URL and REDIS_URL at its own database and
+    # Redis db: point them back at the soak's before anything connects.
+    os.environ.update(DATABASE_URL=DB, REDIS_URL=REDIS, BENCH_DATABASE_URL=DB)
     throughput.BENCH_DB = DB
+    ensure_database = throughput.ensure_database
     ensure_database()
     import django
 

@@ -125,7 +125,9 @@ def tasks_requeue_interrupted(*, worker_name: str) -> list[str]:
 def tasks_reconcile(*, now=None, batch_size: int = 1000) -> list[str]:
     """Re-deliver waiting tasks whose RQ job is missing from Redis (restart, flush, fail-over, outage).
 
-    Also re-delivered: waiting tasks whose RQ job already ended, i.e. the run's start write was
+    Also re-delivered: waiting tasks whose RQ job says queued but sits in no queue list (a worker
+    popped it and died before starting it); waiting tasks whose RQ job already ended, i.e. the
+    run's start write was
     lost (a PostgreSQL crash with TASK_STATE_SYNCHRONOUS_COMMIT=off); and tasks in processing
     whose job ended over RECONCILE_GRACE_SECONDS ago, i.e. the completion write was lost. Both
     run again (at-least-once); the conditional start keeps a second delivery from overlapping.
@@ -156,10 +158,12 @@ def tasks_reconcile(*, now=None, batch_size: int = 1000) -> list[str]:
         last_id = tasks[-1].id
         ids = [str(task.id) for task in tasks]
         missing = set(transport.missing_jobs(ids))
-        ended = set(transport.ended_jobs([i for i in ids if i not in missing], ended_before=settled))
-        lost = [task for task in tasks if str(task.id) in missing or str(task.id) in ended]
-        for task_id in ended:
-            transport.remove(task_id)  # the ended job; push() writes a fresh one under the same id
+        present = [i for i in ids if i not in missing]
+        ended = set(transport.ended_jobs(present, ended_before=settled))
+        stranded = set(transport.stranded_jobs([i for i in present if i not in ended], enqueued_before=settled))
+        lost = [task for task in tasks if str(task.id) in missing | ended | stranded]
+        for task_id in ended | stranded:
+            transport.remove(task_id)  # the old job; push() writes a fresh one under the same id
         if lost:
             transport.push(lost, now=now)
             pending = [task.id for task in lost if task.status == TaskStatus.PENDING]

@@ -172,6 +172,49 @@ def ended_jobs(task_ids: list[str], *, ended_before: datetime) -> list[str]:
     return ended
 
 
+# A queue list is read whole to check membership: skipped for longer lists.
+STRANDED_CHECK_MAX_QUEUE_LENGTH = 100_000
+
+
+def stranded_jobs(task_ids: list[str], *, enqueued_before: datetime) -> list[str]:
+    """The ids among these whose RQ job says queued but is in no queue list.
+
+    That is a job a worker popped (BLPOP) and died before it marked it started: RQ itself never
+    delivers it again. Jobs enqueued after `enqueued_before` are skipped (a worker may be between
+    the pop and the start right now).
+    """
+    connection = get_connection()
+    with connection.pipeline(transaction=False) as pipe:
+        for task_id in task_ids:
+            pipe.hmget(Job.key_for(str(task_id)), "status", "origin", "enqueued_at")
+        states = pipe.execute()
+    cutoff = enqueued_before.timestamp()
+    queued = []
+    for task_id, (status, origin, enqueued_at) in zip(task_ids, states, strict=True):
+        if status != b"queued" or not origin or not enqueued_at:
+            continue
+        try:
+            when = datetime.fromisoformat(enqueued_at.decode().replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            continue
+        if when < cutoff:
+            queued.append((task_id, origin.decode()))
+    if not queued:
+        return []
+    origins = sorted({origin for _, origin in queued})
+    with connection.pipeline(transaction=False) as pipe:
+        for origin in origins:
+            pipe.llen(get_queue(origin).key)
+        lengths = dict(zip(origins, pipe.execute(), strict=True))
+    members: dict[str, set[bytes]] = {}
+    for origin in origins:
+        if lengths[origin] > STRANDED_CHECK_MAX_QUEUE_LENGTH:
+            logger.info("Stranded-job check skipped for %s: over %d jobs", origin, STRANDED_CHECK_MAX_QUEUE_LENGTH)
+            continue
+        members[origin] = set(connection.lrange(get_queue(origin).key, 0, -1))
+    return [task_id for task_id, origin in queued if origin in members and str(task_id).encode() not in members[origin]]
+
+
 def remove(task_id: str) -> None:
     """Delete a task's RQ job from its queue and every registry; missing is fine."""
     connection = get_connection()
@@ -199,4 +242,5 @@ __all__ = [
     "remove",
     "retry_intervals",
     "stop_running",
+    "stranded_jobs",
 ]

@@ -152,3 +152,17 @@ def test_the_fork_worker_opens_no_database_connection_per_task(processes):
         message="30 tasks completed",
     )
     assert _sessions_opened() - before < 10  # a connect per task would be 30 or more
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_popped_by_a_worker_that_died_before_starting_it_is_delivered_again(redis_conn, settings):
+    task = services.task_enqueue(task_type="noop")
+    queue = transport.get_queue("system.normal")
+    assert redis_conn.lpop(queue.key) == str(task.id).encode()  # the pop of a worker killed right after
+    settings.RECONCILE_GRACE_SECONDS = 60
+    assert maintenance.tasks_reconcile() == []  # might still be a live worker between pop and start
+    settings.RECONCILE_GRACE_SECONDS = 0
+
+    assert maintenance.tasks_reconcile() == [str(task.id)]
+    assert queue.job_ids == [str(task.id)]
+    assert maintenance.tasks_reconcile() == []  # in its queue again: nothing more to do
