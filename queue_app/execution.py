@@ -66,8 +66,8 @@ class CompletionWriter:
     """Writes the 'completed' row from a helper thread while the worker does RQ's bookkeeping.
 
     The worker classes of this app turn it on and call `confirm()` once RQ has recorded the
-    job (before the next dequeue, and before a work horse exits), so the write is confirmed
-    before the worker moves on; the PostgreSQL round trip overlaps with RQ's Redis ones instead
+    job (the simple worker before its next dequeue, the fork worker's parent before its next
+    fork), so the write is confirmed before the worker moves on; the PostgreSQL round trip overlaps with RQ's Redis ones instead
     of adding to them. The statement is the same conditional UPDATE, retried through
     reconnects like every lifecycle write. Other workers (plain RQ classes) write inline.
     """
@@ -78,6 +78,7 @@ class CompletionWriter:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._idle = threading.Condition()
         self._pending = 0
+        self._thread: threading.Thread | None = None
 
     def submit(self, sql: str, params: list) -> None:
         if not self.enabled:
@@ -88,7 +89,8 @@ class CompletionWriter:
             self._queue = queue.SimpleQueue()
             self._idle = threading.Condition()
             self._pending = 0
-            threading.Thread(target=self._run, name="task-state-writer", daemon=True).start()
+            self._thread = threading.Thread(target=self._run, name="task-state-writer", daemon=True)
+            self._thread.start()
         with self._idle:
             self._pending += 1
         self._queue.put((sql, params))
@@ -100,9 +102,22 @@ class CompletionWriter:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
 
+    def stop(self, timeout: float = 10) -> None:
+        """Finish the submitted writes, close the thread's connection and end the thread."""
+        if self._pid != os.getpid() or self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join(timeout)
+        self._thread = None
+        self._pid = 0
+
     def _run(self) -> None:
         while True:
-            sql, params = self._queue.get()
+            item = self._queue.get()
+            if item is None:
+                connections.close_all()  # this thread's own connections
+                return
+            sql, params = item
             try:
                 _execute(sql, params)
             except Exception:  # reconnects exhausted: the row still says processing

@@ -22,7 +22,7 @@ def test_enqueue_writes_a_queued_row_and_an_rq_job_with_the_same_id(django_captu
     assert task.priority == "normal"
     assert task.max_retries == 3
     assert task.timeout == 300  # the noop type's own default
-    assert task.payload == {"sleep_ms": 5, "fail_times": 0, "allocate_mb": 0}
+    assert task.payload == {"sleep_ms": 5, "fail_times": 0, "allocate_mb": 0, "result_kb": 0}
     assert task.enqueued_at is not None
     job = Job.fetch(str(task.id), connection=redis_conn)
     assert job.origin == "system.normal"  # the noop type's family, the task's priority

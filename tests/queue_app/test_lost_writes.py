@@ -89,8 +89,11 @@ def test_the_completion_writer_confirms_every_write_it_took():
     Task.objects.filter(id__in=[t.id for t in tasks]).update(status=TaskStatus.PROCESSING)
     for task in tasks:
         writer.submit(execution._COMPLETE_SQL, ["null", task.created_at, 0.1, str(task.id)])
-    assert writer.confirm(timeout=10)
-    assert Task.objects.filter(status=TaskStatus.COMPLETED).count() == 20
+    try:
+        assert writer.confirm(timeout=10)
+        assert Task.objects.filter(status=TaskStatus.COMPLETED).count() == 20
+    finally:
+        writer.stop()
 
 
 @pytest.mark.django_db(transaction=True)
