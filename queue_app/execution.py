@@ -67,9 +67,10 @@ class CompletionWriter:
 
     The worker classes of this app turn it on and call `confirm()` once RQ has recorded the
     job (the simple worker before its next dequeue, the fork worker's parent before its next
-    fork), so the write is confirmed before the worker moves on; the PostgreSQL round trip overlaps with RQ's Redis ones instead
-    of adding to them. The statement is the same conditional UPDATE, retried through
-    reconnects like every lifecycle write. Other workers (plain RQ classes) write inline.
+    fork), so the write is confirmed before the worker moves on; the PostgreSQL round trip
+    overlaps with RQ's Redis ones instead of adding to them. The statement is the same
+    conditional UPDATE, retried through reconnects like every lifecycle write. Other workers
+    (plain RQ classes) write inline.
     """
 
     def __init__(self) -> None:
