@@ -106,20 +106,32 @@ def tasks_requeue_interrupted(*, worker_name: str) -> list[str]:
     requeued = []
     with transaction.atomic():
         for task in Task.objects.select_for_update().filter(status=TaskStatus.PROCESSING, worker_name=worker_name):
-            task.status = TaskStatus.QUEUED
-            task.enqueued_at = now
-            task.finished_at = now
-            task.run_at = None
-            task.error_type = "WorkerShutdown"
-            task.error_message = f"Worker {worker_name} shut down during the task; queued again."
-            task.save(update_fields=["status", "enqueued_at", "finished_at", "run_at", "error_type", "error_message"])
+            _mark_queued_again(
+                task, now=now, error_type="WorkerShutdown", message=f"Worker {worker_name} shut down during the task."
+            )
             requeued.append(task)
-    for task in requeued:
+    _redeliver(requeued)
+    return [str(task.id) for task in requeued]
+
+
+def _mark_queued_again(task: Task, *, now, error_type: str, message: str) -> None:
+    """Save an interrupted run's row as queued again (the run counted as an attempt)."""
+    task.status = TaskStatus.QUEUED
+    task.enqueued_at = now
+    task.finished_at = now
+    task.run_at = None
+    task.error_type = error_type
+    task.error_message = f"{message} Queued again."
+    task.save(update_fields=["status", "enqueued_at", "finished_at", "run_at", "error_type", "error_message"])
+
+
+def _redeliver(tasks: list[Task]) -> None:
+    """Replace the RQ jobs of rows saved as queued again, and free their limit slots."""
+    for task in tasks:
         transport.remove(str(task.id))
         limits.release_everywhere(str(task.id))
-    if requeued:
-        transport.push(requeued)
-    return [str(task.id) for task in requeued]
+    if tasks:
+        transport.push(tasks)
 
 
 def tasks_reconcile(*, now=None, batch_size: int = 1000) -> list[str]:
@@ -127,10 +139,10 @@ def tasks_reconcile(*, now=None, batch_size: int = 1000) -> list[str]:
 
     Also re-delivered: waiting tasks whose RQ job says queued but sits in no queue list (a worker
     popped it and died before starting it); waiting tasks whose RQ job already ended, i.e. the
-    run's start write was
-    lost (a PostgreSQL crash with TASK_STATE_SYNCHRONOUS_COMMIT=off); and tasks in processing
-    whose job ended over RECONCILE_GRACE_SECONDS ago, i.e. the completion write was lost. Both
-    run again (at-least-once); the conditional start keeps a second delivery from overlapping.
+    run's start write was lost (a PostgreSQL crash with TASK_STATE_SYNCHRONOUS_COMMIT=off); and
+    tasks in processing whose job ended over RECONCILE_GRACE_SECONDS ago, i.e. the completion
+    write was lost. They run again (at-least-once); the conditional start keeps a second delivery
+    from overlapping.
     Rows younger than RECONCILE_GRACE_SECONDS are left alone: their push may be in flight.
     Returns the ids of re-delivered tasks.
     """
@@ -143,6 +155,7 @@ def tasks_reconcile(*, now=None, batch_size: int = 1000) -> list[str]:
         | Q(status=TaskStatus.RETRYING, finished_at__lt=settled)
     )
     redelivered: list[str] = []
+    queue_members: dict = {}  # one read of each queue list per run, for the stranded-job check
     last_id = None
     while True:
         page = Task.objects.filter(waiting).order_by("id")
@@ -160,7 +173,11 @@ def tasks_reconcile(*, now=None, batch_size: int = 1000) -> list[str]:
         missing = set(transport.missing_jobs(ids))
         present = [i for i in ids if i not in missing]
         ended = set(transport.ended_jobs(present, ended_before=settled))
-        stranded = set(transport.stranded_jobs([i for i in present if i not in ended], enqueued_before=settled))
+        stranded = set(
+            transport.stranded_jobs(
+                [i for i in present if i not in ended], enqueued_before=settled, queue_members=queue_members
+            )
+        )
         lost = [task for task in tasks if str(task.id) in missing | ended | stranded]
         for task_id in ended | stranded:
             transport.remove(task_id)  # the old job; push() writes a fresh one under the same id
@@ -187,28 +204,18 @@ def _requeue_unrecorded_completions(*, now, settled) -> list[str]:
         return []
     ended = transport.ended_jobs([str(task_id) for task_id in candidates], ended_before=settled)
     requeued = []
-    for task_id in ended:
-        with transaction.atomic():
-            task = (
-                Task.objects.select_for_update(skip_locked=True)
-                .filter(id=task_id, status=TaskStatus.PROCESSING)
-                .first()
+    with transaction.atomic():
+        for task in Task.objects.select_for_update(skip_locked=True).filter(id__in=ended, status=TaskStatus.PROCESSING):
+            _mark_queued_again(
+                task,
+                now=now,
+                error_type="OutcomeLost",
+                message="The run ended but its outcome was not recorded in PostgreSQL.",
             )
-            if task is None:
-                continue
-            task.status = TaskStatus.QUEUED
-            task.enqueued_at = now
-            task.finished_at = now
-            task.run_at = None
-            task.error_type = "OutcomeLost"
-            task.error_message = "The run ended but its outcome was not recorded in PostgreSQL; queued again."
-            task.save(update_fields=["status", "enqueued_at", "finished_at", "run_at", "error_type", "error_message"])
-        transport.remove(str(task.id))
-        limits.release_everywhere(str(task.id))
-        transport.push([task])
-        requeued.append(str(task.id))
-        logger.warning("Task %s: run ended without a recorded outcome; queued again", task.id)
-    return requeued
+            requeued.append(task)
+            logger.warning("Task %s: run ended without a recorded outcome; queued again", task.id)
+    _redeliver(requeued)
+    return [str(task.id) for task in requeued]
 
 
 def _take_turn(key: str, seconds: int) -> bool:

@@ -176,12 +176,14 @@ def ended_jobs(task_ids: list[str], *, ended_before: datetime) -> list[str]:
 STRANDED_CHECK_MAX_QUEUE_LENGTH = 100_000
 
 
-def stranded_jobs(task_ids: list[str], *, enqueued_before: datetime) -> list[str]:
+def stranded_jobs(
+    task_ids: list[str], *, enqueued_before: datetime, queue_members: dict[str, set[bytes] | None] | None = None
+) -> list[str]:
     """The ids among these whose RQ job says queued but is in no queue list.
 
     That is a job a worker popped (BLPOP) and died before it marked it started: RQ itself never
     delivers it again. Jobs enqueued after `enqueued_before` are skipped (a worker may be between
-    the pop and the start right now).
+    the pop and the start right now). `queue_members` caches each queue list across calls.
     """
     connection = get_connection()
     with connection.pipeline(transaction=False) as pipe:
@@ -201,18 +203,19 @@ def stranded_jobs(task_ids: list[str], *, enqueued_before: datetime) -> list[str
             queued.append((task_id, origin.decode()))
     if not queued:
         return []
-    origins = sorted({origin for _, origin in queued})
-    with connection.pipeline(transaction=False) as pipe:
-        for origin in origins:
-            pipe.llen(get_queue(origin).key)
-        lengths = dict(zip(origins, pipe.execute(), strict=True))
-    members: dict[str, set[bytes]] = {}
-    for origin in origins:
-        if lengths[origin] > STRANDED_CHECK_MAX_QUEUE_LENGTH:
+    members = {} if queue_members is None else queue_members
+    for origin in sorted({origin for _, origin in queued} - set(members)):
+        key = get_queue(origin).key
+        if connection.llen(key) > STRANDED_CHECK_MAX_QUEUE_LENGTH:
             logger.info("Stranded-job check skipped for %s: over %d jobs", origin, STRANDED_CHECK_MAX_QUEUE_LENGTH)
-            continue
-        members[origin] = set(connection.lrange(get_queue(origin).key, 0, -1))
-    return [task_id for task_id, origin in queued if origin in members and str(task_id).encode() not in members[origin]]
+            members[origin] = None
+        else:
+            members[origin] = set(connection.lrange(key, 0, -1))
+    return [
+        task_id
+        for task_id, origin in queued
+        if members[origin] is not None and str(task_id).encode() not in members[origin]
+    ]
 
 
 def remove(task_id: str) -> None:
