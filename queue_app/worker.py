@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import resource
+import signal
 import socket
 import threading
 import time
@@ -300,6 +301,17 @@ class TaskWorker(HeartbeatMixin, Worker):
         finally:
             if not self.is_horse:
                 execution.close_outcome_pipe_writer()
+                if self._stopped_job_id == job.id:  # a stop (cancel) that came before the fork
+                    self.kill_horse()
+
+    def kill_horse(self, sig=signal.SIGKILL):
+        # The row says processing from the parent's start write on, a moment before the fork: a
+        # stop arriving then finds no horse. RQ would killpg(getpgid(0)), its own process group;
+        # the stop is remembered instead (_stopped_job_id) and carried out right after the fork.
+        if not self.horse_pid:
+            logger.info("Worker %s: no work horse to stop yet", self.name)
+            return
+        super().kill_horse(sig)
 
     def main_work_horse(self, job, queue):
         completion_writer.enabled = False  # in the horse: hand back through the pipe, or write inline

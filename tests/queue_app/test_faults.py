@@ -46,7 +46,9 @@ def test_a_killed_work_horse_is_recorded_by_its_worker_and_retried(processes):
     task = services.task_enqueue(task_type="noop", payload={"sleep_ms": 3000}, max_retries=2)
     processes.worker()
     wait_for(lambda: _status(task) == TaskStatus.PROCESSING, message="task started")
-    # The worker's youngest child is the horse (an older one is RQ's scheduler process).
+    # The parent writes the start just before it forks: wait for the horse beside RQ's scheduler
+    # process; the youngest child is the horse.
+    wait_for(lambda: len(_children(processes.procs[0].pid)) >= 2, message="work horse forked")
     horse = max(_children(processes.procs[0].pid), key=_start_time)
     os.kill(horse, signal.SIGKILL)
     wait_for(lambda: _status(task) == TaskStatus.COMPLETED, timeout=30, message="retried after the horse died")

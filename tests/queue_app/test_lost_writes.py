@@ -8,6 +8,8 @@ helper thread and confirms them before it takes the next job.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -17,7 +19,7 @@ from rq.job import Job
 from queue_app import execution, maintenance, services, transport
 from queue_app.models import Task, TaskStatus
 from queue_app.worker import TaskSimpleWorker
-from tests.conftest import wait_for
+from tests.conftest import subprocess_env, wait_for
 
 
 def _completed_by_a_worker(processes, count: int = 1) -> list[Task]:
@@ -169,3 +171,18 @@ def test_a_job_popped_by_a_worker_that_died_before_starting_it_is_delivered_agai
     assert maintenance.tasks_reconcile() == [str(task.id)]
     assert queue.job_ids == [str(task.id)]
     assert maintenance.tasks_reconcile() == []  # in its queue again: nothing more to do
+
+
+def test_a_stop_before_the_fork_does_not_kill_the_worker_itself(redis_conn):
+    """RQ's kill_horse with no horse would signal the worker's own process group."""
+    script = (
+        "import os, django; django.setup(); os.setsid()\n"
+        "from queue_app import transport\n"
+        "from queue_app.worker import TaskWorker\n"
+        "worker = TaskWorker(['normal'], connection=transport.get_connection())\n"
+        "worker.kill_horse()\n"
+        "print('survived')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], env=subprocess_env(), capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert b"survived" in result.stdout
