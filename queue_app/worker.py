@@ -38,10 +38,11 @@ def _close_db_connections(*, keep: str | None = None) -> None:
             conn.close()
 
 
-# The fork worker's lifecycle connection: opened by the parent, which never uses it itself, and
-# inherited by one work horse after another, so a horse pays no connect per task. A horse exits
-# with os._exit and leaves it open and idle; one that dies abnormally may leave it mid-statement,
-# so the parent then drops it and opens a new one for the next horse.
+# The fork worker's lifecycle connection: the parent writes each task's start on it just before
+# the fork, and every work horse inherits it (for a failure, or a result too large for the pipe),
+# so no task pays a connect. Parent and horse never use it at the same time. A horse exits with
+# os._exit and leaves it open and idle; one that dies abnormally may leave it mid-statement, so
+# the parent then drops it and opens a new one.
 HORSE_ALIAS = "task_state"
 
 
@@ -273,9 +274,11 @@ class HeartbeatMixin:
 class TaskWorker(HeartbeatMixin, Worker):
     """Forks a work horse per task. Django and every handler are imported once, in the parent.
 
-    The parent never holds a database connection across a fork; each horse opens its own
-    and closes it before exiting. A horse that dies without reporting (kill -9, OOM) has its
-    attempt recorded by the parent and follows the retry policy.
+    The parent checks the limits and writes the conditional start, forks, and records the
+    completion the horse hands back through a pipe (see HORSE_ALIAS for the one connection
+    they share in turn). Connections a handler opens are the horse's own and closed when it
+    ends. A horse that dies without reporting (kill -9, OOM) has its attempt recorded by the
+    parent and follows the retry policy.
     """
 
     def __init__(self, queues, *args, **kwargs):
