@@ -169,17 +169,10 @@ def tasks_reconcile(*, now=None, batch_size: int = 1000) -> list[str]:
         if not tasks:
             break
         last_id = tasks[-1].id
-        ids = [str(task.id) for task in tasks]
-        missing = set(transport.missing_jobs(ids))
-        present = [i for i in ids if i not in missing]
-        ended = set(transport.ended_jobs(present, ended_before=settled))
-        stranded = set(
-            transport.stranded_jobs(
-                [i for i in present if i not in ended], enqueued_before=settled, queue_members=queue_members
-            )
-        )
-        lost = [task for task in tasks if str(task.id) in missing | ended | stranded]
-        for task_id in ended | stranded:
+        found = transport.lost_jobs([str(task.id) for task in tasks], settled=settled, queue_members=queue_members)
+        lost_ids = {*found.missing, *found.ended, *found.stranded}
+        lost = [task for task in tasks if str(task.id) in lost_ids]
+        for task_id in [*found.ended, *found.stranded]:
             transport.remove(task_id)  # the old job; push() writes a fresh one under the same id
         if lost:
             transport.push(lost, now=now)
@@ -202,7 +195,7 @@ def _requeue_unrecorded_completions(*, now, settled) -> list[str]:
     )
     if not candidates:
         return []
-    ended = transport.ended_jobs([str(task_id) for task_id in candidates], ended_before=settled)
+    ended = transport.lost_jobs([str(task_id) for task_id in candidates], settled=settled).ended
     requeued = []
     with transaction.atomic():
         for task in Task.objects.select_for_update(skip_locked=True).filter(id__in=ended, status=TaskStatus.PROCESSING):

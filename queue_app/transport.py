@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import django_rq
@@ -136,86 +137,76 @@ def push(tasks: Iterable[Task], *, now: datetime | None = None) -> None:
 
 def missing_jobs(task_ids: list[str]) -> list[str]:
     """The ids among these whose RQ job hash is not in Redis (one pipelined round trip)."""
-    connection = get_connection()
-    with connection.pipeline(transaction=False) as pipe:
-        for task_id in task_ids:
-            pipe.exists(Job.key_for(str(task_id)))
-        found = pipe.execute()
-    return [task_id for task_id, exists in zip(task_ids, found, strict=True) if not exists]
+    return lost_jobs(task_ids, settled=None).missing
 
 
-ENDED_JOB_STATUSES = frozenset({"finished", "failed", "stopped", "canceled"})
-
-
-def ended_jobs(task_ids: list[str], *, ended_before: datetime) -> list[str]:
-    """The ids among these whose RQ job says it ended (finished, failed, stopped) before a time.
-
-    For a row that still says waiting or processing, that means the row's last write was lost
-    (TASK_STATE_SYNCHRONOUS_COMMIT=off and a PostgreSQL crash): the run is not on record.
-    """
-    connection = get_connection()
-    with connection.pipeline(transaction=False) as pipe:
-        for task_id in task_ids:
-            pipe.hmget(Job.key_for(str(task_id)), "status", "ended_at")
-        states = pipe.execute()
-    cutoff = ended_before.timestamp()
-    ended = []
-    for task_id, (status, ended_at) in zip(task_ids, states, strict=True):
-        if status is None or status.decode() not in ENDED_JOB_STATUSES:
-            continue
-        try:
-            when = datetime.fromisoformat(ended_at.decode().replace("Z", "+00:00")).timestamp() if ended_at else 0.0
-        except ValueError:
-            when = 0.0
-        if when < cutoff:
-            ended.append(task_id)
-    return ended
-
+ENDED_JOB_STATUSES = frozenset({b"finished", b"failed", b"stopped", b"canceled"})
 
 # A queue list is read whole to check membership: skipped for longer lists.
 STRANDED_CHECK_MAX_QUEUE_LENGTH = 100_000
 
 
-def stranded_jobs(
-    task_ids: list[str], *, enqueued_before: datetime, queue_members: dict[str, set[bytes] | None] | None = None
-) -> list[str]:
-    """The ids among these whose RQ job says queued but is in no queue list.
+@dataclass
+class LostJobs:
+    """Task ids whose RQ job will never run them, by reason (see lost_jobs)."""
 
-    That is a job a worker popped (BLPOP) and died before it marked it started: RQ itself never
-    delivers it again. Jobs enqueued after `enqueued_before` are skipped (a worker may be between
-    the pop and the start right now). `queue_members` caches each queue list across calls.
+    missing: list[str] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+    stranded: list[str] = field(default_factory=list)
+
+
+def _rq_time(value: bytes | None) -> float | None:
+    try:
+        return datetime.fromisoformat(value.decode().replace("Z", "+00:00")).timestamp() if value else None
+    except ValueError:
+        return None
+
+
+def lost_jobs(
+    task_ids: list[str], *, settled: datetime | None, queue_members: dict[str, set[bytes] | None] | None = None
+) -> LostJobs:
+    """Classify the RQ jobs of tasks whose rows are not finished, in one read of their hashes.
+
+    - missing: no job hash (Redis restarted, flushed, failed over);
+    - ended: the job finished, failed or was stopped before `settled`: the row's last write was
+      lost (TASK_STATE_SYNCHRONOUS_COMMIT=off and a PostgreSQL crash), the run is not on record;
+    - stranded: the job says queued, was enqueued before `settled`, but is in no queue list: a
+      worker popped it (BLPOP) and died before starting it, and RQ never delivers it again.
+    With `settled` None only missing jobs are looked for. `queue_members` caches each queue
+    list across calls (one read per list per reconcile run).
     """
     connection = get_connection()
     with connection.pipeline(transaction=False) as pipe:
         for task_id in task_ids:
-            pipe.hmget(Job.key_for(str(task_id)), "status", "origin", "enqueued_at")
+            pipe.hmget(Job.key_for(str(task_id)), "status", "origin", "enqueued_at", "ended_at")
         states = pipe.execute()
-    cutoff = enqueued_before.timestamp()
-    queued = []
-    for task_id, (status, origin, enqueued_at) in zip(task_ids, states, strict=True):
-        if status != b"queued" or not origin or not enqueued_at:
+    found = LostJobs()
+    cutoff = settled.timestamp() if settled is not None else None
+    queued: list[tuple[str, str]] = []
+    for task_id, (status, origin, enqueued_at, ended_at) in zip(task_ids, states, strict=True):
+        if status is None:
+            found.missing.append(task_id)
+        elif cutoff is None:
             continue
-        try:
-            when = datetime.fromisoformat(enqueued_at.decode().replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            continue
-        if when < cutoff:
+        elif status in ENDED_JOB_STATUSES and (_rq_time(ended_at) or 0.0) < cutoff:
+            found.ended.append(task_id)
+        elif status == b"queued" and origin and (_rq_time(enqueued_at) or cutoff) < cutoff:
             queued.append((task_id, origin.decode()))
-    if not queued:
-        return []
-    members = {} if queue_members is None else queue_members
-    for origin in sorted({origin for _, origin in queued} - set(members)):
-        key = get_queue(origin).key
-        if connection.llen(key) > STRANDED_CHECK_MAX_QUEUE_LENGTH:
-            logger.info("Stranded-job check skipped for %s: over %d jobs", origin, STRANDED_CHECK_MAX_QUEUE_LENGTH)
-            members[origin] = None
-        else:
-            members[origin] = set(connection.lrange(key, 0, -1))
-    return [
-        task_id
-        for task_id, origin in queued
-        if members[origin] is not None and str(task_id).encode() not in members[origin]
-    ]
+    if queued:
+        members = {} if queue_members is None else queue_members
+        for origin in sorted({origin for _, origin in queued} - set(members)):
+            key = get_queue(origin).key
+            if connection.llen(key) > STRANDED_CHECK_MAX_QUEUE_LENGTH:
+                logger.info("Stranded-job check skipped for %s: over %d jobs", origin, STRANDED_CHECK_MAX_QUEUE_LENGTH)
+                members[origin] = None
+            else:
+                members[origin] = set(connection.lrange(key, 0, -1))
+        found.stranded = [
+            task_id
+            for task_id, origin in queued
+            if members[origin] is not None and str(task_id).encode() not in members[origin]
+        ]
+    return found
 
 
 def remove(task_id: str) -> None:
@@ -235,9 +226,9 @@ def stop_running(task_id: str) -> None:
 
 __all__ = [
     "RedisError",
-    "ended_jobs",
     "get_connection",
     "get_queue",
+    "lost_jobs",
     "missing_jobs",
     "priority_queues",
     "push",
@@ -245,5 +236,4 @@ __all__ = [
     "remove",
     "retry_intervals",
     "stop_running",
-    "stranded_jobs",
 ]

@@ -71,7 +71,8 @@ def test_ended_jobs_ignores_queued_and_missing_jobs(redis_conn, transactional_db
     task = services.task_enqueue(task_type="noop")
     from django.utils import timezone
 
-    assert transport.ended_jobs([str(task.id), "no-such-job"], ended_before=timezone.now()) == []
+    found = transport.lost_jobs([str(task.id), "no-such-job"], settled=timezone.now())
+    assert (found.missing, found.ended, found.stranded) == (["no-such-job"], [], [])
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "task_state"])
