@@ -1,9 +1,13 @@
 """Queue throughput and latency: persisted tasks beside raw RQ, measured in one run.
 
-Usage: python bench/throughput.py [--tasks N] [--latency-samples N] [--bulk N]
+Usage: python bench/throughput.py [--tasks N] [--rounds N] [--latency-samples N] [--bulk N]
 
 Uses its own database (upwork_bench_throughput, created if missing) and Redis database 14,
 both flushed, and real `manage.py rqworker` processes. Prints a table.
+
+The throughput runs are interleaved: each round runs raw RQ, then persisted, then the two-worker
+pair, and the table shows each column's median over the rounds, so a slow spell of a shared
+machine weighs on both sides of a ratio instead of on one of them.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -205,6 +210,7 @@ def main() -> None:
     parser.add_argument("--bulk", type=int, default=10000)
     parser.add_argument("--pickup-samples", type=int, default=200)
     parser.add_argument("--classes", default="simple,fork")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the table shows medians")
     args = parser.parse_args()
 
     ensure_database()
@@ -216,20 +222,19 @@ def main() -> None:
     for label in args.classes.split(","):
         raw_class, task_class = WORKER_CLASSES[label]
         n = args.tasks if label == "simple" else max(args.tasks // 5, 200)
-        rows.append(
-            {
-                "label": label,
-                "n": n,
-                "raw": run_raw(n, raw_class),
-                "raw_ours": run_raw(n, task_class),
-                "persisted": run_persisted(n, task_class),
-                "raw_two": run_raw(n, raw_class, workers=2),
-                "two": run_persisted(n, task_class, workers=2),
-            }
-        )
+        rounds: dict[str, list[float]] = {key: [] for key in ("raw", "raw_ours", "persisted", "raw_two", "two")}
+        for _ in range(args.rounds):
+            rounds["raw"].append(run_raw(n, raw_class))
+            rounds["persisted"].append(run_persisted(n, task_class))
+            rounds["raw_ours"].append(run_raw(n, task_class))
+            rounds["raw_two"].append(run_raw(n, raw_class, workers=2))
+            rounds["two"].append(run_persisted(n, task_class, workers=2))
+        row = {key: statistics.median(values) for key, values in rounds.items()}
+        row.update(label=label, n=n, rounds=rounds)
+        rows.append(row)
 
     p50, p99 = enqueue_latency(args.latency_samples)
-    bulk = bulk_rate(args.bulk)
+    bulk = statistics.median(bulk_rate(args.bulk) for _ in range(args.rounds))
     pickups = {
         label: pickup_latency(args.pickup_samples, WORKER_CLASSES[label][1]) for label in args.classes.split(",")
     }
@@ -237,7 +242,7 @@ def main() -> None:
 
     print(
         f"# Queue throughput — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}"
+        f"{os.cpu_count()} cores, Python {platform.python_version()}; medians of {args.rounds} interleaved rounds"
     )
     print()
     print(
@@ -253,11 +258,17 @@ def main() -> None:
             f"{row['two']:.0f} | {row['two'] / row['persisted']:.2f}x |"
         )
     print()
+    for row in rows:
+        runs = row["rounds"]
+        ratios = ", ".join(f"{p / r:.2f}x" for p, r in zip(runs["persisted"], runs["raw"], strict=True))
+        scaling = ", ".join(f"{t / p:.2f}x" for t, p in zip(runs["two"], runs["persisted"], strict=True))
+        print(f"{row['label']}: persisted vs raw RQ per round {ratios}; 2 vs 1 per round {scaling}")
+    print()
     print("| measure | value |")
     print("|---|---:|")
     print(f"| enqueue latency p50 ({args.latency_samples} single enqueues) | {p50:.2f} ms |")
     print(f"| enqueue latency p99 | {p99:.2f} ms |")
-    print(f"| bulk enqueue ({args.bulk} tasks, one call) | {bulk:.0f} tasks/s |")
+    print(f"| bulk enqueue ({args.bulk} tasks, one call; median of {args.rounds}) | {bulk:.0f} tasks/s |")
     for label, (pickup50, pickup99) in pickups.items():
         print(f"| pickup latency p50 / p99, idle {label} worker | {pickup50:.1f} / {pickup99:.1f} ms |")
 
