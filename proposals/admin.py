@@ -84,7 +84,17 @@ class VersionInline(admin.TabularInline):
     model = ProposalVersion
     extra = 0
     can_delete = False
-    fields = ["number", "source", "model", "prompt_tokens", "completion_tokens", "estimated_cost", "created_at", "doc"]
+    fields = [
+        "number",
+        "source",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+        "estimated_cost",
+        "trimmed_from_words",
+        "created_at",
+        "doc",
+    ]
     readonly_fields = fields
     ordering = ["-number"]
     show_change_link = True
@@ -107,13 +117,21 @@ class ProposalAdmin(admin.ModelAdmin):
     list_select_related = ["job", "profile"]
     ordering = ["-updated_at"]
     actions = ["approve", "reject", "submit"]
-    readonly_fields = ["job_panel", "status", "current_version", "approved_version", "reviewed_by", "reviewed_at"]
+    readonly_fields = [
+        "job_panel",
+        "status",
+        "current_version",
+        "trim_notice",
+        "approved_version",
+        "reviewed_by",
+        "reviewed_at",
+    ]
     fieldsets = [
         ("The job", {"fields": ["job_panel"], "classes": ["proposal-job"]}),
         (
             "The proposal",
             {
-                "fields": ["status", "current_version", "text", "chosen", "reviewer_feedback"],
+                "fields": ["status", "current_version", "trim_notice", "text", "chosen", "reviewer_feedback"],
                 "classes": ["proposal-text"],
             },
         ),
@@ -131,6 +149,18 @@ class ProposalAdmin(admin.ModelAdmin):
     @admin.display(description="score", ordering="job__score")
     def job_score(self, proposal):
         return proposal.job.score
+
+    @admin.display(description="Word limit")
+    def trim_notice(self, proposal):
+        current = selectors.proposal_current_version(proposal)
+        if current is None or current.trimmed_from_words is None:
+            return "-"
+        return format_html(
+            "<strong>Trimmed:</strong> the generated text had {} words and was cut to {} to fit "
+            "PROPOSAL_WORD_LIMIT. Read its end before approving.",
+            current.trimmed_from_words,
+            current.word_count,
+        )
 
     @admin.display(description="Job")
     def job_panel(self, proposal):

@@ -51,6 +51,7 @@ class Draft:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     estimated_cost: Decimal = Decimal("0.000000")
+    trimmed_from_words: int | None = None  # the word count before fit_word_limit shortened the text
 
 
 # --- instructions hidden in job posts ----------------------------------------
@@ -251,6 +252,16 @@ def draft_with_openai(request: DraftRequest) -> Draft:
     usage = completion.usage
     prompt_tokens = usage.prompt_tokens if usage else 0
     completion_tokens = usage.completion_tokens if usage else 0
+    # The model is asked to stay within the limit but does not always: enforce it here.
+    text, trimmed_from_words = fit_word_limit(text, request.word_limit)
+    if trimmed_from_words is not None:
+        logger.info(
+            "OpenAI draft for job %s had %s words; trimmed to %s (limit %s)",
+            getattr(request.job, "id", None),
+            trimmed_from_words,
+            len(text.split()),
+            request.word_limit,
+        )
     return Draft(
         text=text,
         source="openai",
@@ -258,6 +269,7 @@ def draft_with_openai(request: DraftRequest) -> Draft:
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         estimated_cost=estimate_cost(prompt_tokens, completion_tokens),
+        trimmed_from_words=trimmed_from_words,
     )
 
 
@@ -276,6 +288,28 @@ def _truncate_words(text: str, limit: int) -> str:
         kept.append(line)
         count += len(line_words)
     return "\n".join(kept).strip()
+
+
+# A sentence ends at . ! ? or … (with any closing quotes or brackets) followed by a space or the end.
+_SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s|$)")
+
+
+def fit_word_limit(text: str, limit: int) -> tuple[str, int | None]:
+    """The text within `limit` words, and its original word count when it had to be trimmed (else None).
+
+    Cut after the last sentence that still fits, keeping the line breaks before it; when not even
+    the first sentence fits, cut at the word limit (marked with "…").
+    """
+    words = len(text.split())
+    if words <= limit:
+        return text, None
+    fitting = ""
+    for match in _SENTENCE_END.finditer(text):
+        head = text[: match.end()]
+        if len(head.split()) > limit:
+            break
+        fitting = head
+    return (fitting.rstrip() if fitting else _truncate_words(text, limit)), words
 
 
 def draft_with_template(request: DraftRequest) -> Draft:

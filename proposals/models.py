@@ -133,6 +133,12 @@ class ProposalVersion(models.Model):
         max_digits=10, decimal_places=6, default=0, help_text="USD, from the token counts and the configured prices."
     )
     feedback = models.TextField(blank=True, help_text="Reviewer feedback this version was regenerated with.")
+    trimmed_from_words = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The generated text went over PROPOSAL_WORD_LIMIT and was cut from this many words "
+        "(at the last sentence that fits): read its end before approving. Empty when it fitted.",
+    )
     task_id = models.UUIDField(null=True, blank=True, help_text="The task that produced it (retries reuse it).")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

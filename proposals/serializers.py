@@ -93,6 +93,7 @@ class ProposalVersionSerializer(serializers.ModelSerializer):
             "prompt_tokens",
             "completion_tokens",
             "estimated_cost",
+            "trimmed_from_words",
             "feedback",
             "task_id",
             "created_by",
@@ -157,6 +158,10 @@ class ProposalSerializer(ProposalListSerializer):
 
     job_detail = JobSummarySerializer(source="job", read_only=True)
     text = serializers.SerializerMethodField()
+    text_trimmed_from_words = serializers.SerializerMethodField(
+        help_text="The current text was generated over PROPOSAL_WORD_LIMIT and cut from this many words; "
+        "null when it fitted."
+    )
     versions = ProposalVersionSerializer(many=True, read_only=True)
     attachments = ChosenAttachmentSerializer(source="chosen_attachments", many=True, read_only=True)
 
@@ -165,6 +170,7 @@ class ProposalSerializer(ProposalListSerializer):
             *ProposalListSerializer.Meta.fields,
             "job_detail",
             "text",
+            "text_trimmed_from_words",
             "screening_questions",
             "reviewer_feedback",
             "attachments",
@@ -172,9 +178,16 @@ class ProposalSerializer(ProposalListSerializer):
         ]
         read_only_fields = fields
 
+    def _current(self, proposal: Proposal) -> ProposalVersion | None:
+        return next((v for v in proposal.versions.all() if v.number == proposal.current_version), None)
+
     def get_text(self, proposal: Proposal) -> str:
-        current = next((v for v in proposal.versions.all() if v.number == proposal.current_version), None)
+        current = self._current(proposal)
         return current.text if current else ""
+
+    def get_text_trimmed_from_words(self, proposal: Proposal) -> int | None:
+        current = self._current(proposal)
+        return current.trimmed_from_words if current else None
 
 
 class ProposalEditSerializer(serializers.Serializer):

@@ -108,6 +108,7 @@ def _add_version(
         prompt_tokens=draft.prompt_tokens,
         completion_tokens=draft.completion_tokens,
         estimated_cost=draft.estimated_cost,
+        trimmed_from_words=draft.trimmed_from_words,
         feedback=feedback,
         task_id=task_id,
         created_by=user if user is not None and getattr(user, "is_authenticated", False) else None,
