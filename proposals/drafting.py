@@ -212,6 +212,12 @@ def estimate_cost(prompt_tokens: int, completion_tokens: int) -> Decimal:
     return cost.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
 
 
+def estimate_request_cost(request: DraftRequest) -> Decimal:
+    """A generous guess at one call's cost before it is made: ~3 characters a prompt token, 2 tokens a word out."""
+    prompt_chars = sum(len(message["content"]) for message in build_messages(request))
+    return estimate_cost(prompt_chars // 3 + 1, request.word_limit * 2)
+
+
 def _openai_message(error) -> str:
     body = getattr(error, "body", None)
     if isinstance(body, dict) and body.get("message"):

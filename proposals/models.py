@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class FreelancerProfile(models.Model):
@@ -169,6 +170,30 @@ class ProposalVersion(models.Model):
     @property
     def word_count(self) -> int:
         return len(self.text.split())
+
+
+class OpenAICostReservation(models.Model):
+    """Money set aside for one OpenAI call in flight, so concurrent calls see it in the daily cost cap.
+
+    Written by proposals.services.cost_reserve; deleted in the same transaction that writes the version
+    carrying the real cost, or when the call fails.
+    """
+
+    amount = models.DecimalField(max_digits=10, decimal_places=6, help_text="Estimated USD for the call.")
+    task_id = models.UUIDField(null=True, blank=True, help_text="The task making the call, if any.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="proposals_reservation_amount_nonnegative"),
+        ]
+        indexes = [
+            # The daily cost cap: "sum of the reservations made since <cutoff>".
+            models.Index(fields=["created_at"], name="proposals_reservation_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"${self.amount} reserved at {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
 class ChosenBy(models.TextChoices):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from jobs.models import Job, JobStatus
-from proposals.models import Attachment, FreelancerProfile, Proposal, ProposalVersion
+from proposals.models import Attachment, FreelancerProfile, OpenAICostReservation, Proposal, ProposalVersion
+
+# A reservation older than this belongs to a call whose process died before releasing it: it stops counting.
+# Longer than any call can take (OPENAI_TIMEOUT, 60 s by default, with no client retries).
+COST_RESERVATION_TTL = timedelta(minutes=10)
 
 
 def proposal_list() -> QuerySet[Proposal]:
@@ -49,6 +53,14 @@ def openai_spent_today(now: datetime | None = None) -> Decimal:
     total = ProposalVersion.objects.filter(created_at__gte=day_start(now), estimated_cost__gt=0).aggregate(
         total=Sum("estimated_cost")
     )["total"]
+    return total or Decimal("0")
+
+
+def openai_reserved_today(now: datetime | None = None) -> Decimal:
+    """USD reserved by OpenAI calls in flight (made today, younger than COST_RESERVATION_TTL)."""
+    now = now or timezone.now()
+    cutoff = max(day_start(now), now - COST_RESERVATION_TTL)
+    total = OpenAICostReservation.objects.filter(created_at__gte=cutoff).aggregate(total=Sum("amount"))["total"]
     return total or Decimal("0")
 
 

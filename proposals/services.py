@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from jobs.models import Job
@@ -14,6 +17,7 @@ from proposals.drafting import CostCapReached, DraftRequest
 from proposals.models import (
     Attachment,
     ChosenBy,
+    OpenAICostReservation,
     Proposal,
     ProposalAttachment,
     ProposalStatus,
@@ -44,15 +48,64 @@ def _generator(generator: str | None) -> str:
     return chosen
 
 
-def cost_cap_check() -> None:
-    """Raise CostCapReached when today's estimated OpenAI spend has reached the daily cap."""
+# pg_advisory_xact_lock key serialising "read today's OpenAI spend, then reserve" across all workers.
+COST_LOCK_KEY = 0x55_50_57_4F_41_49  # "UPWOAI"
+
+
+def cost_reserve(*, estimate: Decimal, task_id: str | None = None) -> OpenAICostReservation:
+    """Check the daily OpenAI cost cap and reserve `estimate` for one call, atomically; CostCapReached when reached.
+
+    Under a transaction-level advisory lock, today's spend (the versions' costs) plus the live
+    reservations of calls in flight is compared with OPENAI_DAILY_COST_CAP_USD; while it is below, a
+    reservation is written before the lock is released, so the next check counts it. The caller
+    settles it (deletes it in the transaction that writes the version carrying the real cost) or
+    releases it when the call fails (cost_release; openai_budget does both).
+
+    What can still go over the cap: a call is admitted while spend + reservations is below the cap,
+    so the day can end above it by the real cost of the last call admitted, plus, for every call in
+    flight at the same time, what its real cost exceeds its estimate by (estimates are generous).
+    A reservation left by a process killed mid-call keeps counting for COST_RESERVATION_TTL (safe
+    side), then is ignored. A draft thrown away because another task wrote the proposal first is not
+    counted.
+    """
     cap = conf.get("OPENAI_DAILY_COST_CAP_USD")
-    spent = selectors.openai_spent_today()
-    if cap is not None and spent >= cap:
-        raise CostCapReached(
-            f"The daily OpenAI cost cap of ${cap} is reached (${spent:.4f} spent today); "
-            "generation resumes tomorrow, or raise OPENAI_DAILY_COST_CAP_USD."
-        )
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [COST_LOCK_KEY])
+        now = timezone.now()
+        spent = selectors.openai_spent_today(now)
+        reserved = selectors.openai_reserved_today(now)
+        if spent + reserved >= cap:
+            in_flight = f", ${reserved:.4f} more reserved by calls in progress" if reserved else ""
+            raise CostCapReached(
+                f"The daily OpenAI cost cap of ${cap} is reached (${spent:.4f} spent today{in_flight}); "
+                "generation resumes tomorrow, or raise OPENAI_DAILY_COST_CAP_USD."
+            )
+        OpenAICostReservation.objects.filter(created_at__lt=now - selectors.COST_RESERVATION_TTL).delete()
+        return OpenAICostReservation.objects.create(amount=max(estimate, Decimal("0")), task_id=task_id, created_at=now)
+
+
+def cost_release(reservation: OpenAICostReservation | None) -> None:
+    """Drop a reservation: its call failed, or (inside the version's transaction) its real cost is now recorded."""
+    if reservation is not None:
+        OpenAICostReservation.objects.filter(id=reservation.id).delete()
+
+
+@contextmanager
+def openai_budget(
+    request: DraftRequest, *, generator: str, task_id: str | None = None
+) -> Iterator[OpenAICostReservation | None]:
+    """Reserve the call's estimated cost for the block (OpenAI only) and release it however the block ends.
+
+    The block settles by calling cost_release inside the transaction that writes the version.
+    """
+    reservation = None
+    if generator == "openai":
+        reservation = cost_reserve(estimate=drafting.estimate_request_cost(request), task_id=task_id)
+    try:
+        yield reservation
+    finally:
+        cost_release(reservation)
 
 
 def _profile(profile_id: int | None):
@@ -230,31 +283,29 @@ def proposal_generate(
     matches = matching.match_attachments(
         job=job, attachments=selectors.active_attachments(), limit=conf.get("PROPOSAL_MAX_ATTACHMENTS")
     )
-    if generator == "openai":
-        cost_cap_check()
-    draft = drafting.draft(
-        DraftRequest(
-            job=job,
-            profile=profile,
-            word_limit=conf.get("PROPOSAL_WORD_LIMIT"),
-            screening_questions=questions,
-            attachment_titles=_attachment_titles(existing, matches),
-        ),
-        generator=generator,
+    request = DraftRequest(
+        job=job,
+        profile=profile,
+        word_limit=conf.get("PROPOSAL_WORD_LIMIT"),
+        screening_questions=questions,
+        attachment_titles=_attachment_titles(existing, matches),
     )
-    with transaction.atomic():
-        proposal, _ = Proposal.objects.get_or_create(
-            job=job, defaults={"profile": profile, "screening_questions": questions}
-        )
-        proposal = _lock(proposal.id)
-        if proposal.current_version > 0:  # another task won the race: keep its draft
-            return proposal
-        proposal.profile = profile
-        proposal.screening_questions = questions
-        proposal.save(update_fields=["profile", "screening_questions", "updated_at"])
-        _add_version(proposal, draft=draft, status=ProposalStatus.DRAFT, task_id=task_id)
-        proposal_attachments_choose(proposal=proposal, matches=matches)
-        _mark_job_drafted(job.id)
+    with openai_budget(request, generator=generator, task_id=task_id) as reservation:
+        draft = drafting.draft(request, generator=generator)
+        with transaction.atomic():
+            proposal, _ = Proposal.objects.get_or_create(
+                job=job, defaults={"profile": profile, "screening_questions": questions}
+            )
+            proposal = _lock(proposal.id)
+            if proposal.current_version > 0:  # another task won the race: keep its draft
+                return proposal
+            proposal.profile = profile
+            proposal.screening_questions = questions
+            proposal.save(update_fields=["profile", "screening_questions", "updated_at"])
+            _add_version(proposal, draft=draft, status=ProposalStatus.DRAFT, task_id=task_id)
+            cost_release(reservation)  # settled: the version carries the real cost, in the same commit
+            proposal_attachments_choose(proposal=proposal, matches=matches)
+            _mark_job_drafted(job.id)
     logger.info(
         "Proposal %s drafted for job %s by %s (%s+%s tokens, ~$%s)",
         proposal.id,
@@ -284,29 +335,28 @@ def proposal_regenerate(
         raise NotFound(f"No proposal with id {proposal_id}.")
     _require(proposal, REVISABLE, "regenerated")
     generator = _generator(generator)
-    if generator == "openai":
-        cost_cap_check()
     previous = selectors.proposal_current_version(proposal)
-    draft = drafting.draft(
-        DraftRequest(
-            job=proposal.job,
-            profile=_profile(proposal.profile_id),
-            word_limit=conf.get("PROPOSAL_WORD_LIMIT"),
-            screening_questions=proposal.screening_questions,
-            attachment_titles=[c.attachment.title for c in proposal.chosen_attachments.all()],
-            feedback=feedback,
-            previous_text=previous.text if previous else "",
-        ),
-        generator=generator,
+    request = DraftRequest(
+        job=proposal.job,
+        profile=_profile(proposal.profile_id),
+        word_limit=conf.get("PROPOSAL_WORD_LIMIT"),
+        screening_questions=proposal.screening_questions,
+        attachment_titles=[c.attachment.title for c in proposal.chosen_attachments.all()],
+        feedback=feedback,
+        previous_text=previous.text if previous else "",
     )
-    with transaction.atomic():
-        proposal = _lock(proposal_id)
-        _require(proposal, REVISABLE, "regenerated")  # approved meanwhile: the new text is dropped
-        proposal.reviewer_feedback = feedback
-        proposal.save(update_fields=["reviewer_feedback", "updated_at"])
-        return _add_version(
-            proposal, draft=draft, status=ProposalStatus.DRAFT, feedback=feedback, user=user, task_id=task_id
-        )
+    with openai_budget(request, generator=generator, task_id=task_id) as reservation:
+        draft = drafting.draft(request, generator=generator)
+        with transaction.atomic():
+            proposal = _lock(proposal_id)
+            _require(proposal, REVISABLE, "regenerated")  # approved meanwhile: the new text is dropped
+            proposal.reviewer_feedback = feedback
+            proposal.save(update_fields=["reviewer_feedback", "updated_at"])
+            version = _add_version(
+                proposal, draft=draft, status=ProposalStatus.DRAFT, feedback=feedback, user=user, task_id=task_id
+            )
+            cost_release(reservation)  # settled: the version carries the real cost, in the same commit
+            return version
 
 
 def proposal_edit(*, proposal_id: int, text: str, user=None, task_id: str | None = None) -> ProposalVersion:
