@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from queue_app.errors import ApplicationError
+from queue_app.errors import ApplicationError, PermanentTaskError
 
 
 class SourceError(ApplicationError):
@@ -24,6 +24,33 @@ class NeedsAttention(SourceError):
         super().__init__(message)
         self.reason = reason
         self.url = url
+        self.session_id: int | None = None  # the browser session now flagged (set by jobs.services.search_run)
+        self.saved = 0  # jobs read before the wall and stored anyway
+
+
+class DiscoveryBlocked(PermanentTaskError):
+    """A wall stopped a discovery task: it fails at once, without retries, saying what a person must do."""
+
+    def __init__(self, wall: NeedsAttention, *, task_id: str):
+        self.wall = wall
+        where = f" at {wall.url}" if wall.url else ""
+        session = f"Browser session {wall.session_id}" if wall.session_id is not None else "The browser session"
+        reactivate = (
+            f"POST /api/jobs/sessions/{wall.session_id}/reactivate/"
+            if wall.session_id is not None
+            else "POST /api/jobs/sessions/<id>/reactivate/"
+        )
+        super().__init__(
+            f"Job discovery stopped ({wall.reason}): {wall.message.rstrip('.')}{where}. "
+            f"{wall.saved} job(s) read before the stop were saved. "
+            f"{session} is marked needs attention and is not used until a person reactivates it. "
+            "To resume: open that page in a browser logged in to the same Upwork account and clear it "
+            "(after a login wall, import a fresh session instead: "
+            "manage.py jobs_import_session --file state.json --name NAME --replace); "
+            f"then mark the session active again ({reactivate}, or the admin action "
+            "'Mark active again' under Jobs > Browser sessions) and retry this task "
+            f"(manage.py queue retry {task_id})."
+        )
 
 
 class NoUsableSession(SourceError):

@@ -440,6 +440,7 @@ def search_run(*, specs: list[SearchSpec], source: str = SourceKind.AUTO) -> Sea
         finally:
             _close_source(opened)  # first: a refreshed token is saved even when the run then failed
     except NeedsAttention as wall:
+        wall.session_id = opened.session_id
         if opened.session_id is not None:
             browser_session_mark_attention(
                 session_id=opened.session_id, reason=wall.reason, message=wall.message, url=wall.url

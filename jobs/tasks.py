@@ -7,7 +7,7 @@ import logging
 from rest_framework import serializers
 
 from jobs import services
-from jobs.errors import SourceError
+from jobs.errors import DiscoveryBlocked, NeedsAttention, SourceError
 from jobs.models import SearchProfile, SourceKind, Strategy
 from jobs.sources.base import SearchSpec
 from queue_app.registry import TaskContext
@@ -50,7 +50,10 @@ class CleanupBrowserSessionsPayload(serializers.Serializer):
 
 
 def _stopped(error: SourceError, context: TaskContext) -> dict:
-    """A wall or a missing connection: retrying cannot help, so finish with a result that says why."""
+    """Retrying cannot help: a wall fails the task at once (DiscoveryBlocked); no connection finishes, saying why."""
+    if isinstance(error, NeedsAttention):
+        logger.warning("Task %s stopped by a wall (%s) at %s", context.task_id, error.reason, error.url)
+        raise DiscoveryBlocked(error, task_id=context.task_id) from error
     logger.warning("Task %s stopped: %s (%s)", context.task_id, error.message, error.code)
     return {
         "outcome": "needs_attention",

@@ -8,9 +8,10 @@ import pytest
 import requests
 
 from jobs import services, tasks
-from jobs.errors import NeedsAttention, NoUsableSession
+from jobs.errors import DiscoveryBlocked, NeedsAttention, NoUsableSession
 from jobs.models import BrowserSession, BrowserSessionStatus, SearchProfile
 from jobs.sources.base import SearchSpec
+from queue_app.errors import PermanentTaskError
 from queue_app.registry import TaskContext
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
@@ -67,13 +68,20 @@ def test_search_paginates_and_reads_every_detail_field(sandbox, browser_session,
     assert BrowserSession.objects.get().last_used_at is not None
 
 
-def test_captcha_stops_discovery_and_marks_the_session(sandbox, browser_session):
+def test_captcha_fails_discovery_permanently_and_marks_the_session(sandbox, browser_session):
     profile = SearchProfile.objects.create(name="p", keywords=["python", "react"], source="browser")
     requests.post(f"{sandbox.url}/__sandbox__/config", json={"captcha": True}, timeout=5)
     loads_before = sandbox.state.counters["pages"]
     context = TaskContext(task_id="t1", task_type="job_discovery", attempt=1, max_retries=3)
-    result = tasks.job_discovery({"profile_id": profile.id}, context)
-    assert result["outcome"] == "needs_attention" and result["reason"] == "captcha"
+    with pytest.raises(DiscoveryBlocked) as caught:
+        tasks.job_discovery({"profile_id": profile.id}, context)
+    assert isinstance(caught.value, PermanentTaskError)  # the queue fails it at once, no retries
+    assert caught.value.wall.reason == "captcha"
+    message = str(caught.value)
+    assert f"Upwork showed a CAPTCHA at {sandbox.url}/" in message
+    assert f"Browser session {browser_session.id} is marked needs attention" in message
+    assert f"POST /api/jobs/sessions/{browser_session.id}/reactivate/" in message
+    assert "'Mark active again'" in message and "manage.py queue retry t1" in message
     assert sandbox.state.counters["pages"] - loads_before <= 2  # each search stopped at its first page
     browser_session.refresh_from_db()
     assert browser_session.status == BrowserSessionStatus.NEEDS_ATTENTION
@@ -110,9 +118,10 @@ def test_jobs_read_before_a_wall_are_kept(sandbox, browser_session, settings):
     sandbox.state.config.update(per_page=4, captcha_after_pages=3)
     profile = SearchProfile.objects.create(name="p", keywords=["salesforce"], source="browser")
     context = TaskContext(task_id="t2", task_type="job_discovery", attempt=1, max_retries=3)
-    result = tasks.job_discovery({"profile_id": profile.id}, context)
-    assert result["outcome"] == "needs_attention" and result["reason"] == "captcha"
-    assert result["saved_before_stop"] == 6
+    with pytest.raises(DiscoveryBlocked) as caught:
+        tasks.job_discovery({"profile_id": profile.id}, context)
+    assert caught.value.wall.reason == "captcha" and caught.value.wall.saved == 6
+    assert "6 job(s) read before the stop were saved" in str(caught.value)
     stored = profile.jobs.all()
     assert stored.count() == 6 and not stored.filter(score__isnull=True).exists()
     assert stored.filter(connects_required__isnull=False).count() == 1  # the one detail page read

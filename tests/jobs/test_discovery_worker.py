@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
-from jobs.models import Job, SearchProfile
+from jobs.models import BrowserSessionStatus, Job, SearchProfile
 from queue_app.models import TaskStatus
 from queue_app.services import task_enqueue
 from tests.conftest import wait_for
@@ -76,3 +77,37 @@ def test_worker_runs_discovery_in_the_browser_session(sandbox, processes):
     assert task.result["source"] == "browser"
     assert Job.objects.filter(profile=profile).count() == 6
     assert Job.objects.filter(profile=profile, connects_required__isnull=False).count() == 4  # detail cap
+
+
+@pytest.mark.browser
+def test_a_captcha_fails_the_task_without_retries_and_the_message_says_how_to_resume(sandbox, processes, api_client):
+    from jobs import services
+    from queue_app.services import task_retry
+
+    session = services.browser_session_import(name="sandbox", storage_state=sandbox_storage_state(sandbox))
+    profile = SearchProfile.objects.create(
+        name="Salesforce", keywords=["salesforce"], strategies=["keywords"], source="browser"
+    )
+    requests.post(f"{sandbox.url}/__sandbox__/config", json={"captcha": True}, timeout=5)
+    task = task_enqueue(task_type="job_discovery", payload={"profile_id": profile.id})
+    assert task.max_retries > 0
+    worker = processes.worker(**_worker_env(sandbox))
+    wait_for(_finished(task), timeout=120, message="browser discovery finished")
+
+    assert task.status == TaskStatus.FAILED, processes.output(worker)
+    assert task.attempts == 1  # no retry
+    assert task.error_type == "DiscoveryBlocked"
+    assert f"Upwork showed a CAPTCHA at {sandbox.url}/" in task.error_message
+    assert f"POST /api/jobs/sessions/{session.id}/reactivate/" in task.error_message
+    assert f"manage.py queue retry {task.id}" in task.error_message
+    session.refresh_from_db()
+    assert session.status == BrowserSessionStatus.NEEDS_ATTENTION
+
+    # Following the message: clear the wall, reactivate the session, retry the task.
+    requests.post(f"{sandbox.url}/__sandbox__/config", json={"captcha": False}, timeout=5)
+    response = api_client.post(f"/api/jobs/sessions/{session.id}/reactivate/")
+    assert response.status_code == 200 and response.json()["status"] == BrowserSessionStatus.ACTIVE
+    task_retry(task_id=task.id)
+    wait_for(lambda: _finished(task)() and task.attempts == 2, timeout=120, message="retried discovery finished")
+    assert task.status == TaskStatus.COMPLETED, processes.output(worker)
+    assert Job.objects.filter(profile=profile).count() == 6
