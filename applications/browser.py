@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urljoin, urlparse
 
+from django.conf import settings
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
 
@@ -110,9 +111,9 @@ class ApplyBrowser:
     def __init__(self, *, storage_state: dict):
         self.storage_state = storage_state
         self.base_url = jobs_conf.base_url()
-        self.delay_min = jobs_conf.get("JOBS_BROWSER_DELAY_MIN")
-        self.delay_max = max(self.delay_min, jobs_conf.get("JOBS_BROWSER_DELAY_MAX"))
-        self.timeout_ms = jobs_conf.get("JOBS_BROWSER_NAV_TIMEOUT") * 1000
+        self.delay_min = settings.JOBS_BROWSER_DELAY_MIN
+        self.delay_max = max(self.delay_min, settings.JOBS_BROWSER_DELAY_MAX)
+        self.timeout_ms = settings.JOBS_BROWSER_NAV_TIMEOUT * 1000
         self.shots: list[Shot] = []
 
     # --- helpers --------------------------------------------------------------
@@ -156,11 +157,11 @@ class ApplyBrowser:
             )
 
     def _run(self, work: Callable[[Page], object]):
-        headless = jobs_conf.get("JOBS_BROWSER_HEADLESS")
+        headless = settings.JOBS_BROWSER_HEADLESS
         with sync_playwright() as playwright:
             try:
                 browser = playwright.chromium.launch(
-                    executable_path=jobs_conf.get("JOBS_BROWSER_EXECUTABLE"),
+                    executable_path=settings.JOBS_BROWSER_EXECUTABLE,
                     headless=headless,
                     args=[*(["--headless"] if headless else []), *CHROMIUM_ARGS],
                 )

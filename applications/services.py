@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Sum
@@ -136,12 +137,12 @@ def _money(value) -> Decimal:
 
 
 def _check_boost(boost_connects: int) -> None:
-    if boost_connects and not conf.get("APPLICATIONS_BOOST_ENABLED"):
+    if boost_connects and not settings.APPLICATIONS_BOOST_ENABLED:
         raise ValidationFailed(
             "Boosting is off: set APPLICATIONS_BOOST_ENABLED=true to bid extra Connects.",
             field_errors={"boost_connects": ["Boosting is disabled."]},
         )
-    limit = conf.get("APPLICATIONS_MAX_BOOST_CONNECTS")
+    limit = settings.APPLICATIONS_MAX_BOOST_CONNECTS
     if boost_connects > limit:
         raise ValidationFailed(
             f"A boost of {boost_connects} Connects is above APPLICATIONS_MAX_BOOST_CONNECTS ({limit}).",
@@ -191,7 +192,7 @@ def application_create(
             f"Job {proposal.job_id} already has application {existing.id if existing else '?'}; one per job.",
             field_errors={"proposal_id": ["This job already has an application."]},
         ) from None
-    if not conf.get("APPLICATIONS_REQUIRE_APPROVAL"):
+    if not settings.APPLICATIONS_REQUIRE_APPROVAL:
         application = application_approve(application_id=application.id, source=TaskSource.SYSTEM)
     return application
 
@@ -382,13 +383,13 @@ def connects_needed(application: Application) -> int:
     """Connects to reserve: the job's known price (or the per-job maximum when unknown) plus any boost."""
     price = application.connects_required
     if price is None:
-        price = conf.get("APPLICATIONS_MAX_CONNECTS_PER_JOB")
+        price = settings.APPLICATIONS_MAX_CONNECTS_PER_JOB
     return int(price) + int(application.boost_connects or 0)
 
 
 def gates_check(application: Application, *, usage: Usage, now: datetime, caps: bool = True) -> None:
     """Raise GateRefused naming the first safety control that refuses this submission."""
-    if not conf.get("APPLICATIONS_ENABLED"):
+    if not settings.APPLICATIONS_ENABLED:
         raise GateRefused(
             "Submitting is switched off (APPLICATIONS_ENABLED=false); nothing is sent until it is turned on.",
             gate="kill_switch",
@@ -398,13 +399,13 @@ def gates_check(application: Application, *, usage: Usage, now: datetime, caps: 
             f"Application {application.id} is {application.status}; only approved or scheduled ones are sent.",
             gate="status",
         )
-    if conf.get("APPLICATIONS_REQUIRE_APPROVAL") and application.approved_at is None:
+    if settings.APPLICATIONS_REQUIRE_APPROVAL and application.approved_at is None:
         raise GateRefused(f"Application {application.id} has not been approved by a person.", gate="approval")
     if application.proposal_version_id is None or not application.cover_letter.strip():
         raise GateRefused(f"Application {application.id} has no approved proposal text.", gate="approval")
-    if application.boost_connects and not conf.get("APPLICATIONS_BOOST_ENABLED"):
+    if application.boost_connects and not settings.APPLICATIONS_BOOST_ENABLED:
         raise GateRefused("Boosting is off (APPLICATIONS_BOOST_ENABLED=false).", gate="boost")
-    per_job = conf.get("APPLICATIONS_MAX_CONNECTS_PER_JOB")
+    per_job = settings.APPLICATIONS_MAX_CONNECTS_PER_JOB
     needed = connects_needed(application)
     if needed > per_job:
         raise GateRefused(
@@ -413,13 +414,13 @@ def gates_check(application: Application, *, usage: Usage, now: datetime, caps: 
         )
     if not caps:
         return
-    cap = conf.get("APPLICATIONS_DAILY_CAP")
+    cap = settings.APPLICATIONS_DAILY_CAP
     if usage.today >= cap:
         raise GateRefused(
             f"The daily cap of {cap} submissions is reached (APPLICATIONS_DAILY_CAP); it resets at midnight.",
             gate="daily_cap",
         )
-    budget = conf.get("APPLICATIONS_MONTHLY_CONNECTS_BUDGET")
+    budget = settings.APPLICATIONS_MONTHLY_CONNECTS_BUDGET
     if usage.month_connects + needed > budget:
         raise GateRefused(
             f"This submission needs {needed} Connects; {usage.month_connects} of the monthly budget of {budget} "
@@ -432,8 +433,8 @@ def gates_check(application: Application, *, usage: Usage, now: datetime, caps: 
 
 
 def _next_gap(now: datetime) -> datetime:
-    gap = conf.get("APPLICATIONS_MIN_GAP_SECONDS")
-    jitter = conf.get("APPLICATIONS_GAP_JITTER_SECONDS")
+    gap = settings.APPLICATIONS_MIN_GAP_SECONDS
+    jitter = settings.APPLICATIONS_GAP_JITTER_SECONDS
     return now + timedelta(seconds=gap + random.uniform(0, max(0.0, jitter)))
 
 
@@ -595,7 +596,7 @@ def application_submit(
             source=source,
         )
         raise SubmissionStopped("An interrupted attempt needs a person to check Upwork before anything else.")
-    dry_run = conf.get("APPLICATIONS_DRY_RUN") if dry_run is None else dry_run
+    dry_run = settings.APPLICATIONS_DRY_RUN if dry_run is None else dry_run
     if dry_run:
         return _dry_run(application, source=source)
     try:
@@ -648,7 +649,7 @@ def application_submit(
 
 def _dry_run(application: Application, *, source: str) -> SubmitResult:
     """Fill the form and screenshot it; never click submit and never take a slot."""
-    if conf.get("APPLICATIONS_ENABLED"):
+    if settings.APPLICATIONS_ENABLED:
         gates_check(application, usage=Usage(0, 0, None), now=timezone.now(), caps=False)
     else:
         _dry_run_gates(application)
@@ -685,7 +686,7 @@ def _dry_run_gates(application: Application) -> None:
             f"Application {application.id} is {application.status}; only approved or scheduled ones are filled.",
             gate="status",
         )
-    if conf.get("APPLICATIONS_REQUIRE_APPROVAL") and application.approved_at is None:
+    if settings.APPLICATIONS_REQUIRE_APPROVAL and application.approved_at is None:
         raise GateRefused(f"Application {application.id} has not been approved by a person.", gate="approval")
 
 
@@ -716,7 +717,7 @@ def _record_submitted(application_id: int, outcome: browser.SubmitOutcome, *, so
         task_enqueue(
             task_type="verify_submission",
             payload={"application_id": application.id},
-            delay=conf.get("APPLICATIONS_VERIFY_DELAY_SECONDS"),
+            delay=settings.APPLICATIONS_VERIFY_DELAY_SECONDS,
             idempotency_key=f"verify_submission:{application.id}:{application.attempts}",
             source=source,
         )
@@ -809,7 +810,7 @@ def applications_batch_schedule(
     """
     from queue_app.services import task_enqueue
 
-    if not conf.get("APPLICATIONS_ENABLED"):
+    if not settings.APPLICATIONS_ENABLED:
         raise GateRefused("Submitting is switched off (APPLICATIONS_ENABLED=false).", gate="kill_switch")
     scheduled, skipped = [], []
     with transaction.atomic():
@@ -821,8 +822,8 @@ def applications_batch_schedule(
         scheduled_today = pending.filter(scheduled_for__lt=day_end).count()
         pending_connects = sum(connects_needed(a) for a in pending)
         last_pending = pending.aggregate(latest=Max("scheduled_for"))["latest"]
-        remaining = conf.get("APPLICATIONS_DAILY_CAP") - usage.today - scheduled_today
-        budget_left = conf.get("APPLICATIONS_MONTHLY_CONNECTS_BUDGET") - usage.month_connects - pending_connects
+        remaining = settings.APPLICATIONS_DAILY_CAP - usage.today - scheduled_today
+        budget_left = settings.APPLICATIONS_MONTHLY_CONNECTS_BUDGET - usage.month_connects - pending_connects
         at = max(now, usage.gap_until or now)
         if last_pending is not None:
             at = max(at, _next_gap(last_pending))
@@ -887,7 +888,7 @@ def applications_batch_request(
     """Queue batch_submit_applications (it schedules within today's cap and the gap when it runs)."""
     from queue_app.services import task_enqueue
 
-    if not conf.get("APPLICATIONS_ENABLED"):
+    if not settings.APPLICATIONS_ENABLED:
         raise GateRefused("Submitting is switched off (APPLICATIONS_ENABLED=false).", gate="kill_switch")
     return task_enqueue(
         task_type="batch_submit_applications",
@@ -901,8 +902,8 @@ def limits_summary(*, now: datetime | None = None) -> dict[str, Any]:
     """The safety settings and how much of today's cap and this month's budget is used."""
     now = now or timezone.now()
     usage = usage_read(now=now)
-    cap = conf.get("APPLICATIONS_DAILY_CAP")
-    budget = conf.get("APPLICATIONS_MONTHLY_CONNECTS_BUDGET")
+    cap = settings.APPLICATIONS_DAILY_CAP
+    budget = settings.APPLICATIONS_MONTHLY_CONNECTS_BUDGET
     return {
         "settings": conf.safety_settings(),
         "today": {"submissions": usage.today, "cap": cap, "remaining": max(0, cap - usage.today)},

@@ -10,15 +10,13 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
 
-from jobs import conf
-
 logger = logging.getLogger(__name__)
 PREFIX = "fernet:"
 
 
 def _fernet() -> MultiFernet:
     """FIELD_ENCRYPTION_KEY (comma-separated for rotation, newest first), else a key derived from SECRET_KEY."""
-    raw = conf.get("FIELD_ENCRYPTION_KEY")
+    raw = settings.FIELD_ENCRYPTION_KEY
     keys = [key.strip() for key in raw.split(",") if key.strip()]
     if not keys:
         digest = hashlib.sha256(b"jobs.field-encryption:" + settings.SECRET_KEY.encode()).digest()

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from jobs import conf, scoring, selectors
+from jobs import scoring, selectors
 from jobs.errors import ApiAuthError, NeedsAttention, NoUsableSession, SourceError
 from jobs.models import (
     BrowserSession,
@@ -228,7 +229,7 @@ def browser_session_import(
         if cookie_expiries:
             expires_at = datetime.fromtimestamp(max(cookie_expiries), tz=UTC)
         else:
-            expires_at = now + timedelta(days=conf.get("JOBS_SESSION_DEFAULT_DAYS"))
+            expires_at = now + timedelta(days=settings.JOBS_SESSION_DEFAULT_DAYS)
     if expires_at <= now:
         raise ValidationFailed(
             "Every cookie in this storage state has expired; log in again in your browser and export a fresh one.",
@@ -295,7 +296,7 @@ def browser_sessions_cleanup(*, purge_days: int | None = None, browser_max_age: 
     from jobs.browsers import kill_stray_browsers
 
     now = timezone.now()
-    purge_days = conf.get("JOBS_SESSION_PURGE_DAYS") if purge_days is None else purge_days
+    purge_days = settings.JOBS_SESSION_PURGE_DAYS if purge_days is None else purge_days
     with transaction.atomic():
         expired = BrowserSession.objects.filter(
             status__in=[BrowserSessionStatus.ACTIVE, BrowserSessionStatus.NEEDS_ATTENTION], expires_at__lte=now
@@ -304,7 +305,7 @@ def browser_sessions_cleanup(*, purge_days: int | None = None, browser_max_age: 
             status__in=[BrowserSessionStatus.EXPIRED, BrowserSessionStatus.REVOKED],
             expires_at__lte=now - timedelta(days=purge_days),
         ).delete()
-    max_age = conf.get("JOBS_BROWSER_MAX_AGE") if browser_max_age is None else browser_max_age
+    max_age = settings.JOBS_BROWSER_MAX_AGE if browser_max_age is None else browser_max_age
     killed = kill_stray_browsers(older_than_seconds=max_age)
     return {"expired": expired, "purged": purged, "browsers_stopped": killed}
 
@@ -387,7 +388,7 @@ def _open_source(kind: str) -> _OpenSource:
 
     if kind == SourceKind.AUTO:
         token = selectors.oauth_token_active()
-        kind = SourceKind.API if token is not None and conf.get("UPWORK_CLIENT_ID") else SourceKind.BROWSER
+        kind = SourceKind.API if token is not None and settings.UPWORK_CLIENT_ID else SourceKind.BROWSER
     if kind == SourceKind.API:
         token = selectors.oauth_token_active()
         if token is None:
@@ -436,7 +437,7 @@ def search_run(*, specs: list[SearchSpec], source: str = SourceKind.AUTO) -> Sea
     opened = _open_source(source)
     try:
         try:
-            results = opened.source.search_many(specs, concurrency=conf.get("JOBS_STRATEGY_CONCURRENCY"))
+            results = opened.source.search_many(specs, concurrency=settings.JOBS_STRATEGY_CONCURRENCY)
         finally:
             _close_source(opened)  # first: a refreshed token is saved even when the run then failed
     except NeedsAttention as wall:

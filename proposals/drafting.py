@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from proposals import conf
+from django.conf import settings
+
 from queue_app.errors import PermanentTaskError
 
 logger = logging.getLogger(__name__)
@@ -206,9 +207,10 @@ def build_messages(request: DraftRequest) -> list[dict]:
 
 # --- drafters ----------------------------------------------------------------
 def estimate_cost(prompt_tokens: int, completion_tokens: int) -> Decimal:
-    cost = Decimal(prompt_tokens) / 1000 * conf.get("OPENAI_PRICE_INPUT_PER_1K") + Decimal(
-        completion_tokens
-    ) / 1000 * conf.get("OPENAI_PRICE_OUTPUT_PER_1K")
+    cost = (
+        Decimal(prompt_tokens) / 1000 * settings.OPENAI_PRICE_INPUT_PER_1K
+        + Decimal(completion_tokens) / 1000 * settings.OPENAI_PRICE_OUTPUT_PER_1K
+    )
     return cost.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
 
 
@@ -229,14 +231,14 @@ def draft_with_openai(request: DraftRequest) -> Draft:
     """One chat completion. Transient failures raise DraftUnavailable (the queue retries); 4xx DraftRejected."""
     import openai
 
-    api_key = conf.get("OPENAI_API_KEY")
+    api_key = settings.OPENAI_API_KEY
     if not api_key:
         raise NotConfigured(NOT_CONFIGURED_MESSAGE)
-    model = conf.get("OPENAI_MODEL")
+    model = settings.OPENAI_MODEL
     client = openai.OpenAI(
         api_key=api_key,
-        base_url=conf.get("OPENAI_BASE_URL") or None,
-        timeout=conf.get("OPENAI_TIMEOUT"),
+        base_url=settings.OPENAI_BASE_URL or None,
+        timeout=settings.OPENAI_TIMEOUT,
         max_retries=0,  # retries are the queue's, with its backoff
     )
     try:

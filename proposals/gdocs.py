@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from proposals import conf
 
 logger = logging.getLogger(__name__)
@@ -32,7 +34,7 @@ def build_services(*, http=None) -> GoogleServices:
         from google.oauth2 import service_account
 
         credentials = service_account.Credentials.from_service_account_file(
-            conf.get("GOOGLE_SERVICE_ACCOUNT_FILE"), scopes=SCOPES
+            settings.GOOGLE_SERVICE_ACCOUNT_FILE, scopes=SCOPES
         )
         options = {"credentials": credentials}
     return GoogleServices(
@@ -47,7 +49,7 @@ def document_url(document_id: str) -> str:
 
 def create_document(services: GoogleServices, *, title: str, text: str) -> str:
     """Create a document holding `text`; return its id."""
-    retries = conf.get("GOOGLE_API_NUM_RETRIES")
+    retries = settings.GOOGLE_API_NUM_RETRIES
     document = services.docs.documents().create(body={"title": title}).execute(num_retries=retries)
     document_id = document["documentId"]
     services.docs.documents().batchUpdate(
@@ -59,8 +61,8 @@ def create_document(services: GoogleServices, *, title: str, text: str) -> str:
 
 def file_and_share(services: GoogleServices, *, document_id: str) -> str:
     """Move the document into GOOGLE_DRIVE_FOLDER_ID, share it as GOOGLE_SHARE_WITH says; return its URL."""
-    retries = conf.get("GOOGLE_API_NUM_RETRIES")
-    folder_id = conf.get("GOOGLE_DRIVE_FOLDER_ID")
+    retries = settings.GOOGLE_API_NUM_RETRIES
+    folder_id = settings.GOOGLE_DRIVE_FOLDER_ID
     current = (
         services.drive.files()
         .get(fileId=document_id, fields="parents", supportsAllDrives=True)
@@ -77,7 +79,7 @@ def file_and_share(services: GoogleServices, *, document_id: str) -> str:
         )
         .execute(num_retries=retries)
     )
-    role = conf.get("GOOGLE_SHARE_ROLE")
+    role = settings.GOOGLE_SHARE_ROLE
     for grantee in conf.share_with():
         options = {"fileId": document_id, "supportsAllDrives": True, "fields": "id"}
         if grantee.lower() == "anyone":

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -39,7 +40,7 @@ REVISABLE = (ProposalStatus.DRAFT, ProposalStatus.IN_REVIEW, ProposalStatus.REJE
 
 # --- helpers -------------------------------------------------------------------
 def _generator(generator: str | None) -> str:
-    chosen = (generator or conf.get("PROPOSAL_GENERATOR")).strip().lower()
+    chosen = (generator or settings.PROPOSAL_GENERATOR).strip().lower()
     if chosen not in drafting.GENERATORS:
         raise ValidationFailed(
             f"Unknown proposal generator '{chosen}'. Use one of: {', '.join(drafting.GENERATORS)}.",
@@ -68,7 +69,7 @@ def cost_reserve(*, estimate: Decimal, task_id: str | None = None) -> OpenAICost
     side), then is ignored. A draft thrown away because another task wrote the proposal first is not
     counted.
     """
-    cap = conf.get("OPENAI_DAILY_COST_CAP_USD")
+    cap = settings.OPENAI_DAILY_COST_CAP_USD
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [COST_LOCK_KEY])
@@ -200,7 +201,7 @@ def proposal_attachments_choose(*, proposal: Proposal, matches: list[matching.At
             return list(proposal.chosen_attachments.all())
         if matches is None:
             matches = matching.match_attachments(
-                job=proposal.job, attachments=selectors.active_attachments(), limit=conf.get("PROPOSAL_MAX_ATTACHMENTS")
+                job=proposal.job, attachments=selectors.active_attachments(), limit=settings.PROPOSAL_MAX_ATTACHMENTS
             )
         proposal.chosen_attachments.all().delete()
         return ProposalAttachment.objects.bulk_create(
@@ -281,12 +282,12 @@ def proposal_generate(
         screening_questions if screening_questions is not None else (existing.screening_questions if existing else [])
     )
     matches = matching.match_attachments(
-        job=job, attachments=selectors.active_attachments(), limit=conf.get("PROPOSAL_MAX_ATTACHMENTS")
+        job=job, attachments=selectors.active_attachments(), limit=settings.PROPOSAL_MAX_ATTACHMENTS
     )
     request = DraftRequest(
         job=job,
         profile=profile,
-        word_limit=conf.get("PROPOSAL_WORD_LIMIT"),
+        word_limit=settings.PROPOSAL_WORD_LIMIT,
         screening_questions=questions,
         attachment_titles=_attachment_titles(existing, matches),
     )
@@ -339,7 +340,7 @@ def proposal_regenerate(
     request = DraftRequest(
         job=proposal.job,
         profile=_profile(proposal.profile_id),
-        word_limit=conf.get("PROPOSAL_WORD_LIMIT"),
+        word_limit=settings.PROPOSAL_WORD_LIMIT,
         screening_questions=proposal.screening_questions,
         attachment_titles=[c.attachment.title for c in proposal.chosen_attachments.all()],
         feedback=feedback,
@@ -536,8 +537,8 @@ def proposals_batch_generate(
     from queue_app.services import EnqueueRequest, task_enqueue_many
 
     generator = _generator(generator)
-    min_score = conf.get("PROPOSAL_BATCH_MIN_SCORE") if min_score is None else min_score
-    cap = conf.get("PROPOSAL_BATCH_CONCURRENCY")
+    min_score = settings.PROPOSAL_BATCH_MIN_SCORE if min_score is None else min_score
+    cap = settings.PROPOSAL_BATCH_CONCURRENCY
     if limit is not None:
         cap = min(limit, cap)
     needing = selectors.jobs_needing_proposals(min_score=min_score, job_ids=job_ids)
@@ -558,7 +559,7 @@ def proposals_batch_generate(
         "stopped_by": None,
     }
     if generator == "openai":
-        cost_cap = conf.get("OPENAI_DAILY_COST_CAP_USD")
+        cost_cap = settings.OPENAI_DAILY_COST_CAP_USD
         spent = selectors.openai_spent_today()
         progress["cost"] = {"spent_today": str(spent), "daily_cap": str(cost_cap)}
         if spent >= cost_cap:

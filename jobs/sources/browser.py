@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urljoin, urlparse
 
+from django.conf import settings
 from playwright.async_api import Browser, Page, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
@@ -107,11 +108,11 @@ class BrowserSource(JobSource):
         self.storage_state = storage_state
         self.fetch_details = fetch_details
         self.base_url = conf.base_url()
-        self.delay_min = conf.get("JOBS_BROWSER_DELAY_MIN")
-        self.delay_max = max(self.delay_min, conf.get("JOBS_BROWSER_DELAY_MAX"))
-        self.max_pages = conf.get("JOBS_BROWSER_MAX_PAGES")
-        self.max_details = conf.get("JOBS_BROWSER_MAX_DETAILS")
-        self.timeout_ms = conf.get("JOBS_BROWSER_NAV_TIMEOUT") * 1000
+        self.delay_min = settings.JOBS_BROWSER_DELAY_MIN
+        self.delay_max = max(self.delay_min, settings.JOBS_BROWSER_DELAY_MAX)
+        self.max_pages = settings.JOBS_BROWSER_MAX_PAGES
+        self.max_details = settings.JOBS_BROWSER_MAX_DETAILS
+        self.timeout_ms = settings.JOBS_BROWSER_NAV_TIMEOUT * 1000
         self.page_loads = 0
         self._wall: NeedsAttention | None = None
 
@@ -132,9 +133,9 @@ class BrowserSource(JobSource):
         semaphore = asyncio.Semaphore(concurrency)
         async with async_playwright() as playwright:
             try:
-                headless = conf.get("JOBS_BROWSER_HEADLESS")
+                headless = settings.JOBS_BROWSER_HEADLESS
                 browser = await playwright.chromium.launch(
-                    executable_path=conf.get("JOBS_BROWSER_EXECUTABLE"),
+                    executable_path=settings.JOBS_BROWSER_EXECUTABLE,
                     headless=headless,
                     args=[*(["--headless"] if headless else []), *CHROMIUM_ARGS],
                 )

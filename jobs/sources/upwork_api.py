@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
 
 import requests
+from django.conf import settings
 
 from jobs import conf
 from jobs.errors import ApiAuthError, ApiError, ApiRateLimited
@@ -69,15 +70,15 @@ class UpworkOAuthClient:
 
     def __init__(self, *, http: requests.Session | None = None):
         self.http = http or requests.Session()
-        self.client_id = conf.get("UPWORK_CLIENT_ID")
-        self.client_secret = conf.get("UPWORK_CLIENT_SECRET")
-        self.timeout = conf.get("UPWORK_API_TIMEOUT")
+        self.client_id = settings.UPWORK_CLIENT_ID
+        self.client_secret = settings.UPWORK_CLIENT_SECRET
+        self.timeout = settings.UPWORK_API_TIMEOUT
 
     def authorization_url(self, *, state: str, redirect_uri: str | None = None) -> str:
         params = {
             "response_type": "code",
             "client_id": self.client_id,
-            "redirect_uri": redirect_uri or conf.get("UPWORK_REDIRECT_URI"),
+            "redirect_uri": redirect_uri or settings.UPWORK_REDIRECT_URI,
             "state": state,
         }
         return f"{conf.authorize_url()}?{urlencode(params)}"
@@ -87,7 +88,7 @@ class UpworkOAuthClient:
             {
                 "grant_type": "authorization_code",
                 "code": code,
-                "redirect_uri": redirect_uri or conf.get("UPWORK_REDIRECT_URI"),
+                "redirect_uri": redirect_uri or settings.UPWORK_REDIRECT_URI,
             }
         )
 
@@ -145,9 +146,9 @@ class UpworkGraphQLClient:
         self._local = threading.local()  # searches run in threads; each gets its own connection pool
         self._sessions: list[requests.Session] = []
         self.url = conf.api_url()
-        self.timeout = conf.get("UPWORK_API_TIMEOUT")
-        self.rate_limit_retries = conf.get("UPWORK_API_RATE_LIMIT_RETRIES")
-        self.max_retry_wait = conf.get("UPWORK_API_MAX_RETRY_WAIT")
+        self.timeout = settings.UPWORK_API_TIMEOUT
+        self.rate_limit_retries = settings.UPWORK_API_RATE_LIMIT_RETRIES
+        self.max_retry_wait = settings.UPWORK_API_MAX_RETRY_WAIT
         self.refreshes = 0
         self._lock = threading.Lock()
 
@@ -343,8 +344,8 @@ class UpworkApiSource(JobSource):
 
     def __init__(self, client: UpworkGraphQLClient):
         self.client = client
-        self.page_size = conf.get("UPWORK_API_PAGE_SIZE")
-        self.max_pages = conf.get("UPWORK_API_MAX_PAGES")
+        self.page_size = settings.UPWORK_API_PAGE_SIZE
+        self.max_pages = settings.UPWORK_API_MAX_PAGES
 
     def search(self, spec: SearchSpec) -> SearchResult:
         records, pages = self.client.search_jobs(

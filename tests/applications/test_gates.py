@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from applications import services
+from applications import conf, services
 from applications.models import Application, ApplicationStatus
 from queue_app.errors import InvalidTransition, ValidationFailed
 from tests.applications.conftest import make_application
+from tests.conftest import ROOT, subprocess_env
 
 pytestmark = pytest.mark.django_db
 
@@ -35,12 +39,31 @@ def counted(application_id: int, *, now=None, **fields) -> None:
 
 
 def test_the_defaults_are_safe():
-    from applications import conf
+    """With no APPLICATIONS_* variables set, the settings a fresh process loads send nothing on their own."""
+    env = {key: value for key, value in subprocess_env().items() if not key.startswith("APPLICATIONS_")}
+    code = (
+        "import json, django; django.setup(); from applications import conf; print(json.dumps(conf.safety_settings()))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    defaults = json.loads(result.stdout)
 
-    assert conf._DEFAULTS["APPLICATIONS_ENABLED"][1] is False
-    assert conf._DEFAULTS["APPLICATIONS_REQUIRE_APPROVAL"][1] is True
-    assert conf._DEFAULTS["APPLICATIONS_BOOST_ENABLED"][1] is False
-    assert conf._DEFAULTS["APPLICATIONS_DAILY_CAP"][1] == 10
+    assert set(defaults) == set(conf.SAFETY_SETTINGS)
+    assert defaults["APPLICATIONS_ENABLED"] is False
+    assert defaults["APPLICATIONS_REQUIRE_APPROVAL"] is True
+    assert defaults["APPLICATIONS_DRY_RUN"] is False
+    assert defaults["APPLICATIONS_BOOST_ENABLED"] is False
+    assert defaults["APPLICATIONS_MAX_BOOST_CONNECTS"] == 0
+    assert defaults["APPLICATIONS_DAILY_CAP"] == 10
+
+
+def test_the_safety_settings_are_read_when_called(settings):
+    settings.APPLICATIONS_DAILY_CAP = 3
+    settings.APPLICATIONS_ENABLED = True
+    assert conf.safety_settings()["APPLICATIONS_DAILY_CAP"] == 3
+    assert conf.safety_settings()["APPLICATIONS_ENABLED"] is True
 
 
 def test_kill_switch_blocks_submission(sandbox, browser_session, settings):

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -135,9 +136,9 @@ def openai_stub(openai_server, settings) -> OpenAIStub:
     settings.OPENAI_MODEL = "gpt-test"
     settings.OPENAI_TIMEOUT = 5
     settings.PROPOSAL_GENERATOR = "openai"
-    settings.OPENAI_PRICE_INPUT_PER_1K = "0.001"
-    settings.OPENAI_PRICE_OUTPUT_PER_1K = "0.002"
-    settings.OPENAI_DAILY_COST_CAP_USD = "5"
+    settings.OPENAI_PRICE_INPUT_PER_1K = Decimal("0.001")
+    settings.OPENAI_PRICE_OUTPUT_PER_1K = Decimal("0.002")
+    settings.OPENAI_DAILY_COST_CAP_USD = Decimal("5")
     return openai_server
 
 

@@ -35,7 +35,7 @@ def test_todays_spend_sums_todays_versions_only(openai_stub):
 
 
 def test_generation_stops_at_the_cap_without_calling_openai(openai_stub, job, profile, settings):
-    settings.OPENAI_DAILY_COST_CAP_USD = "1.00"
+    settings.OPENAI_DAILY_COST_CAP_USD = Decimal("1.00")
     spend("1.00")
     with pytest.raises(CostCapReached, match=r"daily OpenAI cost cap of \$1.00 is reached"):
         services.proposal_generate(job_id=job.id)
@@ -44,7 +44,7 @@ def test_generation_stops_at_the_cap_without_calling_openai(openai_stub, job, pr
 
 
 def test_under_the_cap_generation_goes_on_and_its_cost_counts(openai_stub, job, profile, settings):
-    settings.OPENAI_DAILY_COST_CAP_USD = "1.00"
+    settings.OPENAI_DAILY_COST_CAP_USD = Decimal("1.00")
     spend("0.999")
     services.proposal_generate(job_id=job.id)  # $0.999 < $1.00: allowed, and it costs $0.0018
     assert selectors.openai_spent_today() == Decimal("1.000800")
@@ -55,13 +55,13 @@ def test_under_the_cap_generation_goes_on_and_its_cost_counts(openai_stub, job, 
 
 
 def test_the_template_drafter_is_not_capped(openai_stub, job, profile, settings):
-    settings.OPENAI_DAILY_COST_CAP_USD = "0"
+    settings.OPENAI_DAILY_COST_CAP_USD = Decimal("0")
     proposal = services.proposal_generate(job_id=job.id, generator="template")
     assert proposal.current_version == 1
 
 
 def test_a_batch_at_the_cap_fans_out_nothing(openai_stub, job, profile, settings):
-    settings.OPENAI_DAILY_COST_CAP_USD = "1.00"
+    settings.OPENAI_DAILY_COST_CAP_USD = Decimal("1.00")
     spend("1.50")
     progress = services.proposals_batch_generate()
     assert progress["stopped_by"] == "cost_cap"
@@ -70,7 +70,7 @@ def test_a_batch_at_the_cap_fans_out_nothing(openai_stub, job, profile, settings
 
 
 def test_a_batch_fans_out_only_what_the_remaining_budget_affords(openai_stub, profile, settings):
-    settings.OPENAI_DAILY_COST_CAP_USD = "1.00"
+    settings.OPENAI_DAILY_COST_CAP_USD = Decimal("1.00")
     settings.PROPOSAL_BATCH_CONCURRENCY = 10
     spend("0.30")
     spend("0.30")  # average $0.30 a proposal; $0.40 left affords one more

@@ -25,7 +25,7 @@ def spend(amount: str) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_generations_at_the_last_affordable_slot_call_openai_once(openai_stub, profile, settings):
-    settings.OPENAI_DAILY_COST_CAP_USD = "1.00"
+    settings.OPENAI_DAILY_COST_CAP_USD = Decimal("1.00")
     spend("0.999")  # below the cap: one more call is allowed, and it takes the day over
     jobs = baker.make(Job, status=JobStatus.SHORTLISTED, _quantity=2)
     # The winner's call stays in flight long enough for the loser to check while it runs.
@@ -61,7 +61,7 @@ def test_two_concurrent_generations_at_the_last_affordable_slot_call_openai_once
 
 @pytest.mark.django_db
 def test_a_failed_call_releases_its_reservation_so_the_next_one_may_run(openai_stub, job, profile, settings):
-    settings.OPENAI_DAILY_COST_CAP_USD = "1.00"
+    settings.OPENAI_DAILY_COST_CAP_USD = Decimal("1.00")
     spend("0.999")
     openai_stub.state.script(Reply(500, error_body("The server had an error", kind="server_error")))
 
@@ -78,7 +78,7 @@ def test_a_failed_call_releases_its_reservation_so_the_next_one_may_run(openai_s
 
 @pytest.mark.django_db
 def test_a_live_reservation_counts_against_the_cap(openai_stub, job, profile, settings):
-    settings.OPENAI_DAILY_COST_CAP_USD = "1.00"
+    settings.OPENAI_DAILY_COST_CAP_USD = Decimal("1.00")
     spend("0.90")
     OpenAICostReservation.objects.create(amount="0.10")  # another call in flight
 
@@ -89,7 +89,7 @@ def test_a_live_reservation_counts_against_the_cap(openai_stub, job, profile, se
 
 @pytest.mark.django_db
 def test_a_reservation_left_by_a_killed_worker_stops_counting_after_its_ttl(openai_stub, job, profile, settings):
-    settings.OPENAI_DAILY_COST_CAP_USD = "1.00"
+    settings.OPENAI_DAILY_COST_CAP_USD = Decimal("1.00")
     spend("0.90")
     stale = OpenAICostReservation.objects.create(
         amount="0.10", created_at=timezone.now() - selectors.COST_RESERVATION_TTL - timedelta(seconds=1)

@@ -1,5 +1,6 @@
 """Base settings: every knob is an environment variable with a safe development default."""
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -149,7 +150,7 @@ OPENAI_RATE_LIMIT = env("OPENAI_RATE_LIMIT", default="60/m")
 TASK_LIMITS = env.json("TASK_LIMITS", default={})
 LIMIT_RETRY_SECONDS = env.float("LIMIT_RETRY_SECONDS", default=2.0)
 
-# --- Job discovery (jobs app; read through jobs/conf.py) ----------------------
+# --- Job discovery (jobs app; jobs/conf.py derives the Upwork addresses) ----------
 UPWORK_BASE_URL = env("UPWORK_BASE_URL", default="https://www.upwork.com")  # sandbox: http://127.0.0.1:8765
 UPWORK_API_URL = env("UPWORK_API_URL", default="")  # "" = https://api.upwork.com/graphql, or <base>/graphql off Upwork
 UPWORK_TOKEN_URL = env("UPWORK_TOKEN_URL", default="")  # "" = <base>/api/v3/oauth2/token
@@ -175,15 +176,15 @@ JOBS_BROWSER_MAX_AGE = env.int("JOBS_BROWSER_MAX_AGE", default=3600)  # cleanup 
 JOBS_SESSION_DEFAULT_DAYS = env.int("JOBS_SESSION_DEFAULT_DAYS", default=30)  # expiry when cookies don't say
 JOBS_SESSION_PURGE_DAYS = env.int("JOBS_SESSION_PURGE_DAYS", default=30)
 
-# --- Proposals (proposals app; read through proposals/conf.py) ---------------
+# --- Proposals (proposals app) -----------------------------------------------
 PROPOSAL_GENERATOR = env("PROPOSAL_GENERATOR", default="openai")  # or "template": offline, deterministic
 OPENAI_API_KEY = env("OPENAI_API_KEY", default="")
 OPENAI_MODEL = env("OPENAI_MODEL", default="gpt-4o-mini")
 OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="")
 OPENAI_TIMEOUT = env.float("OPENAI_TIMEOUT", default=60.0)
-OPENAI_DAILY_COST_CAP_USD = env("OPENAI_DAILY_COST_CAP_USD", default="5.00")
-OPENAI_PRICE_INPUT_PER_1K = env("OPENAI_PRICE_INPUT_PER_1K", default="0.00015")
-OPENAI_PRICE_OUTPUT_PER_1K = env("OPENAI_PRICE_OUTPUT_PER_1K", default="0.0006")
+OPENAI_DAILY_COST_CAP_USD = env("OPENAI_DAILY_COST_CAP_USD", cast=Decimal, default=Decimal("5.00"))
+OPENAI_PRICE_INPUT_PER_1K = env("OPENAI_PRICE_INPUT_PER_1K", cast=Decimal, default=Decimal("0.00015"))
+OPENAI_PRICE_OUTPUT_PER_1K = env("OPENAI_PRICE_OUTPUT_PER_1K", cast=Decimal, default=Decimal("0.0006"))
 PROPOSAL_WORD_LIMIT = env.int("PROPOSAL_WORD_LIMIT", default=250)
 PROPOSAL_MAX_ATTACHMENTS = env.int("PROPOSAL_MAX_ATTACHMENTS", default=3)
 PROPOSAL_BATCH_CONCURRENCY = env.int("PROPOSAL_BATCH_CONCURRENCY", default=5)
@@ -194,7 +195,7 @@ GOOGLE_SHARE_WITH = env("GOOGLE_SHARE_WITH", default="")
 GOOGLE_SHARE_ROLE = env("GOOGLE_SHARE_ROLE", default="commenter")
 GOOGLE_API_NUM_RETRIES = env.int("GOOGLE_API_NUM_RETRIES", default=3)
 
-# --- Applications: safety controls (applications/conf.py); every default is the safe one ---
+# --- Applications: safety controls (listed in applications/conf.py); every default is the safe one ---
 APPLICATIONS_ENABLED = env.bool("APPLICATIONS_ENABLED", default=False)  # kill switch: off = nothing is sent
 APPLICATIONS_REQUIRE_APPROVAL = env.bool("APPLICATIONS_REQUIRE_APPROVAL", default=True)
 APPLICATIONS_DRY_RUN = env.bool("APPLICATIONS_DRY_RUN", default=False)  # fill + screenshot, never click submit

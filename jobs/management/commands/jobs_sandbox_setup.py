@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import requests
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from jobs import conf, services
@@ -39,7 +40,7 @@ class Command(BaseCommand):
                 name="sandbox", storage_state=sandbox_storage_state(base), replace=True
             )
             self.stdout.write(f"Imported browser session '{session.name}' from the sandbox login.")
-            if conf.get("UPWORK_CLIENT_ID"):
+            if settings.UPWORK_CLIENT_ID:
                 redirect = requests.get(services.oauth_authorization_start(), allow_redirects=False, timeout=5)
                 query = parse_qs(urlparse(redirect.headers.get("Location", "")).query)
                 if not query.get("code"):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs import conf, services
+from jobs import services
 from queue_app.errors import ApplicationError
 
 
@@ -19,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--account", default="default")
 
     def handle(self, *args, **options):
-        if not conf.get("UPWORK_CLIENT_ID"):
+        if not settings.UPWORK_CLIENT_ID:
             raise CommandError(
                 "Set UPWORK_CLIENT_ID and UPWORK_CLIENT_SECRET (from your Upwork API key) before connecting."
             )
