@@ -11,6 +11,7 @@ import resource
 import threading
 import time
 import traceback
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -62,15 +63,17 @@ def _execute(sql: str, params: list) -> list[tuple]:
     return run_with_reconnect(run, alias="task_state")
 
 
-class CompletionWriter:
-    """Writes the 'completed' row from a helper thread while the worker does RQ's bookkeeping.
+class LifecycleWriter:
+    """Writes task rows from a helper thread while the worker talks to Redis.
 
-    The worker classes of this app turn it on and call `confirm()` once RQ has recorded the
-    job (the simple worker before its next dequeue, the fork worker's parent before its next
-    fork), so the write is confirmed before the worker moves on; the PostgreSQL round trip
-    overlaps with RQ's Redis ones instead of adding to them. The statement is the same
-    conditional UPDATE, retried through reconnects like every lifecycle write. Other workers
-    (plain RQ classes) write inline.
+    The worker classes of this app turn it on. A completion is handed over (`submit`) and
+    confirmed (`confirm()`) once RQ has recorded the job, before the worker moves on (the
+    simple worker before its next dequeue, the fork worker's parent before its next fork). A
+    start is sent (`call`) as soon as the job is known and its rows are collected when the task
+    is about to run, so the PostgreSQL round trip overlaps with RQ's Redis ones (and, in the fork
+    worker, with the fork) instead of adding to them. The statements are the same conditional
+    UPDATEs, retried through reconnects like every lifecycle write. Other workers (plain RQ
+    classes) write inline.
     """
 
     def __init__(self) -> None:
@@ -82,9 +85,25 @@ class CompletionWriter:
         self._thread: threading.Thread | None = None
 
     def submit(self, sql: str, params: list) -> None:
+        """Write without waiting; a failure is logged (reconcile finds the row)."""
         if not self.enabled:
             _execute(sql, params)
             return
+        self._put(sql, params, None)
+
+    def call(self, sql: str, params: list) -> Future:
+        """Send a statement now; its rows (or its exception) are collected from the Future."""
+        future: Future = Future()
+        if not self.enabled:
+            try:
+                future.set_result(_execute(sql, params))
+            except BaseException as error:
+                future.set_exception(error)
+            return future
+        self._put(sql, params, future)
+        return future
+
+    def _put(self, sql: str, params: list, future: Future | None) -> None:
         if self._pid != os.getpid():  # first use in this process (a work horse is a fresh fork)
             self._pid = os.getpid()
             self._queue = queue.SimpleQueue()
@@ -94,7 +113,7 @@ class CompletionWriter:
             self._thread.start()
         with self._idle:
             self._pending += 1
-        self._queue.put((sql, params))
+        self._queue.put((sql, params, future))
 
     def confirm(self, timeout: float | None = None) -> bool:
         """Wait until every submitted write is done. False if the timeout passed first."""
@@ -118,18 +137,24 @@ class CompletionWriter:
             if item is None:
                 connections.close_all()  # this thread's own connections
                 return
-            sql, params = item
+            sql, params, future = item
             try:
-                _execute(sql, params)
-            except Exception:  # reconnects exhausted: the row still says processing
-                logger.exception("Task %s: completion not recorded in PostgreSQL", params[-1])
+                rows = _execute(sql, params)
+            except Exception as error:  # reconnects exhausted: the row still says what it said
+                if future is None:
+                    logger.exception("Task %s: completion not recorded in PostgreSQL", params[-1])
+                else:
+                    future.set_exception(error)
+            else:
+                if future is not None:
+                    future.set_result(rows)
             finally:
                 with self._idle:
                     self._pending -= 1
                     self._idle.notify_all()
 
 
-completion_writer = CompletionWriter()
+lifecycle_writer = LifecycleWriter()
 
 
 _WAIT_SQL = f"""
@@ -146,25 +171,33 @@ class StartPhase:
     retry: Retry | None = None  # over a limit: put back with this delay
     row: tuple | None = None  # started: (task_type, payload, attempt, max_retries)
     checks: list = field(default_factory=list)  # limit slots held while it runs
+    pending: Future | None = None  # the start statement, sent but not yet answered
 
 
-# A fork worker's parent runs the start phase itself, where the process is warm, and its work
-# horse (a copy of the parent's memory) finds the outcome here. The horse hands a success back
-# through a pipe (the write end's descriptor is kept here) and the parent records it: the first
-# statement in a freshly forked process costs several times what it costs in the warm parent.
-_started_in_parent: dict[str, StartPhase] = {}
-_outcome_fd: int | None = None
-_PIPE_SAFE_BYTES = 32 * 1024  # below the pipe's buffer: the horse never blocks on it
+# The worker classes of this app send a task's start as soon as RQ hands them the job (see
+# begin_start) and collect it in run_task: the simple worker in the same process; the fork worker's
+# parent sends it just before forking and passes the answer to its work horse through a pipe
+# (hand_start_to_horse), so the round trip overlaps with the fork. The horse hands a success back
+# through a second pipe and the parent records it: the first statement in a freshly forked process
+# costs several times what it costs in the warm parent.
+_early_starts: dict[str, StartPhase] = {}
+_start_read_fd: int | None = None  # the horse's end of the start pipe
+_outcome_fd: int | None = None  # the horse's end of the outcome pipe
+_PIPE_SAFE_BYTES = 32 * 1024  # below the pipe's buffer: a write never blocks on it
 
 
-def start_in_parent(job, worker_name: str) -> None:
-    """Called by the fork worker's parent just before it forks the horse for this job."""
-    _started_in_parent.clear()
+def begin_start(job, worker_name: str) -> str | None:
+    """Check the limits and send the conditional start of this job's task. Returns the task id.
+
+    Called by this app's workers once RQ has handed them the job; run_task collects the outcome.
+    """
+    _early_starts.clear()
     if job.func_name != transport.JOB_FUNCTION or not job.args:
-        return
+        return None
     task_id = job.args[0]
     type_name = job.args[1] if len(job.args) > 1 else None
-    _started_in_parent[task_id] = _start_phase(task_id, type_name, job, worker_name)
+    _early_starts[task_id] = _begin_start(task_id, type_name, job, worker_name)
+    return task_id
 
 
 def run_task(task_id: str, task_type_name: str | None = None):
@@ -174,7 +207,9 @@ def run_task(task_id: str, task_type_name: str | None = None):
     value) instead of starting; its row says why it waits.
     """
     job = get_current_job()
-    phase = _started_in_parent.pop(task_id, None)
+    phase = _early_starts.pop(task_id, None)
+    if phase is not None and phase.pending is not None:
+        phase = _receive_start(task_id, phase) if _start_read_fd is not None else _settle_start(task_id, phase)
     if phase is None:
         phase = _start_phase(task_id, task_type_name, job, (job.worker_name if job else "") or "")
     if phase.retry is not None:
@@ -189,6 +224,10 @@ def run_task(task_id: str, task_type_name: str | None = None):
 
 
 def _start_phase(task_id: str, task_type_name: str | None, job, worker_name: str) -> StartPhase:
+    return _settle_start(task_id, _begin_start(task_id, task_type_name, job, worker_name))
+
+
+def _begin_start(task_id: str, task_type_name: str | None, job, worker_name: str) -> StartPhase:
     checks: list = []
     declared = _known_type(task_type_name)
     if declared is not None:
@@ -198,18 +237,88 @@ def _start_phase(task_id: str, task_type_name: str | None, job, worker_name: str
             run_at = timezone.now() + timedelta(seconds=denied.wait_seconds)
             _execute(_WAIT_SQL, [run_at, denied.reason, task_id, *_STARTABLE])
             return StartPhase(retry=Retry(max=10**9, interval=max(1, math.ceil(denied.wait_seconds))))
+    pending = lifecycle_writer.call(_START_SQL, [timezone.now(), worker_name, task_id, *_STARTABLE])
+    return StartPhase(checks=checks, pending=pending)
+
+
+def _settle_start(task_id: str, phase: StartPhase) -> StartPhase:
+    """Wait for the start statement's answer. Limit slots are given back unless it started."""
+    if phase.pending is None:
+        return phase
     try:
-        rows = _execute(_START_SQL, [timezone.now(), worker_name, task_id, *_STARTABLE])
+        rows = phase.pending.result()
     except BaseException:
-        if checks:
-            limits.release(task_id, checks)
+        if phase.checks:
+            limits.release(task_id, phase.checks)
         raise
     if not rows:
         logger.info("Task %s not started: gone, cancelled, finished or already running", task_id)
-        if checks:
-            limits.release(task_id, checks)
+        if phase.checks:
+            limits.release(task_id, phase.checks)
         return StartPhase()
-    return StartPhase(row=rows[0], checks=checks)
+    return StartPhase(row=rows[0], checks=phase.checks)
+
+
+def open_start_pipe() -> int:
+    """Fork worker's parent, before forking: a pipe for the horse's start. Returns the write end."""
+    global _start_read_fd
+    _start_read_fd, write_fd = os.pipe()
+    return write_fd
+
+
+def hand_start_to_horse(task_id: str | None, write_fd: int) -> None:
+    """Parent, after forking: wait for the start's answer and pass it on, then close the pipe.
+
+    The message is one byte, or 'R' and the row as JSON: N (not started; limits given back),
+    F (started; the row is too large for the pipe, the horse reads it), ? (not known; the horse
+    starts the task itself, which the conditional start makes safe).
+    """
+    global _start_read_fd
+    if _start_read_fd is not None:
+        os.close(_start_read_fd)
+        _start_read_fd = None
+    phase = _early_starts.pop(task_id, None) if task_id else None
+    if phase is None or phase.pending is None:  # nothing sent: the horse has all it needs, or starts itself
+        os.close(write_fd)
+        return
+    message = b"?"
+    try:
+        settled = _settle_start(task_id, phase)
+        if settled.row is None:
+            message = b"N"
+        else:
+            message = b"R" + json.dumps(settled.row, cls=DjangoJSONEncoder).encode()
+            if len(message) > _PIPE_SAFE_BYTES:
+                message = b"F"
+    except Exception:
+        logger.exception("Task %s: start not written in the worker; its work horse will try", task_id)
+    try:
+        os.write(write_fd, message)
+    except BrokenPipeError:  # the horse is already gone; the parent records that
+        pass
+    finally:
+        os.close(write_fd)
+
+
+def _receive_start(task_id: str, phase: StartPhase) -> StartPhase | None:
+    """Work horse: read what the parent's start statement found (see hand_start_to_horse)."""
+    global _start_read_fd
+    read_fd, _start_read_fd = _start_read_fd, None
+    chunks = []
+    try:
+        while chunk := os.read(read_fd, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(read_fd)
+    message = b"".join(chunks)
+    if message[:1] == b"R":
+        return StartPhase(row=tuple(json.loads(message[1:])), checks=phase.checks)
+    if message == b"F":
+        row = _execute(f"SELECT task_type, payload, attempts, max_retries FROM {TASK_TABLE} WHERE id = %s", [task_id])
+        return StartPhase(row=row[0], checks=phase.checks)
+    if message == b"N":
+        return StartPhase()
+    return None  # the parent could not tell (or died): start here
 
 
 def _known_type(name: str | None) -> registry.TaskType | None:
@@ -242,7 +351,7 @@ def _run(task_id: str, job, row: tuple) -> None:
     params = [encoded, timezone.now(), duration, task_id]
     if _outcome_fd is not None and _hand_to_parent(params):
         return None
-    completion_writer.submit(_COMPLETE_SQL, params)
+    lifecycle_writer.submit(_COMPLETE_SQL, params)
     return None
 
 
@@ -283,7 +392,7 @@ def record_outcome_from_horse(read_fd: int) -> None:
         os.close(read_fd)
     if chunks:
         encoded, finished_at, duration, task_id = json.loads(b"".join(chunks))
-        completion_writer.submit(_COMPLETE_SQL, [encoded, datetime.fromisoformat(finished_at), duration, task_id])
+        lifecycle_writer.submit(_COMPLETE_SQL, [encoded, datetime.fromisoformat(finished_at), duration, task_id])
 
 
 class MemoryLimitExceeded(MemoryError):

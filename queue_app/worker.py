@@ -26,7 +26,7 @@ from rq import SimpleWorker, Worker
 
 from queue_app import execution, limits, maintenance
 from queue_app.db import run_with_reconnect
-from queue_app.execution import completion_writer, record_crash, start_in_parent
+from queue_app.execution import begin_start, lifecycle_writer, record_crash
 from queue_app.models import WorkerProcess, WorkerState
 
 logger = logging.getLogger(__name__)
@@ -38,11 +38,11 @@ def _close_db_connections(*, keep: str | None = None) -> None:
             conn.close()
 
 
-# The fork worker's lifecycle connection: the parent writes each task's start on it just before
-# the fork, and every work horse inherits it (for a failure, or a result too large for the pipe),
-# so no task pays a connect. Parent and horse never use it at the same time. A horse exits with
-# os._exit and leaves it open and idle; one that dies abnormally may leave it mid-statement, so
-# the parent then drops it and opens a new one.
+# The fork worker's lifecycle connection: the parent opens it and every work horse inherits it
+# (for a failure, or a result too large for the pipe), so no task pays a connect. The parent's own
+# lifecycle writes go through the writer thread's connection, so parent and horse never use this
+# one at the same time. A horse exits with os._exit and leaves it open and idle; one that dies
+# abnormally may leave it mid-statement, so the parent then drops it and opens a new one.
 HORSE_ALIAS = "task_state"
 
 
@@ -114,7 +114,7 @@ class HeartbeatMixin:
         super().__init__(_expanded_queues(queues), *args, **kwargs)
 
     def _init_heartbeats(self) -> None:
-        completion_writer.enabled = True  # confirmed in execute_job / perform_job below
+        lifecycle_writer.enabled = True  # starts collected in run_task, completions confirmed below
         self.job_monitoring_interval = settings.WORKER_HEARTBEAT_SECONDS
         # Redis outages: RQ retries with doubling waits; cap them so a worker is back within
         # seconds of Redis returning instead of up to a minute.
@@ -214,7 +214,7 @@ class HeartbeatMixin:
         _close_db_connections()
 
     def register_death(self):
-        completion_writer.confirm(timeout=30)
+        lifecycle_writer.confirm(timeout=30)
         super().register_death()
         self.db_heartbeat(force=True, stopped=True)
         if not self.is_horse:
@@ -274,11 +274,11 @@ class HeartbeatMixin:
 class TaskWorker(HeartbeatMixin, Worker):
     """Forks a work horse per task. Django and every handler are imported once, in the parent.
 
-    The parent checks the limits and writes the conditional start, forks, and records the
-    completion the horse hands back through a pipe (see HORSE_ALIAS for the one connection
-    they share in turn). Connections a handler opens are the horse's own and closed when it
-    ends. A horse that dies without reporting (kill -9, OOM) has its attempt recorded by the
-    parent and follows the retry policy.
+    The parent checks the limits and sends the conditional start, forks, passes the start's
+    answer to the horse through a pipe, and records the completion the horse hands back through
+    another (see HORSE_ALIAS for the one connection they share in turn). Connections a handler
+    opens are the horse's own and closed when it ends. A horse that dies without reporting
+    (kill -9, OOM) has its attempt recorded by the parent and follows the retry policy.
     """
 
     def __init__(self, queues, *args, **kwargs):
@@ -286,24 +286,31 @@ class TaskWorker(HeartbeatMixin, Worker):
         self._init_heartbeats()  # the parent records completions through the writer thread
         self._work_horse_killed_handler = self._on_work_horse_killed
         self._outcome_read_fd: int | None = None
+        self._start_write_fd: int | None = None
 
     def fork_work_horse(self, job, queue):
-        completion_writer.confirm()  # the previous task's, before a new process copies this one
+        lifecycle_writer.confirm()  # the previous task's, before a new process copies this one
         _close_db_connections(keep=HORSE_ALIAS)
+        task_id = None
         try:
             _connection_for_horses()
-            # Limits and the conditional start run here, in the warm parent; in a fresh horse
-            # the first statement costs a few times more (copy-on-write page faults).
-            start_in_parent(job, self.name)
+            # Limits are checked here, in the warm parent, and the conditional start is sent from
+            # the writer thread; its answer goes to the horse through a pipe once it arrives, so
+            # the round trip overlaps with the fork. (In a fresh horse the first statement costs
+            # a few times more: copy-on-write page faults.)
+            task_id = begin_start(job, self.name)
         except Exception:
-            logger.exception("Worker %s: start of %s not written here; the work horse will try", self.name, job.id)
+            logger.exception("Worker %s: start of %s not sent here; the work horse will try", self.name, job.id)
             _drop_connection_for_horses()
+        self._start_write_fd = execution.open_start_pipe()
         self._outcome_read_fd = execution.open_outcome_pipe()
         try:
             return super().fork_work_horse(job, queue)
         finally:
             if not self.is_horse:
                 execution.close_outcome_pipe_writer()
+                start_write_fd, self._start_write_fd = self._start_write_fd, None
+                execution.hand_start_to_horse(task_id, start_write_fd)
                 if self._stopped_job_id == job.id:  # a stop (cancel) that came before the fork
                     self.kill_horse()
 
@@ -317,9 +324,10 @@ class TaskWorker(HeartbeatMixin, Worker):
         super().kill_horse(sig)
 
     def main_work_horse(self, job, queue):
-        completion_writer.enabled = False  # in the horse: hand back through the pipe, or write inline
-        if self._outcome_read_fd is not None:
-            os.close(self._outcome_read_fd)
+        lifecycle_writer.enabled = False  # in the horse: hand back through the pipe, or write inline
+        for fd in (self._outcome_read_fd, self._start_write_fd):  # the parent's ends
+            if fd is not None:
+                os.close(fd)
         return super().main_work_horse(job, queue)
 
     def perform_job(self, job, queue, execution) -> bool:
@@ -378,7 +386,16 @@ class TaskSimpleWorker(HeartbeatMixin, SimpleWorker):
             return super().execute_job(job, queue)
         finally:
             self._busy_since = None
-            completion_writer.confirm()
+            lifecycle_writer.confirm()
+
+    def perform_job(self, job, queue, execution) -> bool:
+        # The start goes out now and RQ's preparation of the job (a Redis round trip) runs while
+        # PostgreSQL answers; run_task collects the answer.
+        try:
+            begin_start(job, self.name)
+        except Exception:
+            logger.exception("Worker %s: start of %s not sent early; the task will try", self.name, job.id)
+        return super().perform_job(job, queue, execution)
 
     def _beat_while_busy(self) -> None:
         interval = settings.WORKER_HEARTBEAT_SECONDS

@@ -8,6 +8,7 @@ helper thread and confirms them before it takes the next job.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -76,8 +77,8 @@ def test_ended_jobs_ignores_queued_and_missing_jobs(redis_conn, transactional_db
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "task_state"])
-def test_the_completion_writer_writes_inline_unless_a_worker_turned_it_on():
-    writer = execution.CompletionWriter()
+def test_the_lifecycle_writer_writes_inline_unless_a_worker_turned_it_on():
+    writer = execution.LifecycleWriter()
     task = services.task_enqueue(task_type="noop")
     Task.objects.filter(id=task.id).update(status=TaskStatus.PROCESSING)
     writer.submit(execution._COMPLETE_SQL, ['{"ok": true}', task.created_at, 0.5, str(task.id)])
@@ -85,8 +86,30 @@ def test_the_completion_writer_writes_inline_unless_a_worker_turned_it_on():
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "task_state"])
-def test_the_completion_writer_confirms_every_write_it_took():
-    writer = execution.CompletionWriter()
+@pytest.mark.parametrize("enabled", [False, True], ids=["inline", "thread"])
+def test_the_lifecycle_writer_answers_a_start_with_the_rows_or_the_error(enabled):
+    writer = execution.LifecycleWriter()
+    writer.enabled = enabled
+    task = services.task_enqueue(task_type="noop", payload={"sleep_ms": 5})
+    start = [task.created_at, "w1", str(task.id), *execution._STARTABLE]
+    try:
+        first = writer.call(execution._START_SQL, start)
+        second = writer.call(execution._START_SQL, start)  # the row is processing now: no rows
+        broken = writer.call("SELECT no_such_column FROM queue_app_task", [])
+        ((task_type, payload, attempt, max_retries),) = first.result(timeout=10)
+        assert (task_type, json.loads(payload)["sleep_ms"], attempt, max_retries) == ("noop", 5, 1, 3)
+        assert second.result(timeout=10) == []
+        with pytest.raises(Exception, match="no_such_column"):
+            broken.result(timeout=10)
+        assert writer.confirm(timeout=10)
+    finally:
+        writer.stop()
+    assert Task.objects.get(id=task.id).status == TaskStatus.PROCESSING
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "task_state"])
+def test_the_lifecycle_writer_confirms_every_write_it_took():
+    writer = execution.LifecycleWriter()
     writer.enabled = True
     tasks = [services.task_enqueue(task_type="noop") for _ in range(20)]
     Task.objects.filter(id__in=[t.id for t in tasks]).update(status=TaskStatus.PROCESSING)
@@ -145,6 +168,17 @@ def test_the_fork_worker_records_small_and_large_results_and_a_failure(processes
     assert Task.objects.get(id=small.id).result == {"ok": True, "attempt": 1}
     assert len(Task.objects.get(id=large.id).result["padding"]) == 100 * 1024
     assert Task.objects.get(id=failing.id).error_type == "RuntimeError"
+
+
+def test_the_fork_worker_passes_a_row_too_large_for_the_pipe_by_the_database(processes):
+    """The parent's start answer reaches the horse through a pipe; a very large row the horse reads."""
+    small = services.task_enqueue(task_type="noop")
+    task = services.task_enqueue(task_type="noop")
+    Task.objects.filter(id=task.id).update(payload={"fail_times": 0, "note": "x" * 100_000})
+    processes.worker(worker_class="queue_app.worker.TaskWorker")
+    wait_for(lambda: Task.objects.get(id=task.id).status == TaskStatus.COMPLETED, message="large task completed")
+    assert Task.objects.get(id=task.id).result == {"ok": True, "attempt": 1}
+    assert Task.objects.get(id=small.id).status == TaskStatus.COMPLETED
 
 
 def test_the_fork_worker_opens_no_database_connection_per_task(processes):
