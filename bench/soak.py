@@ -73,12 +73,9 @@ def main() -> None:
     from django.db.models import Count
 
     from queue_app import services
-    from queue_app.models import Task, TaskStatus, WorkerProcess
-    from queue_app.transport import get_connection
+    from queue_app.models import Task, TaskStatus
 
-    get_connection().flushdb()
-    Task.objects.all().delete()
-    WorkerProcess.objects.all().delete()
+    throughput.reset()
 
     def start(*command: str) -> subprocess.Popen:
         return subprocess.Popen(
