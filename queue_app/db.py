@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.db import connections
+from django.db import connections, models, transaction
 from django.db.utils import InterfaceError, OperationalError
 
 logger = logging.getLogger(__name__)
@@ -33,3 +34,33 @@ def run_with_reconnect(
             conn.close()
             time.sleep(min(delay * attempt, 5.0))
     raise AssertionError("unreachable")
+
+
+def _insert_statement(obj: models.Model, connection) -> tuple[str, list]:
+    meta = obj._meta
+    fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
+    values = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    table = connection.ops.quote_name(meta.db_table)
+    # Identifiers come from the model and are quoted; every value is a parameter.
+    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", values  # noqa: S608
+
+
+def insert_together(first: models.Model, second: models.Model, *, using: str = "default") -> None:
+    """INSERT two new rows in one statement (a data-modifying WITH): one round trip, atomic by itself.
+
+    Inside transaction.atomic() the same pair costs four (BEGIN, INSERT, INSERT, COMMIT); a single
+    enqueue is round-trip bound. Inside a caller's transaction it runs in a savepoint, so a
+    unique-key conflict leaves that transaction usable. Model fields' pre_save (auto_now_add) and
+    database preparation apply as in save(); the second row's auto primary key is not read back.
+    """
+    connection = connections[using]
+    first_sql, first_params = _insert_statement(first, connection)
+    second_sql, second_params = _insert_statement(second, connection)
+    savepoint = transaction.atomic(using=using) if connection.in_atomic_block else contextlib.nullcontext()
+    with savepoint, connection.cursor() as cursor:
+        cursor.execute(f"WITH first AS ({first_sql}) {second_sql}", [*first_params, *second_params])
+    for obj in (first, second):
+        obj._state.adding = False
+        obj._state.db = using

@@ -14,7 +14,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from queue_app import limits, registry, transport
-from queue_app.audit import audit_record
+from queue_app.audit import audit_entry, audit_record
+from queue_app.db import insert_together
 from queue_app.errors import InvalidTransition, NotFound, ValidationFailed
 from queue_app.models import (
     CANCELLABLE_STATUSES,
@@ -160,25 +161,24 @@ def task_enqueue(
         existing = Task.objects.filter(idempotency_key=task.idempotency_key).first()
         if existing is not None:
             return existing
+    entry = audit_entry(
+        action="task.enqueue",
+        object_type="task",
+        object_id=task.id,
+        source=source,
+        user=user,
+        remote_addr=remote_addr,
+        after=_audit_view(task),
+    )
     try:
-        with transaction.atomic():
-            task.save(force_insert=True)
-            audit_record(
-                action="task.enqueue",
-                object_type="task",
-                object_id=task.id,
-                source=source,
-                user=user,
-                remote_addr=remote_addr,
-                after=_audit_view(task),
-            )
-            _deliver_after_commit([task])
+        insert_together(task, entry)  # the row and its audit row: one statement, one round trip
     except IntegrityError:
         # Lost a race on the same idempotency key: the winner's row is the task.
         existing = Task.objects.filter(idempotency_key=task.idempotency_key).first() if task.idempotency_key else None
         if existing is None:
             raise
         return existing
+    _deliver_after_commit([task])
     return task
 
 

@@ -132,3 +132,48 @@ def test_enqueue_while_redis_is_unreachable_keeps_the_task_as_pending(django_cap
         task = services.task_enqueue(task_type="noop")
     task.refresh_from_db()
     assert task.status == TaskStatus.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_single_enqueue_writes_the_row_and_its_audit_row_in_one_statement(redis_conn):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from queue_app.models import AuditEntry
+
+    with CaptureQueriesContext(connection) as queries:
+        task = services.task_enqueue(task_type="noop", source="api")
+    assert len(queries.captured_queries) == 1  # no BEGIN/COMMIT pair: one round trip, atomic by itself
+    stored = Task.objects.get(id=task.id)
+    assert stored.created_at == task.created_at and stored.status == TaskStatus.QUEUED
+    entry = AuditEntry.objects.get(object_id=str(task.id))
+    assert (entry.action, entry.source, entry.after["task_type"]) == ("task.enqueue", "api", "noop")
+    assert Job.fetch(str(task.id), connection=redis_conn).args == (str(task.id), "noop")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_enqueue_in_a_callers_transaction_lands_or_vanishes_with_it(redis_conn):
+    from django.db import IntegrityError, transaction
+
+    from queue_app.audit import audit_entry
+    from queue_app.db import insert_together
+    from queue_app.models import AuditEntry
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), transaction.atomic():
+        rolled_back = services.task_enqueue(task_type="noop")
+        raise Abort
+    assert not Task.objects.filter(id=rolled_back.id).exists()
+    assert not AuditEntry.objects.filter(object_id=str(rolled_back.id)).exists()
+    assert redis_conn.exists(f"rq:job:{rolled_back.id}") == 0  # pushed only on commit
+
+    services.task_enqueue(task_type="noop", idempotency_key="once")
+    with transaction.atomic():
+        duplicate = Task(task_type="noop", payload={}, idempotency_key="once")  # a racing enqueue's row
+        with pytest.raises(IntegrityError):
+            insert_together(duplicate, audit_entry(action="task.enqueue", object_type="task", object_id="x"))
+        kept = services.task_enqueue(task_type="noop")  # the caller's transaction is still usable
+    assert Task.objects.filter(id=kept.id).exists()
+    assert not AuditEntry.objects.filter(object_id="x").exists()
