@@ -43,27 +43,9 @@ def audit_entry(
     )
 
 
-def audit_record(
-    *,
-    action: str,
-    object_type: str,
-    object_id: Any,
-    source: str = TaskSource.SYSTEM,
-    user=None,
-    before: dict | None = None,
-    after: dict | None = None,
-    remote_addr: str | None = None,
-) -> AuditEntry:
-    """Write one audit row. Call it inside the service's transaction so both land or neither does."""
-    entry = audit_entry(
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        source=source,
-        user=user,
-        before=before,
-        after=after,
-        remote_addr=remote_addr,
-    )
+def audit_record(**fields: Any) -> AuditEntry:
+    """Write one audit row (audit_entry's arguments). Call it inside the service's transaction so both
+    land or neither does."""
+    entry = audit_entry(**fields)
     entry.save(force_insert=True)
     return entry
