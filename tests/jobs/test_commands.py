@@ -46,7 +46,8 @@ def test_connect_prints_the_url_then_stores_tokens_from_the_code(sandbox):
     assert url.startswith(f"{sandbox.url}/ab/account-security/oAuth2/authorize?")
     redirect = requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
     code = redirect.split("code=")[1].split("&")[0]
-    assert "Connected" in _call("jobs_upwork_connect", "--code", code)
+    assert "Connected" in _call("jobs_upwork_connect", f"--code={code}")  # a code may start with '-'
+    assert "run again with --code=<code>" in output
     assert UpworkOAuthToken.objects.get().access_token in sandbox.state.access_tokens
 
 

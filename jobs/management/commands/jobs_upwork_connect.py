@@ -12,11 +12,13 @@ from queue_app.errors import ApplicationError
 class Command(BaseCommand):
     help = (
         "Without --code: print the URL where you approve API access. After approving, Upwork redirects to "
-        "UPWORK_REDIRECT_URI with ?code=...; pass that code with --code to store the tokens (encrypted)."
+        "UPWORK_REDIRECT_URI with ?code=...; pass that code as --code=CODE to store the tokens (encrypted)."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--code", help="The authorization code from the redirect.")
+        parser.add_argument(
+            "--code", help="The authorization code from the redirect. Write --code=CODE: a code may start with '-'."
+        )
         parser.add_argument("--account", default="default")
 
     def handle(self, *args, **options):
@@ -26,7 +28,7 @@ class Command(BaseCommand):
             )
         if not options["code"]:
             url = services.oauth_authorization_start(account=options["account"])
-            self.stdout.write(f"Open this URL, approve access, then run again with --code <code>:\n{url}")
+            self.stdout.write(f"Open this URL, approve access, then run again with --code=<code>:\n{url}")
             return
         try:
             token = services.oauth_connect(code=options["code"], account=options["account"])
