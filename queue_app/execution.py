@@ -66,14 +66,15 @@ def _execute(sql: str, params: list) -> list[tuple]:
 class LifecycleWriter:
     """Writes task rows from a helper thread while the worker talks to Redis.
 
-    The worker classes of this app turn it on. A completion is handed over (`submit`) and
-    confirmed (`confirm()`) once RQ has recorded the job, before the worker moves on (the
-    simple worker before its next dequeue, the fork worker's parent before its next fork). A
-    start is sent (`call`) as soon as the job is known and its rows are collected when the task
-    is about to run, so the PostgreSQL round trip overlaps with RQ's Redis ones (and, in the fork
-    worker, with the fork) instead of adding to them. The statements are the same conditional
-    UPDATEs, retried through reconnects like every lifecycle write. Other workers (plain RQ
-    classes) write inline.
+    The worker classes of this app turn it on. Statements are written one at a time, in the
+    order given. A completion is handed over (`submit`) and written while RQ records the job
+    and takes the next one; the next start queues behind it, so at most one completion is in
+    flight. The fork worker's parent waits for it (`confirm()`) before it forks, a stopping
+    worker before it exits. A start is sent (`call`) as soon as the job is known and its rows
+    are collected when the task is about to run, so the PostgreSQL round trip overlaps with
+    RQ's Redis ones (and, in the fork worker, with the fork) instead of adding to them. The
+    statements are the same conditional UPDATEs, retried through reconnects like every
+    lifecycle write. Other workers (plain RQ classes) write inline.
     """
 
     def __init__(self) -> None:

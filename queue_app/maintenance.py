@@ -141,8 +141,8 @@ def tasks_reconcile(*, now=None, batch_size: int = 1000) -> list[str]:
     popped it and died before starting it); waiting tasks whose RQ job already ended, i.e. the
     run's start write was lost (a PostgreSQL crash with TASK_STATE_SYNCHRONOUS_COMMIT=off); and
     tasks in processing whose job ended over RECONCILE_GRACE_SECONDS ago, i.e. the completion
-    write was lost. They run again (at-least-once); the conditional start keeps a second delivery
-    from overlapping.
+    write was lost, or whose job a worker took but never ran. They run again (at-least-once); the
+    conditional start keeps a second delivery from overlapping.
     Rows younger than RECONCILE_GRACE_SECONDS are left alone: their push may be in flight.
     Returns the ids of re-delivered tasks.
     """
@@ -189,24 +189,32 @@ def tasks_reconcile(*, now=None, batch_size: int = 1000) -> list[str]:
 
 
 def _requeue_unrecorded_completions(*, now, settled) -> list[str]:
-    """Processing rows whose RQ job ended long ago: the outcome never reached PostgreSQL."""
+    """Processing rows whose run will never be recorded.
+
+    - the RQ job ended long ago: the outcome never reached PostgreSQL;
+    - the RQ job still says queued and sits in no queue list: a worker wrote the start (it does
+      so as soon as it has popped the job, before RQ marks the job started) and then lost the
+      job, e.g. to a Redis error while RQ prepared it, so the handler never ran.
+    """
     candidates = list(
         Task.objects.filter(status=TaskStatus.PROCESSING, started_at__lt=settled).values_list("id", flat=True)[:1000]
     )
     if not candidates:
         return []
-    ended = transport.lost_jobs([str(task_id) for task_id in candidates], settled=settled).ended
+    found = transport.lost_jobs([str(task_id) for task_id in candidates], settled=settled)
+    reasons = dict.fromkeys(found.ended, "ended") | dict.fromkeys(found.stranded, "never ran")
     requeued = []
     with transaction.atomic():
-        for task in Task.objects.select_for_update(skip_locked=True).filter(id__in=ended, status=TaskStatus.PROCESSING):
-            _mark_queued_again(
-                task,
-                now=now,
-                error_type="OutcomeLost",
-                message="The run ended but its outcome was not recorded in PostgreSQL.",
-            )
+        for task in Task.objects.select_for_update(skip_locked=True).filter(
+            id__in=list(reasons), status=TaskStatus.PROCESSING
+        ):
+            if reasons[str(task.id)] == "ended":
+                error_type, message = "OutcomeLost", "The run ended but its outcome was not recorded in PostgreSQL."
+            else:
+                error_type, message = "StartLost", "A worker started the task but lost its RQ job before running it."
+            _mark_queued_again(task, now=now, error_type=error_type, message=message)
             requeued.append(task)
-            logger.warning("Task %s: run ended without a recorded outcome; queued again", task.id)
+            logger.warning("Task %s: %s; queued again", task.id, message)
     _redeliver(requeued)
     return [str(task.id) for task in requeued]
 

@@ -80,20 +80,33 @@ def retry_intervals(max_retries: int) -> list[int]:
     return [max(0, round(base * factor**attempt)) for attempt in range(max_retries)]
 
 
-def _job_data(task: Task):
-    # A task may run max_retries + 1 times in all; a re-delivered task keeps what it has used.
-    retries_left = task.max_retries - task.attempts
-    retry = Retry(max=retries_left, interval=retry_intervals(task.max_retries)) if retries_left > 0 else None
-    return Queue.prepare_data(
-        JOB_FUNCTION,
-        args=(str(task.id), task.task_type),
-        job_id=str(task.id),
-        timeout=task.timeout,
-        result_ttl=settings.TASK_RESULT_TTL,
-        failure_ttl=settings.TASK_RESULT_TTL,
-        description=f"{task.task_type} {task.id}",
-        retry=retry,
-    )
+class _JobData:
+    """Builds the RQ job data of tasks; what depends only on retry counts and settings is built once."""
+
+    def __init__(self) -> None:
+        self.ttl = settings.TASK_RESULT_TTL
+        self.retries: dict[tuple[int, int], Retry | None] = {}
+
+    def retry(self, max_retries: int, attempts: int) -> Retry | None:
+        # A task may run max_retries + 1 times in all; a re-delivered task keeps what it has used.
+        key = (max_retries, attempts)
+        if key not in self.retries:
+            left = max_retries - attempts
+            self.retries[key] = Retry(max=left, interval=retry_intervals(max_retries)) if left > 0 else None
+        return self.retries[key]
+
+    def __call__(self, task: Task):
+        task_id = str(task.id)
+        return Queue.prepare_data(
+            JOB_FUNCTION,
+            args=(task_id, task.task_type),
+            job_id=task_id,
+            timeout=task.timeout,
+            result_ttl=self.ttl,
+            failure_ttl=self.ttl,
+            description=f"{task.task_type} {task_id}",
+            retry=self.retry(task.max_retries, task.attempts),
+        )
 
 
 def push(tasks: Iterable[Task], *, now: datetime | None = None) -> None:
@@ -112,13 +125,14 @@ def push(tasks: Iterable[Task], *, now: datetime | None = None) -> None:
         else:
             immediate.append(task)
     connection = get_connection()
+    job_data = _JobData()
     with connection.pipeline() as pipe:
         for queue_name, (immediate, delayed) in by_queue.items():
             queue = get_queue(queue_name)
             if immediate:
-                queue.enqueue_many([_job_data(task) for task in immediate], pipeline=pipe)
+                queue.enqueue_many([job_data(task) for task in immediate], pipeline=pipe)
             for task in delayed:
-                data = _job_data(task)
+                data = job_data(task)
                 job = queue.create_job(
                     data.func,
                     args=data.args,

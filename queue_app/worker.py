@@ -114,7 +114,7 @@ class HeartbeatMixin:
         super().__init__(_expanded_queues(queues), *args, **kwargs)
 
     def _init_heartbeats(self) -> None:
-        lifecycle_writer.enabled = True  # starts collected in run_task, completions confirmed below
+        lifecycle_writer.enabled = True  # starts collected in run_task; see LifecycleWriter
         self.job_monitoring_interval = settings.WORKER_HEARTBEAT_SECONDS
         # Redis outages: RQ retries with doubling waits; cap them so a worker is back within
         # seconds of Redis returning instead of up to a minute.
@@ -288,20 +288,26 @@ class TaskWorker(HeartbeatMixin, Worker):
         self._outcome_read_fd: int | None = None
         self._start_write_fd: int | None = None
 
-    def fork_work_horse(self, job, queue):
-        lifecycle_writer.confirm()  # the previous task's, before a new process copies this one
+    def execute_job(self, job, queue):
+        lifecycle_writer.confirm()  # the previous task's completion, before a new process copies this one
         _close_db_connections(keep=HORSE_ALIAS)
-        task_id = None
+        self._started_task_id = None
         try:
             _connection_for_horses()
             # Limits are checked here, in the warm parent, and the conditional start is sent from
             # the writer thread; its answer goes to the horse through a pipe once it arrives, so
-            # the round trip overlaps with the fork. (In a fresh horse the first statement costs
-            # a few times more: copy-on-write page faults.)
-            task_id = begin_start(job, self.name)
+            # the round trip overlaps with RQ's preparation of the job and the fork. (In a fresh
+            # horse the first statement costs a few times more: copy-on-write page faults.)
+            self._started_task_id = begin_start(job, self.name)
         except Exception:
             logger.exception("Worker %s: start of %s not sent here; the work horse will try", self.name, job.id)
             _drop_connection_for_horses()
+        return super().execute_job(job, queue)
+
+    _started_task_id: str | None = None
+
+    def fork_work_horse(self, job, queue):
+        task_id, self._started_task_id = self._started_task_id, None
         self._start_write_fd = execution.open_start_pipe()
         self._outcome_read_fd = execution.open_outcome_pipe()
         try:
@@ -377,6 +383,12 @@ class TaskSimpleWorker(HeartbeatMixin, SimpleWorker):
     _beater: threading.Thread | None = None
 
     def execute_job(self, job, queue):
+        # The start goes out now, and RQ's preparation of the job (two Redis round trips) runs
+        # while PostgreSQL answers; run_task collects the answer.
+        try:
+            begin_start(job, self.name)
+        except Exception:
+            logger.exception("Worker %s: start of %s not sent early; the task will try", self.name, job.id)
         # The job runs in this thread, so a helper thread keeps the heartbeat going meanwhile.
         if self._beater is None or not self._beater.is_alive():
             self._beater = threading.Thread(target=self._beat_while_busy, name="heartbeat", daemon=True)
@@ -385,17 +397,9 @@ class TaskSimpleWorker(HeartbeatMixin, SimpleWorker):
         try:
             return super().execute_job(job, queue)
         finally:
+            # The completion is still on its way (writer thread) while RQ takes the next job: the
+            # next start queues behind it, so the rows are written in order, one at a time.
             self._busy_since = None
-            lifecycle_writer.confirm()
-
-    def perform_job(self, job, queue, execution) -> bool:
-        # The start goes out now and RQ's preparation of the job (a Redis round trip) runs while
-        # PostgreSQL answers; run_task collects the answer.
-        try:
-            begin_start(job, self.name)
-        except Exception:
-            logger.exception("Worker %s: start of %s not sent early; the task will try", self.name, job.id)
-        return super().perform_job(job, queue, execution)
 
     def _beat_while_busy(self) -> None:
         interval = settings.WORKER_HEARTBEAT_SECONDS

@@ -177,3 +177,66 @@ def test_an_enqueue_in_a_callers_transaction_lands_or_vanishes_with_it(redis_con
         kept = services.task_enqueue(task_type="noop")  # the caller's transaction is still usable
     assert Task.objects.filter(id=kept.id).exists()
     assert not AuditEntry.objects.filter(object_id="x").exists()
+
+
+def test_bulk_rows_are_stored_field_for_field_as_a_single_enqueue_stores_them(django_capture_on_commit_callbacks, user):
+    run_at = timezone.now() + timedelta(hours=1)
+    requests = [
+        services.EnqueueRequest(task_type="noop", payload={"sleep_ms": 7}, priority="high", idempotency_key="b-1"),
+        services.EnqueueRequest(task_type="noop", run_at=run_at, max_retries=0, timeout=9),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        first, second = services.task_enqueue_many(requests=requests, source="api", user=user)
+    stored = Task.objects.get(id=first.id)
+    assert (stored.payload["sleep_ms"], stored.priority, stored.idempotency_key) == (7, "high", "b-1")
+    assert (stored.source, stored.requested_by_id, stored.status) == ("api", user.id, TaskStatus.QUEUED)
+    assert stored.created_at == first.created_at and stored.result is None and stored.error_message == ""
+    later = Task.objects.get(id=second.id)
+    assert (later.status, later.run_at, later.max_retries, later.timeout) == (TaskStatus.SCHEDULED, run_at, 0, 9)
+    assert not first._state.adding  # saved model instances, as bulk_create leaves them
+
+
+def test_copy_insert_refuses_a_model_whose_primary_key_it_cannot_read_back():
+    from queue_app.db import copy_insert
+    from queue_app.models import AuditEntry
+
+    with pytest.raises(TypeError, match="bulk_create"):
+        copy_insert([AuditEntry(action="x", object_type="task", object_id="1")])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bulk_enqueue_that_loses_an_idempotency_key_race_returns_the_winners_task(monkeypatch, redis_conn):
+    import psycopg
+    from django.db import connection
+
+    from queue_app import db
+
+    winner = Task(task_type="noop", payload={}, status=TaskStatus.QUEUED, idempotency_key="race-1")
+    real_copy_insert = db.copy_insert
+    calls = []
+
+    def copy_after_a_racing_commit(objs, **kwargs):
+        calls.append(len(objs))
+        if len(calls) == 1:  # between our key lookup and our write, another process commits the key
+            params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+            with psycopg.connect(**params, autocommit=True) as other:
+                other.execute(
+                    "INSERT INTO queue_app_task (id, task_type, payload, priority, status, attempts, max_retries,"
+                    " timeout, created_at, worker_name, error_type, error_message, error_traceback, wait_reason,"
+                    " idempotency_key, source) VALUES (%s, 'noop', '{}', 'normal', 'queued', 0, 3, 300, now(),"
+                    " '', '', '', '', '', %s, 'system')",
+                    [winner.id, winner.idempotency_key],
+                )
+        return real_copy_insert(objs, **kwargs)
+
+    monkeypatch.setattr(services, "copy_insert", copy_after_a_racing_commit)
+    tasks = services.task_enqueue_many(
+        requests=[
+            services.EnqueueRequest(task_type="noop", idempotency_key="race-1"),
+            services.EnqueueRequest(task_type="noop"),
+        ]
+    )
+    assert calls == [2, 1]  # the first write failed on the key, the second wrote only the other task
+    assert tasks[0].id == winner.id
+    assert Task.objects.filter(idempotency_key="race-1").count() == 1
+    assert Task.objects.count() == 2

@@ -2,8 +2,8 @@
 
 With TASK_STATE_SYNCHRONOUS_COMMIT=off a PostgreSQL crash can drop the last lifecycle writes: a
 row then still says queued (start lost) or processing (completion lost) although its RQ job
-ended. Reconcile finds both and runs the task again. The worker writes completions from a
-helper thread and confirms them before it takes the next job.
+ended. Reconcile finds both and runs the task again. The worker writes lifecycle statements from
+a helper thread, in order, while RQ talks to Redis.
 """
 
 from __future__ import annotations
@@ -221,3 +221,28 @@ def test_a_stop_before_the_fork_does_not_kill_the_worker_itself(redis_conn):
     result = subprocess.run([sys.executable, "-c", script], env=subprocess_env(), capture_output=True, timeout=60)
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     assert b"survived" in result.stdout
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_started_by_a_worker_that_then_lost_its_job_is_queued_again(redis_conn, settings):
+    """A worker writes the start as soon as it has popped the job; a Redis error before RQ marks
+    the job started leaves the row processing and the job in no queue list."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    task = services.task_enqueue(task_type="noop")
+    queue = transport.get_queue("system.normal")
+    assert redis_conn.lpop(queue.key) == str(task.id).encode()
+    Task.objects.filter(id=task.id).update(
+        status=TaskStatus.PROCESSING, attempts=1, started_at=timezone.now() - timedelta(seconds=5), worker_name="w1"
+    )
+    settings.RECONCILE_GRACE_SECONDS = 60
+    assert maintenance.tasks_reconcile() == []  # the worker may be between its start and RQ's
+    settings.RECONCILE_GRACE_SECONDS = 0
+
+    assert maintenance.tasks_reconcile() == [str(task.id)]
+    row = Task.objects.get(id=task.id)
+    assert (row.status, row.error_type) == (TaskStatus.QUEUED, "StartLost")
+    assert queue.job_ids == [str(task.id)]
+    assert maintenance.tasks_reconcile() == []
