@@ -56,9 +56,15 @@ _FAIL_SQL = f"""
 
 def _execute(sql: str, params: list) -> list[tuple]:
     def run():
-        with connections["task_state"].cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall() if cursor.description else [(cursor.rowcount,)]
+        # psycopg's own cursor on the alias's connection: Django's cursor wrapper costs twice the
+        # statement's client-side CPU, on a thread that shares the GIL with the worker's loop.
+        # Errors still come out as Django's, which run_with_reconnect acts on.
+        conn = connections["task_state"]
+        with conn.wrap_database_errors:
+            conn.ensure_connection()
+            with conn.connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall() if cursor.description else [(cursor.rowcount,)]
 
     return run_with_reconnect(run, alias="task_state")
 

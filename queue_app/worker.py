@@ -23,6 +23,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import SimpleWorker, Worker
+from rq.utils import now as rq_now
+from rq.worker import WorkerStatus
 
 from queue_app import execution, limits, maintenance
 from queue_app.db import run_with_reconnect
@@ -230,27 +232,30 @@ class HeartbeatMixin:
     # RQ refreshes the worker key three times per job (before and after the dequeue, after the
     # job), each time as three separate round trips. The key lives for worker_ttl + 60 s, so
     # refreshing it more than once a second adds nothing: repeats inside that second are skipped
-    # and the rest go as one pipeline. A refresh with its own timeout (a job's) always goes out,
-    # and so does the first default one after it, which brings the TTL back down.
+    # and the rest go as one pipeline. A refresh with its own timeout (a job's, which lengthens
+    # the TTL) always goes out; the TTL comes back down with the first refresh a second later.
     _last_redis_heartbeat = 0.0
-    _redis_ttl_is_default = False
     REDIS_HEARTBEAT_MIN_INTERVAL = 1.0
 
     def heartbeat(self, timeout=None, pipeline=None):
         if pipeline is not None:
             super().heartbeat(timeout, pipeline)
-            self._redis_ttl_is_default = timeout is None
         else:
             now = time.monotonic()
-            recent = now - self._last_redis_heartbeat < self.REDIS_HEARTBEAT_MIN_INTERVAL
-            if timeout is not None or not (recent and self._redis_ttl_is_default):
+            if timeout is not None or now - self._last_redis_heartbeat >= self.REDIS_HEARTBEAT_MIN_INTERVAL:
                 with self.connection.pipeline(transaction=False) as pipe:
                     super().heartbeat(timeout, pipe)
                     pipe.execute()
                 self._last_redis_heartbeat = now
-                self._redis_ttl_is_default = timeout is None
             self._revive_scheduler()
         self.db_heartbeat()
+
+    def handle_execution_ended(self, job, queue, heartbeat_ttl):
+        # RQ writes the job's last heartbeat here in a round trip of its own, right before the
+        # transaction that records the job's end and saves the whole job hash, heartbeat
+        # included: the value is set here and written with that transaction.
+        job.ended_at = rq_now()
+        job.last_heartbeat = job.ended_at
 
     _last_scheduler_check = 0.0
 
@@ -381,6 +386,12 @@ class TaskSimpleWorker(HeartbeatMixin, SimpleWorker):
 
     _busy_since: float | None = None
     _beater: threading.Thread | None = None
+
+    def cleanup_execution(self, job, pipeline, execution=None):
+        # Called inside the transaction that records a job's end: the worker's idle state goes
+        # with it instead of in a round trip of its own after the job (set_state skips repeats).
+        super().cleanup_execution(job, pipeline, execution)
+        self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
 
     def execute_job(self, job, queue):
         # The start goes out now, and RQ's preparation of the job (two Redis round trips) runs

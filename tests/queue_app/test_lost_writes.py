@@ -132,11 +132,55 @@ def test_the_worker_refreshes_its_redis_key_once_a_second_at_most_but_always_for
     assert redis_conn.hget(worker.key, "last_heartbeat") == first
     worker.heartbeat(timeout=4000)  # a job's timeout: always written
     assert redis_conn.ttl(worker.key) > 3000
-    worker.heartbeat()  # first default refresh after a job's: brings the TTL back down
-    assert redis_conn.ttl(worker.key) <= worker.worker_ttl + 60
+    worker.heartbeat()  # within the second again: skipped, the longer TTL stays a moment
+    assert redis_conn.ttl(worker.key) > 3000
     time.sleep(1.05)
-    worker.heartbeat()
+    worker.heartbeat()  # a second later: written, the TTL back to the worker's own
     assert redis_conn.hget(worker.key, "last_heartbeat") != first
+    assert redis_conn.ttl(worker.key) <= worker.worker_ttl + 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_simple_worker_records_a_job_with_its_end_heartbeat_and_idle_state_in_one_transaction(redis_conn):
+    from rq import Queue
+
+    queue = Queue("system.normal", connection=transport.get_connection())
+    job = queue.enqueue("bench.raw_jobs.noop")
+    worker = TaskSimpleWorker(["system.normal"], connection=transport.get_connection())
+    sent: list[str] = []
+    real_send = type(redis_conn.connection_pool.get_connection()).send_packed_command
+
+    def counting_send(connection, command, check_health=True):
+        sent.append(command)
+        return real_send(connection, command, check_health)
+
+    real_execute_job = worker.execute_job
+
+    def execute_and_count(job, queue):
+        # Count the round trips from RQ's job preparation to the job's recorded end.
+        type(redis_conn.connection_pool.get_connection()).send_packed_command = counting_send
+        try:
+            return real_execute_job(job, queue)
+        finally:
+            type(redis_conn.connection_pool.get_connection()).send_packed_command = real_send
+
+    worker.execute_job = execute_and_count
+    assert worker.work(burst=True)
+    job.refresh()
+    assert job.get_status() == "finished"
+    assert job.last_heartbeat is not None and job.last_heartbeat >= job.started_at
+    assert redis_conn.hget(worker.key, "state") == b"idle"
+    # Round trips, leaving out the handshake of a newly opened connection: prepare the execution,
+    # prepare the job, WATCH, dependents, the end's transaction. RQ's own SimpleWorker adds a job
+    # heartbeat and an idle state, each a round trip of its own.
+    first_commands = [command[0].split(b"\r\n")[2] for command in sent]
+    assert [c for c in first_commands if c not in (b"HELLO", b"CLIENT", b"SELECT")] == [
+        b"MULTI",
+        b"MULTI",
+        b"WATCH",
+        b"SMEMBERS",
+        b"MULTI",
+    ], first_commands
 
 
 @pytest.mark.django_db(transaction=True)
