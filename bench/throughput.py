@@ -142,7 +142,7 @@ def run_raw(n: int, worker_class: str, workers: int = 1) -> float:
         stop_workers(procs)
 
 
-def run_persisted(n: int, worker_class: str, workers: int = 1) -> float:
+def run_persisted(n: int, worker_class: str, workers: int = 1, payload: dict | None = None) -> float:
     """Persisted tasks: N noop rows via bulk enqueue; enqueue start -> last row's finished_at."""
     from django.db.models import Max
 
@@ -155,7 +155,9 @@ def run_persisted(n: int, worker_class: str, workers: int = 1) -> float:
         started = time.time()
         for offset in range(0, n, 1000):
             services.task_enqueue_many(
-                requests=[services.EnqueueRequest(task_type="noop") for _ in range(min(1000, n - offset))]
+                requests=[
+                    services.EnqueueRequest(task_type="noop", payload=payload) for _ in range(min(1000, n - offset))
+                ]
             )
         wait_until(lambda: Task.objects.filter(status=TaskStatus.COMPLETED).count() >= n, interval=0.05)
         assert not Task.objects.exclude(status=TaskStatus.COMPLETED).exists()
@@ -163,6 +165,20 @@ def run_persisted(n: int, worker_class: str, workers: int = 1) -> float:
         return n / (ended.timestamp() - started)
     finally:
         stop_workers(procs)
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    return sum(values), values[3] + values[4]  # all, idle + iowait
+
+
+def busy(run, *args, **kwargs) -> tuple[float, float]:
+    """Run a throughput run; return its rate and how busy the machine's CPUs were meanwhile (0-1)."""
+    total, idle = _cpu_ticks()
+    rate = run(*args, **kwargs)
+    total_after, idle_after = _cpu_ticks()
+    return rate, 1 - (idle_after - idle) / max(1, total_after - total)
 
 
 def percentile(samples: list[float], pct: float) -> float:
@@ -219,6 +235,8 @@ def main() -> None:
     parser.add_argument("--pickup-samples", type=int, default=200)
     parser.add_argument("--classes", default="simple,fork")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the table shows medians")
+    parser.add_argument("--io-ms", type=int, default=10, help="per-task sleep of the I/O-bound scaling run")
+    parser.add_argument("--io-tasks", type=int, default=400)
     args = parser.parse_args()
 
     ensure_database()
@@ -230,13 +248,19 @@ def main() -> None:
     for label in args.classes.split(","):
         raw_class, task_class = WORKER_CLASSES[label]
         n = args.tasks if label == "simple" else max(args.tasks // 5, 200)
-        rounds: dict[str, list[float]] = {key: [] for key in ("raw", "raw_ours", "persisted", "raw_two", "two")}
+        keys = ("raw", "raw_ours", "persisted", "raw_two", "two", "cpu_raw_two", "cpu_two", "io_one", "io_two")
+        rounds: dict[str, list[float]] = {key: [] for key in keys}
+        io_payload = {"sleep_ms": args.io_ms}
         for _ in range(args.rounds):
             rounds["raw"].append(run_raw(n, raw_class))
             rounds["persisted"].append(run_persisted(n, task_class))
             rounds["raw_ours"].append(run_raw(n, task_class))
-            rounds["raw_two"].append(run_raw(n, raw_class, workers=2))
-            rounds["two"].append(run_persisted(n, task_class, workers=2))
+            for key, run, run_class in (("raw_two", run_raw, raw_class), ("two", run_persisted, task_class)):
+                rate, cpu = busy(run, n, run_class, workers=2)
+                rounds[key].append(rate)
+                rounds[f"cpu_{key}"].append(cpu)
+            rounds["io_one"].append(run_persisted(args.io_tasks, task_class, payload=io_payload))
+            rounds["io_two"].append(run_persisted(args.io_tasks, task_class, workers=2, payload=io_payload))
         row = {key: statistics.median(values) for key, values in rounds.items()}
         row.update(label=label, n=n, rounds=rounds)
         rows.append(row)
@@ -271,6 +295,23 @@ def main() -> None:
         ratios = ", ".join(f"{p / r:.2f}x" for p, r in zip(runs["persisted"], runs["raw"], strict=True))
         scaling = ", ".join(f"{t / p:.2f}x" for t, p in zip(runs["two"], runs["persisted"], strict=True))
         print(f"{row['label']}: persisted vs raw RQ per round {ratios}; 2 vs 1 per round {scaling}")
+    print()
+    print(
+        f"Two workers on this machine's {os.cpu_count()} cores, which PostgreSQL, Redis and this process share: "
+        "how busy the CPUs were (median), and the same persisted pair when each task waits "
+        f"{args.io_ms} ms on I/O ({args.io_tasks} tasks, as handlers that call Upwork or OpenAI do):"
+    )
+    print()
+    print(
+        "| worker class | CPU busy, raw RQ 2 workers | CPU busy, persisted 2 workers | "
+        "I/O-bound, 1 worker (tasks/s) | I/O-bound, 2 workers | 2 vs 1 |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for row in rows:
+        print(
+            f"| {row['label']} | {row['cpu_raw_two']:.0%} | {row['cpu_two']:.0%} | {row['io_one']:.0f} | "
+            f"{row['io_two']:.0f} | {row['io_two'] / row['io_one']:.2f}x |"
+        )
     print()
     print("| measure | value |")
     print("|---|---:|")
