@@ -222,8 +222,6 @@ def task_enqueue_many(
         # Another enqueue took one of these idempotency keys since we looked: look again, once.
         if not any(task.idempotency_key for task in built):
             raise
-        for task in built:
-            task._state.adding = True
         return _insert_many(built, source=source, user=user, remote_addr=remote_addr)
 
 

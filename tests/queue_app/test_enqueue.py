@@ -240,3 +240,18 @@ def test_bulk_enqueue_that_loses_an_idempotency_key_race_returns_the_winners_tas
     assert tasks[0].id == winner.id
     assert Task.objects.filter(idempotency_key="race-1").count() == 1
     assert Task.objects.count() == 2
+
+
+def test_bulk_rows_keep_tabs_newlines_backslashes_and_unicode_exactly():
+    # COPY's text format has its own escaping; what goes in must come back unchanged.
+    awkward = 'tab\there, line\nbreak, back\\slash, "quotes", \\N, émoji 🚀'
+    (task,) = services.task_enqueue_many(
+        requests=[
+            services.EnqueueRequest(
+                task_type="job_discovery", payload={"keywords": [awkward]}, idempotency_key=f"key\t{awkward}"
+            )
+        ]
+    )
+    stored = Task.objects.get(id=task.id)
+    assert stored.payload["keywords"] == [awkward]
+    assert stored.idempotency_key == f"key\t{awkward}"
