@@ -111,7 +111,7 @@ class ProcessGroup:
     def stop_all(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
-                # RQ puts each work horse in a session of its own: kill the whole tree.
+                # RQ puts each work horse in a process group of its own: kill the whole tree.
                 for pid in [*descendants(proc.pid), proc.pid]:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)

@@ -34,7 +34,7 @@ def test_kill_9_of_a_worker_and_its_horse_requeues_the_task_within_60_seconds(pr
     wait_for(lambda: _status(task) == TaskStatus.PROCESSING, message="task started on the first worker")
     dead_worker = task.worker_name
     processes.worker()  # a second worker to take over
-    # The worker and its work horse (RQ puts the horse in a session of its own), no chance to report.
+    # The worker and its work horse (RQ puts the horse in a process group of its own), no chance to report.
     for pid in [*_children(victim.pid), victim.pid]:
         os.kill(pid, signal.SIGKILL)
     wait_for(lambda: _status(task) == TaskStatus.COMPLETED, timeout=60, message="task completed on another worker")
@@ -46,17 +46,25 @@ def test_a_killed_work_horse_is_recorded_by_its_worker_and_retried(processes):
     task = services.task_enqueue(task_type="noop", payload={"sleep_ms": 3000}, max_retries=2)
     processes.worker()
     wait_for(lambda: _status(task) == TaskStatus.PROCESSING, message="task started")
-    # The parent writes the start just before it forks: wait for the horse beside RQ's scheduler
-    # process; the youngest child is the horse.
-    wait_for(lambda: len(_children(processes.procs[0].pid)) >= 2, message="work horse forked")
-    horse = max(_children(processes.procs[0].pid), key=_start_time)
+    # The parent writes the start just before it forks. Its children are the horse and, when
+    # this worker holds the scheduler lock, RQ's scheduler process; the horse leads a process
+    # group of its own (RQ calls setpgrp in it).
+    horse = wait_for(lambda: _group_leaders(_children(processes.procs[0].pid)), message="work horse forked")[0]
     os.kill(horse, signal.SIGKILL)
     wait_for(lambda: _status(task) == TaskStatus.COMPLETED, timeout=30, message="retried after the horse died")
     assert task.attempts == 2
 
 
-def _start_time(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+def _group_leaders(pids: list[int]) -> list[int]:
+    leaders = []
+    for pid in pids:
+        try:
+            group = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[2])
+        except (OSError, IndexError):
+            continue
+        if group == pid:
+            leaders.append(pid)
+    return leaders
 
 
 def _children(pid: int) -> list[int]:
