@@ -15,6 +15,7 @@ import signal
 import socket
 import threading
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connections
@@ -214,6 +215,26 @@ class HeartbeatMixin:
         if report.get("reconciled"):
             logger.info("Worker %s: re-delivered %d task(s) at start", self.name, len(report["reconciled"]))
         _close_db_connections()
+
+    _cold_stop_started = False
+
+    def request_force_stop(self, signum, frame):
+        # run_workers repeats its stop signal until the worker is gone, because RQ ignores one
+        # that comes within 1 s of the first (by the worker's clock). Once the cold stop is under
+        # way, the repeats must not start it again.
+        if self._cold_stop_started:
+            return
+        if rq_now() - self._shutdown_requested_date >= timedelta(seconds=1):
+            self._cold_stop_started = True
+        super().request_force_stop(signum, frame)
+
+    def teardown(self):
+        if not self.is_horse:
+            # A stop signal now would raise SystemExit inside register_death, before it puts an
+            # interrupted task back: the worker is stopping anyway.
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, signal.SIG_IGN)
+        super().teardown()
 
     def register_death(self):
         lifecycle_writer.confirm(timeout=30)

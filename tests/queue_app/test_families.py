@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import signal
+import time
 from datetime import timedelta
 
 import pytest
@@ -162,6 +163,23 @@ def test_sigterm_during_a_long_task_puts_it_back_and_it_completes_later(processe
     wait_for(lambda: _status(task) == TaskStatus.COMPLETED, timeout=30, message="completed on a new worker")
     assert task.attempts == 2
     assert not Task.objects.filter(status=TaskStatus.PROCESSING).exists()
+
+
+def test_repeated_stop_signals_during_a_cold_stop_still_put_the_task_back(processes):
+    # run_workers repeats its second SIGTERM until the worker exits; the repeats must not cut
+    # short the cold stop or the re-queue in register_death.
+    task = services.task_enqueue(task_type="noop", payload={"sleep_ms": 20_000})
+    worker = processes.worker(name="stopped")
+    wait_for(lambda: _status(task) == TaskStatus.PROCESSING, timeout=30, message="task started")
+    worker.send_signal(signal.SIGTERM)
+    wait_for(lambda: "warm shut down requested" in processes.output(worker), timeout=10, message="warm stop")
+    time.sleep(1.2)  # past RQ's 1 s window, so the next signal is the cold stop (not a wait for an outcome)
+    while worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        time.sleep(0.02)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.QUEUED, processes.output(worker)[-3000:]
+    assert task.error_type == "WorkerShutdown"
 
 
 @pytest.mark.parametrize("worker_class", ["queue_app.worker.TaskWorker", "queue_app.worker.TaskSimpleWorker"])

@@ -15,6 +15,8 @@ from django.core.management.base import BaseCommand, CommandError
 from queue_app import registry
 
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
+# More than RQ's 1 s window in which a repeated stop signal is taken for the same one.
+COLD_STOP_RESEND_SECONDS = 1.5
 
 
 @dataclass
@@ -122,13 +124,19 @@ class Command(BaseCommand):
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and any(proc.poll() is None for proc in running):
             time.sleep(0.2)
+        # Second SIGTERM: cold shutdown. The horse is killed and the worker puts its task back. RQ
+        # ignores a second signal that comes within 1 s of the first by its own clock, and a busy
+        # worker may have handled the first one late, so it is repeated until the worker is gone.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(proc.poll() is None for proc in running):
+            for proc in running:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            resend_at = time.monotonic() + COLD_STOP_RESEND_SECONDS
+            while time.monotonic() < min(resend_at, deadline) and any(proc.poll() is None for proc in running):
+                time.sleep(0.1)
         for proc in running:
             if proc.poll() is None:
-                # Second SIGTERM: cold shutdown. The horse is killed and the worker puts its task back.
-                proc.send_signal(signal.SIGTERM)
-        for proc in running:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
         self.stdout.write("All workers stopped.")
