@@ -11,7 +11,9 @@ class QueueAppConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from queue_app import registry, tasks
+        from queue_app import registry, rq_compat, tasks
+
+        rq_compat.install()
 
         # Families: each has its own queues (one per priority) and limits across all workers.
         registry.register_family("system", description="Queue upkeep: cleanup, metrics, probes.")

@@ -51,6 +51,50 @@ def test_invalid_payload_names_the_field_and_writes_no_row():
     assert Task.objects.count() == 0
 
 
+def test_payload_validation_reuses_its_serializer_without_carrying_anything_over():
+    from rest_framework import serializers
+
+    from queue_app import registry
+
+    class Window(serializers.Serializer):
+        start = serializers.IntegerField()
+        end = serializers.IntegerField()
+
+        def validate(self, attrs):
+            if attrs["end"] < attrs["start"]:
+                raise serializers.ValidationError("end before start")
+            return attrs
+
+    task_type = registry.TaskType(name="window", handler=lambda payload, context: None, payload_serializer=Window)
+    with pytest.raises(ValidationFailed) as error:
+        task_type.validate_payloads([{"start": 1, "end": 2}, {"start": 1}])
+    assert error.value.index == 1 and "payload.end" in error.value.field_errors
+    with pytest.raises(ValidationFailed) as error:
+        task_type.validate_payload({"start": 5, "end": 2})
+    assert error.value.field_errors == {"payload.non_field_errors": ["end before start"]}
+    assert task_type.validate_payload({"start": 1, "end": 3}) == {"start": 1, "end": 3}
+    assert registry._validator(Window) is registry._validator(Window)  # built once per thread
+
+
+def test_rq_resolves_each_serializer_once_and_still_refuses_a_bad_one():
+    import rq.job
+    import rq.queue
+    from rq.serializers import DefaultSerializer, JSONSerializer
+
+    from queue_app import rq_compat
+
+    assert rq.job.resolve_serializer is rq_compat.resolve_serializer
+    assert rq.queue.resolve_serializer is rq_compat.resolve_serializer
+    assert rq_compat.resolve_serializer(None) is DefaultSerializer
+    assert rq_compat.resolve_serializer("json") is JSONSerializer
+    before = rq_compat._resolve_hashable.cache_info().hits
+    rq_compat.resolve_serializer(DefaultSerializer)
+    rq_compat.resolve_serializer(DefaultSerializer)
+    assert rq_compat._resolve_hashable.cache_info().hits >= before + 1
+    with pytest.raises(NotImplementedError):
+        rq_compat.resolve_serializer(object())
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
@@ -149,6 +193,48 @@ def test_a_single_enqueue_writes_the_row_and_its_audit_row_in_one_statement(redi
     entry = AuditEntry.objects.get(object_id=str(task.id))
     assert (entry.action, entry.source, entry.after["task_type"]) == ("task.enqueue", "api", "noop")
     assert Job.fetch(str(task.id), connection=redis_conn).args == (str(task.id), "noop")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("prepared", [True, False])
+def test_the_enqueue_insert_is_prepared_once_per_connection_unless_turned_off(redis_conn, settings, prepared):
+    from django.db import connection
+
+    settings.DB_PREPARED_STATEMENTS = prepared
+    connection.close()  # a fresh session: no statement prepared yet
+    for _ in range(3):
+        services.task_enqueue(task_type="noop")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%%INSERT INTO%%'")
+        statements = [row[0] for row in cursor.fetchall()]
+    assert len(statements) == (1 if prepared else 0)
+    assert Task.objects.filter(task_type="noop").count() == 3
+
+
+@pytest.mark.django_db
+def test_insert_values_skip_only_preparation_that_would_change_nothing():
+    from django.db import connection
+    from django.utils import timezone
+
+    from queue_app import db
+    from queue_app.audit import audit_entry
+
+    task = services._build_task(
+        services.EnqueueRequest(task_type="noop", payload={"sleep_ms": 3}, idempotency_key="k\t\u00e9"),
+        source="api",
+        user=None,
+        now=timezone.now(),
+    )
+    entry = audit_entry(action="task.enqueue", object_type="task", object_id=task.id, remote_addr="10.0.0.1")
+    for obj in (task, entry):
+        fields = db._insert_fields(obj._meta)
+        fast = db._row_values(obj, fields, connection)
+        django_prepared = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+        for field, mine, theirs in zip(fields, fast, django_prepared, strict=True):
+            if getattr(field, "auto_now_add", False):
+                continue  # pre_save took the time again
+            assert type(mine) is type(theirs), field.name
+            assert getattr(mine, "obj", mine) == getattr(theirs, "obj", theirs), field.name
 
 
 @pytest.mark.django_db(transaction=True)

@@ -84,12 +84,16 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # and reconcile run those tasks again (delivery is at-least-once). Enqueues and handler writes
 # always use the default, durable connection. Its statements are few and repeated thousands of
 # times, so they bind server-side and psycopg prepares them (no re-planning per task).
+# Statements run thousands of times (task lifecycle, enqueue's INSERT) are prepared once per
+# connection. PgBouncer in transaction mode before 1.21 cannot keep prepared statements: set
+# DB_PREPARED_STATEMENTS=false there.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 DATABASES["task_state"] = {
     **DATABASES["default"],
     "OPTIONS": {
         **DATABASES["default"].get("OPTIONS", {}),
         "server_side_binding": True,
-        "prepare_threshold": 1,
+        "prepare_threshold": 1 if DB_PREPARED_STATEMENTS else None,
         "options": f"-c synchronous_commit={env('TASK_STATE_SYNCHRONOUS_COMMIT', default='on')}",
     },
     "TEST": {"MIRROR": "default"},
