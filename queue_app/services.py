@@ -296,7 +296,7 @@ def task_cancel(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None, rem
     # After commit: the row already refuses a start, so the Redis side can only be tidied.
     try:
         if was_running:
-            transport.stop_running(str(task.id))
+            transport.stop_running(str(task.id), worker_name=task.worker_name)
             # A stopped work horse never reaches its own release: free its limit slots here.
             limits.release_everywhere(str(task.id))
         else:

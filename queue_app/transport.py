@@ -15,7 +15,7 @@ from django.utils import timezone
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
-from rq.command import send_stop_job_command
+from rq.command import send_command, send_stop_job_command
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
@@ -230,10 +230,18 @@ def remove(task_id: str) -> None:
         Job.fetch(str(task_id), connection=connection).delete()
 
 
-def stop_running(task_id: str) -> None:
-    """Ask the worker running this task to kill its work horse."""
+def stop_running(task_id: str, *, worker_name: str = "") -> None:
+    """Ask the worker running this task to kill its work horse.
+
+    The worker named on the task row (its start write names it) is asked directly: RQ's own
+    send_stop_job_command reads the name from the job, which the work horse sets only once it
+    runs, and refuses a stop that comes in between.
+    """
     try:
-        send_stop_job_command(get_connection(), str(task_id))
+        if worker_name:
+            send_command(get_connection(), worker_name, "stop-job", job_id=str(task_id))
+        else:
+            send_stop_job_command(get_connection(), str(task_id))
     except Exception:  # the job may have just finished; the row is already final
         logger.info("Stop command for task %s was not delivered", task_id, exc_info=True)
 

@@ -24,6 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import SimpleWorker, Worker
+from rq.command import parse_payload
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
@@ -318,6 +319,7 @@ class TaskWorker(HeartbeatMixin, Worker):
         lifecycle_writer.confirm()  # the previous task's completion, before a new process copies this one
         _close_db_connections(keep=HORSE_ALIAS)
         self._started_task_id = None
+        self._starting_job_id = job.id
         try:
             _connection_for_horses()
             # Limits are checked here, in the warm parent, and the conditional start is sent from
@@ -328,9 +330,26 @@ class TaskWorker(HeartbeatMixin, Worker):
         except Exception:
             logger.exception("Worker %s: start of %s not sent here; the work horse will try", self.name, job.id)
             _drop_connection_for_horses()
-        return super().execute_job(job, queue)
+        try:
+            return super().execute_job(job, queue)
+        finally:
+            self._starting_job_id = None
 
     _started_task_id: str | None = None
+    _starting_job_id: str | None = None
+
+    def handle_payload(self, message):
+        # The row says processing from the start write on, before RQ records the job as this
+        # worker's: RQ would ignore a stop for it then. It is remembered (_stopped_job_id) and
+        # carried out right after the fork, like a stop that finds no horse yet.
+        payload = parse_payload(message)
+        job_id = payload.get("job_id")
+        starting = payload.get("command") == "stop-job" and job_id and job_id == self._starting_job_id
+        if starting and self.get_current_job_id() != job_id:
+            logger.info("Worker %s: stop for %s before its fork; carried out after it", self.name, job_id)
+            self._stopped_job_id = job_id
+            return
+        super().handle_payload(message)
 
     def fork_work_horse(self, job, queue):
         task_id, self._started_task_id = self._started_task_id, None

@@ -116,10 +116,14 @@ def test_a_rate_limit_says_how_long_to_wait(redis_conn):
 
 
 def test_a_concurrency_limit_of_one_holds_across_three_workers(processes):
-    tasks = [services.task_enqueue(task_type="noop", payload={"sleep_ms": 300}) for _ in range(6)]
+    from queue_app.models import WorkerProcess
+
     env = {"TASK_LIMITS": json.dumps({"noop": {"concurrency": 1}}), "LIMIT_RETRY_SECONDS": "0.5"}
     for _ in range(3):
         processes.worker(**env)
+    # All three up before the tasks arrive: one that started seconds early could run all six.
+    wait_for(lambda: WorkerProcess.objects.count() == 3, timeout=60, message="three workers registered")
+    tasks = [services.task_enqueue(task_type="noop", payload={"sleep_ms": 300}) for _ in range(6)]
     wait_for(_all_completed(len(tasks)), timeout=90, message="all tasks completed under the limit")
     runs = sorted(Task.objects.values_list("started_at", "finished_at"))
     for (_, previous_end), (next_start, _) in itertools.pairwise(runs):

@@ -30,6 +30,12 @@ def _completed_by_a_worker(processes, count: int = 1) -> list[Task]:
         lambda: Task.objects.filter(id__in=[t.id for t in tasks], status=TaskStatus.COMPLETED).count() == count,
         message="tasks completed",
     )
+    # The simple worker writes the row from its writer thread while RQ records the job's end.
+    conn = transport.get_connection()
+    wait_for(
+        lambda: all(Job.fetch(str(t.id), connection=conn).get_status() == "finished" for t in tasks),
+        message="RQ recorded the jobs' end",
+    )
     return tasks
 
 

@@ -1,5 +1,6 @@
 """Tasks run by real rqworker processes: lifecycle, priority order, delays, retries, timeouts, cancel."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -44,8 +45,11 @@ def test_queues_are_drained_strictly_by_priority(processes):
 
 
 def test_a_delayed_task_does_not_start_before_run_at(processes):
+    from queue_app.models import WorkerProcess
+
+    processes.worker()  # up first: its start-up must not count against the delay
+    wait_for(WorkerProcess.objects.exists, timeout=60, message="worker registered")
     task = services.task_enqueue(task_type="noop", delay=2)
-    processes.worker()
     wait_for(_reached(task, TaskStatus.COMPLETED), message="delayed task completed")
     assert task.started_at >= task.run_at
     assert task.started_at - task.run_at < timedelta(seconds=5)
@@ -58,13 +62,28 @@ def test_failures_retry_with_exponential_backoff_then_succeed(processes):
     wait_for(_reached(task, TaskStatus.RETRYING), message="first failure recorded as retrying")
     assert task.attempts == 1
     assert task.error_type == "RuntimeError"
-    assert task.run_at > task.finished_at
+    assert timedelta(seconds=0.9) < task.run_at - task.finished_at < timedelta(seconds=1.5)  # the first wait
     first_failure = task.finished_at
     wait_for(_reached(task, TaskStatus.COMPLETED), timeout=30, message="completed after two retries")
     assert task.attempts == 3
     assert task.error_type == ""
-    # The second retry waited about twice as long as the first: at least 1 s + 2 s overall.
-    assert task.started_at - first_failure >= timedelta(seconds=2.5)
+    # RQ keeps retry times in whole seconds (a wait of 1 s may end up to a second early), so the
+    # two waits of 1 s and 2 s give at least 1 s between the first failure and the last start.
+    assert task.started_at - first_failure >= timedelta(seconds=1)
+
+
+@pytest.mark.django_db
+def test_retry_waits_grow_exponentially_and_travel_with_the_job(redis_conn, settings):
+    from rq.job import Job
+
+    from queue_app import transport
+
+    settings.RETRY_BACKOFF_BASE, settings.RETRY_BACKOFF_FACTOR = 120, 2
+    assert transport.retry_intervals(3) == [120, 240, 480]
+    task = services.task_enqueue(task_type="noop", max_retries=3)
+    transport.push([task])
+    job = Job.fetch(str(task.id), connection=redis_conn)
+    assert (job.retries_left, job.retry_intervals) == (3, [120, 240, 480])
 
 
 def test_a_task_failing_every_attempt_ends_failed_with_its_traceback(processes):
@@ -110,6 +129,33 @@ def test_cancelling_a_running_task_stops_it_and_the_row_stays_cancelled(processe
     assert task.status == TaskStatus.CANCELLED
     assert task.result is None
     assert "stopped by user" in processes.output(worker) or "killed horse" in processes.output(worker)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_a_task_just_started_asks_the_worker_named_on_its_row(redis_conn):
+    # The job names its worker only once the work horse runs; the row does from the start write.
+    task = services.task_enqueue(task_type="noop")
+    Task.objects.filter(id=task.id).update(status=TaskStatus.PROCESSING, worker_name="w-starting")
+    pubsub = redis_conn.pubsub()
+    pubsub.subscribe("rq:pubsub:w-starting")
+    wait_for(lambda: pubsub.get_message(timeout=0.1), message="subscribed")
+    services.task_cancel(task_id=task.id)
+    message = wait_for(lambda: pubsub.get_message(timeout=0.1), message="stop command published")
+    assert json.loads(message["data"]) == {"command": "stop-job", "job_id": str(task.id)}
+    pubsub.close()
+
+
+def test_a_stop_for_the_job_a_worker_is_starting_is_kept_for_after_the_fork(redis_conn):
+    from queue_app import transport
+    from queue_app.worker import TaskWorker
+
+    worker = TaskWorker(["normal"], connection=transport.get_connection())
+    worker._starting_job_id = "job-1"
+    worker.handle_payload({"data": json.dumps({"command": "stop-job", "job_id": "job-1"}).encode()})
+    assert worker._stopped_job_id == "job-1"  # fork_work_horse kills the horse as soon as it exists
+    worker._stopped_job_id = None
+    worker.handle_payload({"data": json.dumps({"command": "stop-job", "job_id": "another"}).encode()})
+    assert worker._stopped_job_id is None  # not this worker's: RQ ignores it
 
 
 def test_a_cancelled_task_can_be_retried_and_then_completes(processes):
