@@ -75,8 +75,9 @@ def _insert_sql(meta, connection) -> str:
     key = (meta.model, connection.vendor)
     sql = _insert_sql_cache.get(key)
     if sql is None:
-        columns = ", ".join(connection.ops.quote_name(field.column) for field in _insert_fields(meta))
-        placeholders = ", ".join(["%s"] * len(_insert_fields(meta)))
+        fields = _insert_fields(meta)
+        columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+        placeholders = ", ".join(["%s"] * len(fields))
         table = connection.ops.quote_name(meta.db_table)
         # Identifiers come from the model and are quoted; every value is a parameter.
         sql = _insert_sql_cache[key] = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
