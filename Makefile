@@ -6,21 +6,25 @@ PY := $(VENV)/bin/python
 # Extra arguments, e.g. `make test ARGS="-k priority -x"`.
 ARGS ?=
 
-.PHONY: help venv run test lint format bench schemathesis migrate admin check-deploy compose-config clean-data
+.PHONY: help venv run demo test lint format lock bench schemathesis migrate admin check-deploy compose-config clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-venv: ## Create .venv and install requirements.txt (only when it changed)
-	@bash scripts/venv.sh
+venv: ## Create .venv with the runtime and development requirements (only when they changed)
+	@bash scripts/venv.sh requirements-dev.txt
 
 run: ## Start web, workers and scheduler (finds or starts PostgreSQL and Redis); Ctrl-C stops
 	@bash scripts/run.sh
 
-test: venv ## Run the test suite (.venv/bin/pytest; embedded PostgreSQL/Redis only if none is reachable)
+test: venv ## Run the test suite (finds or installs Chromium; its own test database and Redis; embedded PostgreSQL if none answers)
 	@rc=0; $(PY) scripts/devservices.py test $(ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5) — that is a failure here." >&2; fi; \
 	exit $$rc
+
+lock: venv ## Regenerate requirements.txt and requirements-dev.txt from pyproject.toml (uv pip compile)
+	$(VENV)/bin/uv pip compile pyproject.toml -o requirements.txt --python-version 3.11 --no-emit-index-url $(ARGS)
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev -c requirements.txt -o requirements-dev.txt --python-version 3.11 --no-emit-index-url $(ARGS)
 
 lint: venv ## ruff check + ruff format --check
 	$(VENV)/bin/ruff check .

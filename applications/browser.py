@@ -23,6 +23,7 @@ from playwright.sync_api import Page, sync_playwright
 from jobs import conf as jobs_conf
 from jobs import page_selectors as sel
 from jobs.sources.browser import CHROMIUM_ARGS, parse_int
+from upwork_automation import chromium
 
 logger = logging.getLogger(__name__)
 
@@ -158,10 +159,14 @@ class ApplyBrowser:
 
     def _run(self, work: Callable[[Page], object]):
         headless = settings.JOBS_BROWSER_HEADLESS
+        try:
+            executable_path = chromium.executable(settings.JOBS_BROWSER_EXECUTABLE)
+        except chromium.ChromiumNotFound as error:
+            raise BrowserUnavailable(str(error)) from None
         with sync_playwright() as playwright:
             try:
                 browser = playwright.chromium.launch(
-                    executable_path=settings.JOBS_BROWSER_EXECUTABLE,
+                    executable_path=executable_path,
                     headless=headless,
                     args=[*(["--headless"] if headless else []), *CHROMIUM_ARGS],
                 )

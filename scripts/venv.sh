@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure .venv exists and has requirements.txt installed; pip runs only when requirements.txt changed.
+# Make sure .venv exists and has a requirements file installed (default requirements.txt, the runtime set;
+# `make test` passes requirements-dev.txt, runtime + test tools); pip runs only when that file changed.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,16 +19,18 @@ if [ ! -x .venv/bin/python ]; then
     }
 fi
 
-hash="$(cat requirements.txt | sha256sum | cut -c1-16)"
-stamp=".venv/.requirements-$hash"
+requirements="${1:-requirements.txt}"
+name="$(basename "$requirements" .txt)"
+hash="$(sha256sum < "$requirements" | cut -c1-16)"
+stamp=".venv/.$name-$hash"
 if [ ! -f "$stamp" ]; then
-    echo "[venv] installing requirements.txt into .venv"
+    echo "[venv] installing $requirements into .venv"
     # (the grep drops pip's warnings about extra package folders that a machine's pip.conf names but lacks)
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 \
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements" 2>&1 \
         | { grep -v "is ignored: it is neither a file nor a directory" || true; } || {
-        echo "[venv] pip install -r requirements.txt failed (see above)." >&2
+        echo "[venv] pip install -r $requirements failed (see above)." >&2
         exit 1
     }
-    rm -f .venv/.requirements-*
+    rm -f ".venv/.$name"-*
     touch "$stamp"
 fi

@@ -1,12 +1,19 @@
-"""Shared fixtures: real PostgreSQL, real Redis (a test database, flushed), real worker processes."""
+"""Shared fixtures: real PostgreSQL, real Redis, real worker processes — every one of them this run's own.
+
+The session owns its services (tests/services.py): a test database named after the run (settings/test.py), a
+private redis-server on a free port unless TEST_REDIS_URL names one, and it fails, naming them, if any process
+it started is still alive at its end.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +23,53 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from tests.services import PrivateRedis, leftover_processes, redis_server_binary
+
+PRIVATE_REDIS = pytest.StashKey[PrivateRedis]()
+LEFTOVERS = pytest.StashKey[str]()
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    """Start the session's private Redis (unless TEST_REDIS_URL names one) before any test connects."""
+    if os.environ.get("TEST_REDIS_URL"):
+        return
+    binary = redis_server_binary()
+    if binary is None:
+        raise pytest.UsageError(
+            "The tests need redis-server: install it (Debian: apt-get install redis-server; macOS: brew install "
+            "redis) or set TEST_REDIS_URL to a Redis database the tests may flush."
+        )
+    server = PrivateRedis(binary, Path(tempfile.mkdtemp(prefix="test-redis-"))).start()
+    config.stash[PRIVATE_REDIS] = server
+    os.environ["TEST_REDIS_URL"] = server.url  # for every process the tests start
+    settings.REDIS_URL = server.url
+    settings.RQ_QUEUES = {name: {**queue, "URL": server.url} for name, queue in settings.RQ_QUEUES.items()}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run, naming them, if processes it started outlive it (they are killed too)."""
+    left = leftover_processes(settings.TEST_RUN_ID)
+    if left:
+        lines = "\n".join(f"  pid {pid}: {command}" for pid, command in left)
+        session.config.stash[LEFTOVERS] = lines
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    lines = config.stash.get(LEFTOVERS, None)
+    if lines:
+        terminalreporter.section("processes left running", sep="=", red=True)
+        terminalreporter.write_line(f"FAILED: {lines.count(chr(10)) + 1} process(es) started by this run outlived it:")
+        terminalreporter.write_line(lines)
+
+
+def pytest_unconfigure(config):
+    server = config.stash.get(PRIVATE_REDIS, None)
+    if server is not None:
+        server.stop()
+        shutil.rmtree(server.directory, ignore_errors=True)
 
 
 def wait_for(predicate: Callable[[], object], *, timeout: float = 20.0, interval: float = 0.05, message: str = ""):
@@ -75,6 +128,19 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def still_running(pids: list[int]) -> list[int]:
+    """The pids of `pids` that are alive (zombies waiting for a parent's wait() count as gone)."""
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive
+
+
 class ProcessGroup:
     """Starts manage.py commands as real processes and stops them all at teardown."""
 
@@ -128,6 +194,17 @@ def processes(tmp_path, transactional_db):
     group = ProcessGroup(tmp_path)
     yield group
     group.stop_all()
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    """The Chromium the browser tests drive (upwork_automation.chromium decides, as for the app)."""
+    from upwork_automation import chromium
+
+    try:
+        return chromium.executable(settings.JOBS_BROWSER_EXECUTABLE)
+    except chromium.ChromiumNotFound as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import yaml
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from tests.conftest import ROOT, subprocess_env, wait_for
+from tests.conftest import ROOT, descendants, still_running, subprocess_env, wait_for
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 APP_SERVICES = ("web", "worker", "scheduler")
@@ -259,7 +259,7 @@ def test_compose_config_accepts_the_file():
     elif shutil.which("docker-compose"):
         command = ["docker-compose", "config", "--quiet"]
     else:
-        pytest.skip("neither `docker compose` nor `docker-compose` is installed (.ci/run installs docker-compose)")
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed (install either to validate the file)")
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
 
@@ -412,11 +412,14 @@ def test_make_run_with_given_services_serves_admin_runs_tasks_and_stops_on_ctrl_
             timeout=60,
             message="the Procfile's worker to run a task",
         )
+        started = descendants(proc.pid)  # honcho, gunicorn and its workers, run_workers, rqworker, its scheduler
+        assert len(started) >= 6, started
     finally:
         output = stop_make_run(proc, log_path)
 
     assert proc.returncode == 0, output[-3000:]
     assert not answers(port)
+    wait_for(lambda: not still_running(started), timeout=10, message="every process of make run gone after Ctrl-C")
     assert "worker.1 started" in output and "scheduler.1 started" in output
 
 

@@ -22,6 +22,7 @@ from jobs import conf
 from jobs import page_selectors as sel
 from jobs.errors import NeedsAttention, SourceError
 from jobs.sources.base import JobRecord, JobSource, SearchResult, SearchSpec
+from upwork_automation import chromium
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ class BrowserSource(JobSource):
         self.timeout_ms = settings.JOBS_BROWSER_NAV_TIMEOUT * 1000
         self.page_loads = 0
         self._wall: NeedsAttention | None = None
+        self.executable_path: str | None = None  # found when a search starts (upwork_automation.chromium)
 
     def search(self, spec: SearchSpec) -> SearchResult:
         return self.search_many([spec], concurrency=1)[0]
@@ -123,6 +125,10 @@ class BrowserSource(JobSource):
         """Run the searches; on a wall raise NeedsAttention carrying the results gathered so far."""
         if not specs:
             return []
+        try:  # before the event loop: finding Playwright's own browser uses its sync API
+            self.executable_path = chromium.executable(settings.JOBS_BROWSER_EXECUTABLE)
+        except chromium.ChromiumNotFound as error:
+            raise SourceError(str(error)) from None
         results = asyncio.run(self._run_all(specs, max(1, concurrency)))
         if self._wall is not None:
             self._wall.results = results
@@ -135,7 +141,7 @@ class BrowserSource(JobSource):
             try:
                 headless = settings.JOBS_BROWSER_HEADLESS
                 browser = await playwright.chromium.launch(
-                    executable_path=settings.JOBS_BROWSER_EXECUTABLE,
+                    executable_path=self.executable_path,
                     headless=headless,
                     args=[*(["--headless"] if headless else []), *CHROMIUM_ARGS],
                 )

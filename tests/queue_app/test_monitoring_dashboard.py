@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +17,6 @@ pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -151,9 +149,9 @@ def test_dashboard_filters_the_charts_by_task_type(staff_client):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_dashboard_in_chromium_draws_charts_and_figures(live_server, django_user_model, redis_conn):
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get update && apt-get install -y chromium")
+def test_dashboard_in_chromium_draws_charts_and_figures(
+    live_server, django_user_model, redis_conn, chromium_executable
+):
     from playwright.sync_api import sync_playwright
 
     healthy_services(redis_conn)
@@ -162,7 +160,7 @@ def test_dashboard_in_chromium_draws_charts_and_figures(live_server, django_user
     ARTIFACTS.mkdir(exist_ok=True)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{live_server.url}/admin/login/?next=/admin/")
         page.fill("#id_username", "staff")

@@ -169,7 +169,8 @@ UPWORK_API_RATE_LIMIT_RETRIES = env.int("UPWORK_API_RATE_LIMIT_RETRIES", default
 UPWORK_API_MAX_RETRY_WAIT = env.float("UPWORK_API_MAX_RETRY_WAIT", default=60.0)
 FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", default="")  # Fernet key(s), comma-separated; "" = from SECRET_KEY
 JOBS_STRATEGY_CONCURRENCY = env.int("JOBS_STRATEGY_CONCURRENCY", default=2)
-JOBS_BROWSER_EXECUTABLE = env("JOBS_BROWSER_EXECUTABLE", default="/usr/bin/chromium")
+# Empty: upwork_automation.chromium finds one (a system Chromium on PATH, else Playwright's own browser).
+JOBS_BROWSER_EXECUTABLE = env("JOBS_BROWSER_EXECUTABLE", default="")
 JOBS_BROWSER_HEADLESS = env.bool("JOBS_BROWSER_HEADLESS", default=True)
 JOBS_BROWSER_DELAY_MIN = env.float("JOBS_BROWSER_DELAY_MIN", default=2.0)  # seconds between page loads, jittered
 JOBS_BROWSER_DELAY_MAX = env.float("JOBS_BROWSER_DELAY_MAX", default=6.0)

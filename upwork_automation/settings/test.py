@@ -1,11 +1,20 @@
-"""Test settings: a separate Redis database (flushed by the tests) and fast retries."""
+"""Test settings: names of this run's own (database, Redis), fast retries.
+
+A test run marks itself with TEST_RUN_ID, inherited by every process it starts: the test database is named after
+it, so two runs side by side never share one, and the session fails if a process carrying it outlives the run
+(tests/conftest.py). The session starts a private Redis unless TEST_REDIS_URL is given (tests/conftest.py).
+"""
 
 import os
+import secrets
 
 from upwork_automation.settings.base import *  # noqa: F403
-from upwork_automation.settings.base import TASK_PRIORITIES, env
+from upwork_automation.settings.base import DATABASES, TASK_PRIORITIES, env
 
-# Never the development Redis database: tests flush this one.
+TEST_RUN_ID = os.environ.setdefault("TEST_RUN_ID", f"{os.getpid()}_{secrets.token_hex(3)}")
+DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{TEST_RUN_ID}"}
+
+# Replaced by the session's private Redis (tests/conftest.py) unless TEST_REDIS_URL names one; tests flush it.
 REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in [*TASK_PRIORITIES, "default"]}
 RETRY_BACKOFF_BASE = env.float("RETRY_BACKOFF_BASE", default=1.0)
