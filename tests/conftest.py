@@ -27,12 +27,30 @@ from tests.services import PrivateRedis, leftover_processes, redis_server_binary
 
 PRIVATE_REDIS = pytest.StashKey[PrivateRedis]()
 LEFTOVERS = pytest.StashKey[str]()
+POSTGRES_STARTED = pytest.StashKey[object]()
+RESTARTED = pytest.StashKey[str]()
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _postgres_started_at():
+    """When the PostgreSQL server the tests use started (None if it does not answer)."""
+    import psycopg
+
+    db = settings.DATABASES["default"]
+    try:
+        with psycopg.connect(
+            host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"] or "postgres",
+            password=db["PASSWORD"] or None, dbname="postgres", connect_timeout=5,
+        ) as conn:  # fmt: skip
+            return conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
+    except psycopg.Error:
+        return None
+
+
 def pytest_configure(config):
-    """Start the session's private Redis (unless TEST_REDIS_URL names one) before any test connects."""
+    """Note when the shared PostgreSQL started; start the session's private Redis (unless TEST_REDIS_URL names one)."""
+    config.stash[POSTGRES_STARTED] = _postgres_started_at()
     if os.environ.get("TEST_REDIS_URL"):
         return
     binary = redis_server_binary()
@@ -48,6 +66,11 @@ def pytest_configure(config):
     settings.RQ_QUEUES = {name: {**queue, "URL": server.url} for name, queue in settings.RQ_QUEUES.items()}
 
 
+def pytest_report_header(config):
+    database = settings.DATABASES["default"]["TEST"]["NAME"]
+    return f"test run {settings.TEST_RUN_ID}: database {database}, Redis {settings.REDIS_URL}"
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Fail the run, naming them, if processes it started outlive it (they are killed too)."""
     left = leftover_processes(settings.TEST_RUN_ID)
@@ -55,9 +78,17 @@ def pytest_sessionfinish(session, exitstatus):
         lines = "\n".join(f"  pid {pid}: {command}" for pid, command in left)
         session.config.stash[LEFTOVERS] = lines
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    before, after = session.config.stash.get(POSTGRES_STARTED, None), _postgres_started_at()
+    if before is not None and after != before:
+        session.config.stash[RESTARTED] = f"the PostgreSQL server the tests use started at {before}, now {after}"
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    restarted = config.stash.get(RESTARTED, None)
+    if restarted:
+        terminalreporter.section("shared PostgreSQL restarted", sep="=", red=True)
+        terminalreporter.write_line(f"FAILED: a test restarted a server it does not own: {restarted}")
     lines = config.stash.get(LEFTOVERS, None)
     if lines:
         terminalreporter.section("processes left running", sep="=", red=True)

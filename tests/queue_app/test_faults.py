@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from django.db import connection
 
 from queue_app import maintenance, services, transport
 from queue_app.models import Task, TaskStatus, WorkerProcess
-from tests.conftest import subprocess_env, wait_for
+from tests.conftest import ROOT, subprocess_env, wait_for
 
 
 def _status(task):
@@ -236,37 +237,63 @@ def test_a_30_second_redis_outage_loses_nothing(processes, tmp_path, settings):
         stop_redis()
 
 
-def _postgres_cluster() -> list[str] | None:
-    etc = Path("/etc/postgresql")
-    if not etc.is_dir() or not shutil.which("pg_ctlcluster"):
-        return None
-    versions = sorted(p.name for p in etc.iterdir())
-    return [versions[-1], "main"] if versions else None
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL cluster of this test's own (initdb + pg_ctl on a free port), with the test database's schema."""
+    from tests.services import PrivatePostgres
+
+    try:
+        cluster = PrivatePostgres.create().start()
+    except RuntimeError as error:
+        pytest.skip(f"cannot start a private PostgreSQL cluster: {error}")
+    try:
+        dump = subprocess.run(
+            [str(cluster.bindir / "pg_dump"), "--schema-only", "--no-owner", subprocess_env()["DATABASE_URL"]],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        subprocess.run([str(cluster.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres",
+                        "faults"], check=True)  # fmt: skip
+        subprocess.run([str(cluster.bindir / "psql"), "-q", "-v", "ON_ERROR_STOP=1", cluster.url("faults")],
+                       input=dump.stdout, check=True, capture_output=True, text=True)  # fmt: skip
+        yield cluster
+    finally:
+        cluster.destroy()
 
 
-@pytest.mark.skipif(
-    _postgres_cluster() is None or os.environ.get("SKIP_POSTGRES_RESTART") == "1",
-    reason="needs the machine's own PostgreSQL cluster (pg_ctlcluster); SKIP_POSTGRES_RESTART=1 skips",
-)
-def test_restarting_postgresql_mid_run_fails_no_task(processes):
-    tasks = [services.task_enqueue(task_type="noop", payload={"sleep_ms": 100}) for _ in range(40)]
-    processes.worker()
-    wait_for(
-        lambda: Task.objects.filter(status=TaskStatus.COMPLETED).count() >= 5, message="some tasks completed first"
+def _statuses(url: str) -> dict[str, int]:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            rows = conn.execute(f"SELECT status, count(*) FROM {Task._meta.db_table} GROUP BY status")  # noqa: S608
+            return dict(rows.fetchall())
+    except psycopg.OperationalError:
+        return {}
+
+
+def _postmaster_start_time():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_postmaster_start_time()")
+        return cursor.fetchone()[0]
+
+
+def test_restarting_postgresql_mid_run_fails_no_task(processes, private_postgres):
+    """The restart happens to a cluster this test started: the machine's own PostgreSQL is never touched."""
+    shared_started = _postmaster_start_time()
+    url = private_postgres.url("faults")
+    enqueue = (
+        "from queue_app import services\n"
+        "for _ in range(40): services.task_enqueue(task_type='noop', payload={'sleep_ms': 100})"
     )
-    connection.close()
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", *_postgres_cluster(), "restart", "-m", "fast"], check=True
-    )
-    connection.close()
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", enqueue], cwd=ROOT,
+                   env=subprocess_env(DATABASE_URL=url), check=True, capture_output=True)  # fmt: skip
+    assert _statuses(url) == {TaskStatus.QUEUED: 40}
 
-    def all_done():
-        try:
-            return Task.objects.filter(status=TaskStatus.COMPLETED).count() == len(tasks)
-        except Exception:
-            connection.close()
-            return False
+    processes.worker(DATABASE_URL=url)
+    wait_for(lambda: _statuses(url).get(TaskStatus.COMPLETED, 0) >= 5, message="some tasks completed first")
+    private_postgres.restart()
 
-    wait_for(all_done, timeout=90, interval=0.5, message="every task completed after the restart")
-    assert not Task.objects.filter(status=TaskStatus.FAILED).exists()
+    wait_for(lambda: _statuses(url) == {TaskStatus.COMPLETED: 40}, timeout=90, interval=0.5,
+             message="every task completed after the restart, none failed")  # fmt: skip
     assert all(proc.poll() is None for proc in processes.procs), "the worker died"
+    assert _postmaster_start_time() == shared_started, "the machine's PostgreSQL was restarted"
