@@ -17,6 +17,9 @@ venv: ## Create .venv with the runtime and development requirements (only when t
 run: ## Start web, workers and scheduler (finds or starts PostgreSQL and Redis); Ctrl-C stops
 	@bash scripts/run.sh
 
+demo: ## Like `make run`, against the local sandbox marketplace (own database, template drafter, first discovery queued)
+	@bash scripts/run.sh demo
+
 test: venv ## Run the test suite (finds or installs Chromium; its own test database and Redis; embedded PostgreSQL if none answers)
 	@rc=0; $(PY) scripts/devservices.py test $(ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5) — that is a failure here." >&2; fi; \

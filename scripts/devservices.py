@@ -40,6 +40,7 @@ VENV_BIN = Path(sys.prefix) / "bin"
 DATABASE_NAME = "upwork_automation"
 LOCAL_POSTGRES = f"postgres://postgres@127.0.0.1:5432/{DATABASE_NAME}"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+DEMO_PROFILE = "Sandbox demo"  # made by `manage.py jobs_sandbox_setup`
 EMBEDDED_REQUIREMENTS = ROOT / "requirements-embedded.txt"
 ADMIN_PASSWORD_FILE = DATA_DIR / "admin-password"
 
@@ -384,7 +385,7 @@ def port_in_use(host: str, port: int) -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def announce_when_ready(url: str, login: str, stop: threading.Event) -> None:
+def announce_when_ready(url: str, login: str, stop: threading.Event, notes: tuple[str, ...] = ()) -> None:
     """Print where to open the app once the web process answers (honcho's output scrolls past the login)."""
     deadline = time.monotonic() + 120
     while not stop.is_set() and time.monotonic() < deadline:
@@ -396,15 +397,42 @@ def announce_when_ready(url: str, login: str, stop: threading.Event) -> None:
     if stop.is_set():
         return
     line = "=" * 78
-    print(f"\n{line}\n  Open {url} and log in as {login}.\n  Press Ctrl-C to stop.\n{line}\n", flush=True)
+    lines = [f"Open {url} and log in as {login}.", *notes, "Press Ctrl-C to stop."]
+    print(f"\n{line}\n" + "".join(f"  {text}\n" for text in lines) + f"{line}\n", flush=True)
 
 
-def command_run() -> int:
+def use_demo_names() -> None:
+    """`make demo` keeps its data apart from `make run`'s: database upwork_automation_demo, Redis db 1."""
+    global DATABASE_NAME, LOCAL_POSTGRES, LOCAL_REDIS
+    DATABASE_NAME = "upwork_automation_demo"
+    LOCAL_POSTGRES = f"postgres://postgres@127.0.0.1:5432/{DATABASE_NAME}"
+    LOCAL_REDIS = "redis://127.0.0.1:6379/1"
+
+
+def start_sandbox() -> tuple[subprocess.Popen, str]:
+    """The sandbox marketplace (scripts/sandbox/server.py) on SANDBOX_PORT (8765), else a free port."""
+    port = env.int("SANDBOX_PORT", default=8765)
+    if port_in_use("127.0.0.1", port):
+        port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "scripts.sandbox.server", "--port", str(port)], cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while not port_in_use("127.0.0.1", port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            fail("the sandbox marketplace did not start (see above).")
+        time.sleep(0.1)
+    say(f"sandbox marketplace (a stand-in, not Upwork) on {url}")
+    return process, url
+
+
+def command_run(*, demo: bool = False) -> int:
     host, port = web_address()
     if port_in_use(host, port):
         fail(f"something already listens on {host}:{port} (an earlier `make run`?); stop it or set WEB_PORT.")
 
     services = Services()
+    sandbox: subprocess.Popen | None = None
     honcho: subprocess.Popen | None = None
     stopping = threading.Event()
 
@@ -421,6 +449,9 @@ def command_run() -> int:
         services.resolve()
         child_env = child_environment(services)
         provide_chromium(child_env)  # discovery's browser source and submissions drive it
+        if demo:  # web, workers and scheduler all talk to the sandbox, and draft with the template drafter
+            sandbox, sandbox_url = start_sandbox()
+            child_env.update(UPWORK_BASE_URL=sandbox_url, UPWORK_CLIENT_ID="sandbox", PROPOSAL_GENERATOR="template")
         say("applying migrations")
         manage(child_env, "migrate", "--noinput", "-v", "1")
         manage(child_env, "setup_roles")  # the viewer and operator groups, with new apps' permissions
@@ -431,15 +462,23 @@ def command_run() -> int:
         if os.environ.get("ADMIN_PASSWORD"):
             login = f"{username} with the password in ADMIN_PASSWORD"
         else:
-            login = f"{username} / {ADMIN_PASSWORD_FILE.read_text().strip()}"
+            login = f"{username} (password: cat {ADMIN_PASSWORD_FILE})"  # a secret is never printed
         url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/admin/"
+        notes: tuple[str, ...] = ()
+        if demo:
+            manage(child_env, "jobs_sandbox_setup")  # sandbox session + API, demo search and freelancer profiles
+            manage(child_env, "jobs_search", "--profile", DEMO_PROFILE, "--enqueue")  # the workers take it
+            notes = (
+                f"Demo against the sandbox marketplace at {child_env['UPWORK_BASE_URL']} (not Upwork):",
+                "the first discovery is queued; its jobs appear under Jobs, their drafts under Proposals.",
+            )
         say("starting web, worker and scheduler (Procfile) with honcho")
         honcho = subprocess.Popen(
             [str(VENV_BIN / "honcho"), "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT), "-e", "/dev/null"],
             cwd=ROOT,
             env=child_env,
         )
-        threading.Thread(target=announce_when_ready, args=(url, login, stopping), daemon=True).start()
+        threading.Thread(target=announce_when_ready, args=(url, login, stopping, notes), daemon=True).start()
         returncode = honcho.wait()
         if stopping.is_set():
             return 0  # we were asked to stop
@@ -452,6 +491,9 @@ def command_run() -> int:
         if honcho is not None and honcho.poll() is None:
             honcho.terminate()
             honcho.wait(timeout=30)
+        if sandbox is not None and sandbox.poll() is None:
+            sandbox.terminate()
+            sandbox.wait(timeout=10)
         services.stop()
 
 
@@ -523,7 +565,7 @@ def command_web() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["run", "web", "test"])
+    parser.add_argument("command", choices=["run", "demo", "web", "test"])
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="test: arguments for pytest")
     args = parser.parse_args(sys.argv[1:2])  # everything after the command belongs to pytest
     os.chdir(ROOT)
@@ -534,7 +576,9 @@ def main() -> None:
         global LABEL
         LABEL = "make test"
         sys.exit(command_test(sys.argv[2:]))
-    sys.exit(command_run())
+    if args.command == "demo":
+        use_demo_names()
+    sys.exit(command_run(demo=args.command == "demo"))
 
 
 if __name__ == "__main__":

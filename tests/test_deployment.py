@@ -336,7 +336,7 @@ def test_worker_and_scheduler_healthchecks_follow_the_real_processes(processes, 
 # --- make run (scripts/devservices.py) ------------------------------------------------------------------------
 
 
-def start_make_run(tmp_path: Path, **extra: str) -> tuple[subprocess.Popen, Path, int]:
+def start_make_run(tmp_path: Path, command: str = "run", **extra: str) -> tuple[subprocess.Popen, Path, int]:
     """Start `scripts/devservices.py run` (what `make run` calls after the venv step) on a free web port."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in {"DJANGO_SETTINGS_MODULE", "DEBUG"}}
@@ -352,7 +352,7 @@ def start_make_run(tmp_path: Path, **extra: str) -> tuple[subprocess.Popen, Path
     log_path = tmp_path / "make-run.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "devservices.py"), "run"],
+            [sys.executable, str(ROOT / "scripts" / "devservices.py"), command],
             cwd=ROOT,
             env=env,
             stdout=log,
