@@ -22,7 +22,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from jobs import conf as jobs_conf
 from jobs import page_selectors as sel
-from jobs.sources.browser import CHROMIUM_ARGS, parse_int
+from jobs.sources.browser import chromium_args, parse_int
 from upwork_automation import chromium
 
 logger = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ class ApplyBrowser:
                 browser = playwright.chromium.launch(
                     executable_path=executable_path,
                     headless=headless,
-                    args=[*(["--headless"] if headless else []), *CHROMIUM_ARGS],
+                    args=[*(["--headless"] if headless else []), *chromium_args()],
                 )
             except PlaywrightError as error:
                 raise BrowserUnavailable(f"Could not start Chromium: {str(error).splitlines()[0]}") from None

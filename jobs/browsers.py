@@ -8,7 +8,7 @@ import signal
 import time
 from pathlib import Path
 
-from jobs.sources.browser import BROWSER_MARKER
+from jobs.sources.browser import browser_marker
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +25,9 @@ def _boot_time() -> float:
 
 
 def marked_browser_pids(*, older_than_seconds: float) -> list[int]:
-    """PIDs of our user's processes whose command line carries BROWSER_MARKER and that are older than given."""
+    """PIDs of our user's processes whose command line carries our browser_marker() and that are older than given."""
     found = []
+    marker = browser_marker().encode()
     uid = os.getuid()
     now = time.time()
     boot = _boot_time()
@@ -38,7 +39,7 @@ def marked_browser_pids(*, older_than_seconds: float) -> list[int]:
             if entry.stat().st_uid != uid:
                 continue
             arguments = (entry / "cmdline").read_bytes().split(b"\0")
-            if BROWSER_MARKER.encode() not in arguments:
+            if marker not in arguments:
                 continue
             # Field 22 of /proc/<pid>/stat is the start time in clock ticks after boot.
             stat = (entry / "stat").read_text()

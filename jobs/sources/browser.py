@@ -7,6 +7,7 @@ every search at once with NeedsAttention, and the caller marks the session for a
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import re
@@ -26,17 +27,29 @@ from upwork_automation import chromium
 
 logger = logging.getLogger(__name__)
 
-# Every Chromium we start carries this switch, so cleanup can find strays by command line.
-BROWSER_MARKER = "--upwork-automation-browser=jobs"
-CHROMIUM_ARGS = [
+_CHROMIUM_SWITCHES = [
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-    BROWSER_MARKER,
 ]
+
+
+def browser_marker() -> str:
+    """The switch every Chromium this installation starts carries, so cleanup finds its strays by command line.
+
+    Named after the database: two installations on one machine (`make run` and `make demo`, two test runs)
+    never stop each other's browsers.
+    """
+    database = settings.DATABASES["default"]
+    identity = f"{database.get('HOST')}:{database.get('PORT')}/{database.get('NAME')}"
+    return f"--upwork-automation-browser={hashlib.sha256(identity.encode()).hexdigest()[:12]}"
+
+
+def chromium_args() -> list[str]:
+    return [*_CHROMIUM_SWITCHES, browser_marker()]
 
 
 # --- text parsing (pure, unit-tested) -----------------------------------------
@@ -143,7 +156,7 @@ class BrowserSource(JobSource):
                 browser = await playwright.chromium.launch(
                     executable_path=self.executable_path,
                     headless=headless,
-                    args=[*(["--headless"] if headless else []), *CHROMIUM_ARGS],
+                    args=[*(["--headless"] if headless else []), *chromium_args()],
                 )
             except PlaywrightError as error:
                 raise SourceError(f"Could not start Chromium: {str(error).splitlines()[0]}") from None

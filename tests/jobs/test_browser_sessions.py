@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from jobs import services, tasks
 from jobs.models import BrowserSession, BrowserSessionStatus
-from jobs.sources.browser import BROWSER_MARKER
+from jobs.sources.browser import browser_marker
 from queue_app.errors import InvalidTransition, ValidationFailed
 from queue_app.registry import TaskContext
 from tests.conftest import wait_for
@@ -84,7 +84,7 @@ def test_cleanup_expires_purges_and_stops_stray_browsers():
         status=BrowserSessionStatus.EXPIRED, expires_at=timezone.now() - timedelta(days=90)
     )
     # A stand-in for a Chromium left behind by a killed task: any process carrying our marker switch.
-    stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", BROWSER_MARKER])
+    stray = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", browser_marker()])
     try:
         context = TaskContext(task_id="t", task_type="cleanup_browser_sessions", attempt=1, max_retries=0)
         result = tasks.cleanup_browser_sessions({"purge_days": 30, "browser_max_age": 0}, context)
@@ -101,7 +101,7 @@ def test_cleanup_expires_purges_and_stops_stray_browsers():
 
 
 def test_cleanup_leaves_young_browsers_running():
-    young = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", BROWSER_MARKER])
+    young = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", browser_marker()])
     try:
         result = services.browser_sessions_cleanup(browser_max_age=3600)
         assert result["browsers_stopped"] == 0
@@ -109,3 +109,17 @@ def test_cleanup_leaves_young_browsers_running():
     finally:
         young.kill()
         young.wait()
+
+
+def test_cleanup_leaves_another_installations_browsers_alone():
+    """`make run` beside `make test`, or two test runs: each stops only the browsers its own database started."""
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "--upwork-automation-browser=0123456789ab"]
+    )
+    try:
+        result = services.browser_sessions_cleanup(browser_max_age=0)
+        assert result["browsers_stopped"] == 0
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
