@@ -51,8 +51,8 @@ def _postgres_started_at():
 def pytest_configure(config):
     """Note when the shared PostgreSQL started; start the session's private Redis (unless TEST_REDIS_URL names one)."""
     config.stash[POSTGRES_STARTED] = _postgres_started_at()
-    if os.environ.get("TEST_REDIS_URL"):
-        return
+    if os.environ.get("TEST_REDIS_URL") or _xdist_controller(config):
+        return  # a given Redis; or parallel workers (pytest-xdist), each of which starts its own
     binary = redis_server_binary()
     if binary is None:
         raise pytest.UsageError(
@@ -71,8 +71,17 @@ def pytest_report_header(config):
     return f"test run {settings.TEST_RUN_ID}: database {database}, Redis {settings.REDIS_URL}"
 
 
+def _xdist_controller(config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+
+
 def pytest_sessionfinish(session, exitstatus):
-    """Fail the run, naming them, if processes it started outlive it (they are killed too)."""
+    """Fail the run, naming them, if processes it started outlive it (they are killed too).
+
+    With parallel workers the controller checks, once they have all finished, for theirs too.
+    """
+    if hasattr(session.config, "workerinput"):
+        return
     left = leftover_processes(settings.TEST_RUN_ID)
     if left:
         lines = "\n".join(f"  pid {pid}: {command}" for pid, command in left)

@@ -198,11 +198,13 @@ class PrivatePostgres:
 # --- Leftover processes ----------------------------------------------------------------------------------------------
 
 
-def _environ_has(pid: int, marker: bytes) -> bool:
+def _run_id_of(pid: int) -> str | None:
+    prefix = f"{RUN_ID_VAR}=".encode()
     try:
-        return marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        variables = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     except OSError:
-        return False
+        return None
+    return next((v[len(prefix) :].decode(errors="replace") for v in variables if v.startswith(prefix)), None)
 
 
 def _cmdline(pid: int) -> str:
@@ -220,12 +222,17 @@ def _is_zombie(pid: int) -> bool:
 
 
 def marked_processes(run_id: str) -> list[tuple[int, str]]:
-    """Live processes (not this one) whose environment carries this run's marker: what this test run started."""
-    marker = f"{RUN_ID_VAR}={run_id}".encode()
+    """Live processes (not this one) whose environment carries this run's marker: what this test run started.
+
+    Parallel workers of the run (pytest-xdist) mark theirs `<run id>_gw<N>`: those count too.
+    """
     found = []
     for entry in Path("/proc").glob("[0-9]*"):
         pid = int(entry.name)
-        if pid != os.getpid() and _environ_has(pid, marker) and not _is_zombie(pid):
+        if pid == os.getpid() or _is_zombie(pid):
+            continue
+        marker = _run_id_of(pid)
+        if marker is not None and (marker == run_id or marker.startswith(f"{run_id}_gw")):
             found.append((pid, _cmdline(pid)))
     return found
 

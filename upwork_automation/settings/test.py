@@ -12,6 +12,8 @@ from upwork_automation.settings.base import *  # noqa: F403
 from upwork_automation.settings.base import DATABASES, TASK_PRIORITIES, env
 
 TEST_RUN_ID = os.environ.setdefault("TEST_RUN_ID", f"{os.getpid()}_{secrets.token_hex(3)}")
+if (xdist_worker := os.environ.get("PYTEST_XDIST_WORKER")) and not TEST_RUN_ID.endswith(f"_{xdist_worker}"):
+    TEST_RUN_ID = os.environ["TEST_RUN_ID"] = f"{TEST_RUN_ID}_{xdist_worker}"  # `make test` runs workers in parallel
 DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{TEST_RUN_ID}"}
 
 # Replaced by the session's private Redis (tests/conftest.py) unless TEST_REDIS_URL names one; tests flush it.
