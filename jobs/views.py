@@ -18,9 +18,11 @@ from jobs.serializers import (
     SearchProfileSerializer,
     UpworkConnectionSerializer,
 )
+from queue_app.errors import NotFound
 from queue_app.models import TaskSource
 from queue_app.serializers import TaskSerializer
 from queue_app.services import task_enqueue
+from upwork_automation.permissions import IsOperator
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -115,21 +117,40 @@ class UpworkConnectResponse(serializers.Serializer):
 
 
 class UpworkConnectView(APIView):
-    """GET: the URL where you approve API access on Upwork (step 1 of the authorization-code flow)."""
+    """GET: the URL where you approve API access on Upwork (step 1 of the authorization-code flow); operators only.
+
+    The pending authorization (nonce, PKCE verifier) is kept in this session: only this session can finish it.
+    DELETE: forget the stored tokens (disconnect).
+    """
+
+    permission_classes = [IsOperator]
 
     @extend_schema(responses=UpworkConnectResponse)
     def get(self, request):
         token = selectors.oauth_token_active()
         return Response(
             {
-                "authorize_url": services.oauth_authorization_start(),
+                "authorize_url": services.oauth_authorization_start(store=request.session, user=request.user),
                 "connection": UpworkConnectionSerializer(token).data if token else None,
             }
         )
 
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        if not services.oauth_disconnect(
+            user=request.user, source=TaskSource.API, remote_addr=request.META.get("REMOTE_ADDR")
+        ):
+            raise NotFound("The Upwork API is not connected.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class UpworkCallbackView(APIView):
-    """GET ?code=&state=: Upwork sends the browser here after approval; the code is traded for tokens."""
+    """GET ?code=&state=: Upwork sends the browser here after approval; the code is traded for tokens.
+
+    Operators only, and only in the session that started the connection, once.
+    """
+
+    permission_classes = [IsOperator]
 
     @extend_schema(
         parameters=[OpenApiParameter("code", str, required=True), OpenApiParameter("state", str, required=True)],
@@ -137,6 +158,11 @@ class UpworkCallbackView(APIView):
     )
     def get(self, request):
         token = services.oauth_connect(
-            code=request.query_params.get("code", ""), state=request.query_params.get("state", "")
+            code=request.query_params.get("code", ""),
+            state=request.query_params.get("state", ""),
+            store=request.session,
+            user=request.user,
+            source=TaskSource.API,
+            remote_addr=request.META.get("REMOTE_ADDR"),
         )
         return Response(UpworkConnectionSerializer(token).data)

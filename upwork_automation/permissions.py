@@ -64,6 +64,15 @@ class HasApiRole(permissions.BasePermission):
         return can_write(user)
 
 
+class IsOperator(permissions.BasePermission):
+    """Operator or staff for every method, reads included (e.g. starting the Upwork OAuth connection)."""
+
+    message = "This needs the operator role."
+
+    def has_permission(self, request, view) -> bool:
+        return can_write(request.user)
+
+
 class IsOperatorOrStaffReadOnly(permissions.BasePermission):
     """Read-only resources for operators and staff only (e.g. the audit log)."""
 
