@@ -117,15 +117,15 @@ class JobAdmin(admin.ModelAdmin):
             return "Passed every hard filter."
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((r,) for r in job.filter_reasons)))
 
-    @admin.action(description="Shortlist selected jobs")
+    @admin.action(description="Shortlist selected jobs", permissions=["change"])
     def shortlist(self, request, queryset):
         _run_each(self, request, queryset, services.job_shortlist, "Shortlisted")
 
-    @admin.action(description="Reject selected jobs")
+    @admin.action(description="Reject selected jobs", permissions=["change"])
     def reject(self, request, queryset):
         _run_each(self, request, queryset, services.job_reject, "Rejected")
 
-    @admin.action(description="Archive selected jobs")
+    @admin.action(description="Archive selected jobs", permissions=["change"])
     def archive(self, request, queryset):
         _run_each(self, request, queryset, services.job_archive, "Archived")
 
@@ -138,7 +138,7 @@ class SearchProfileAdmin(admin.ModelAdmin):
     readonly_fields = ["last_run_at", "created_at", "updated_at"]
     actions = ["run_discovery", "rescore"]
 
-    @admin.action(description="Run discovery now (enqueue job_discovery)")
+    @admin.action(description="Run discovery now (enqueue job_discovery)", permissions=["change"])
     def run_discovery(self, request, queryset):
         for profile in queryset:
             task_enqueue(
@@ -146,7 +146,7 @@ class SearchProfileAdmin(admin.ModelAdmin):
             )
         self.message_user(request, f"Enqueued discovery for {queryset.count()} profile(s).", messages.SUCCESS)
 
-    @admin.action(description="Re-apply filters and scores (enqueue job_filtering)")
+    @admin.action(description="Re-apply filters and scores (enqueue job_filtering)", permissions=["change"])
     def rescore(self, request, queryset):
         for profile in queryset:
             task_enqueue(
@@ -179,7 +179,7 @@ class BrowserSessionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Mark active again (after you fixed it in a real browser)")
+    @admin.action(description="Mark active again (after you fixed it in a real browser)", permissions=["change"])
     def reactivate(self, request, queryset):
         for session in queryset:
             try:
@@ -187,7 +187,7 @@ class BrowserSessionAdmin(admin.ModelAdmin):
             except ApplicationError as error:
                 self.message_user(request, f"{session.name}: {error.message}", messages.WARNING)
 
-    @admin.action(description="Revoke (forget the cookies)")
+    @admin.action(description="Revoke (forget the cookies)", permissions=["change"])
     def revoke(self, request, queryset):
         for session in queryset:
             services.browser_session_revoke(session_id=session.id)
@@ -203,3 +203,13 @@ class UpworkOAuthTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def delete_model(self, request, obj):
+        """Deleting is disconnecting: through the service, audited."""
+        services.oauth_disconnect(
+            account=obj.account, user=request.user, source="admin", remote_addr=request.META.get("REMOTE_ADDR")
+        )
+
+    def delete_queryset(self, request, queryset):
+        for token in queryset:
+            self.delete_model(request, token)

@@ -26,6 +26,17 @@ ROLE_APPS = ("queue_app", "jobs", "proposals", "applications")
 # Model permissions an operator has beyond viewing: what the admin's actions and forms need.
 OPERATOR_EXTRA_PERMISSIONS = {
     "queue_app": {"change_task", "add_scheduledtask", "change_scheduledtask", "delete_scheduledtask"},
+    # Job status actions, running and editing searches, browser sessions, disconnecting the Upwork API.
+    "jobs": {
+        "change_job",
+        "add_searchprofile",
+        "change_searchprofile",
+        "change_browsersession",
+        "delete_upworkoauthtoken",
+    },
+    # Reviewing and approving proposals; approving, scheduling and cancelling applications.
+    "proposals": {"change_proposal", "approve_proposal"},
+    "applications": {"change_application", "approve_application"},
 }
 # Never anyone's but a superuser's: the audit log is read-only, tokens are managed by admins.
 OPERATOR_EXCLUDED_MODELS = {"auditentry", "workerprocess", "metricsnapshot"}

@@ -211,6 +211,8 @@ APPLICATIONS_MAX_CONNECTS_PER_JOB = env.int("APPLICATIONS_MAX_CONNECTS_PER_JOB",
 APPLICATIONS_BOOST_ENABLED = env.bool("APPLICATIONS_BOOST_ENABLED", default=False)
 APPLICATIONS_MAX_BOOST_CONNECTS = env.int("APPLICATIONS_MAX_BOOST_CONNECTS", default=0)
 APPLICATIONS_VERIFY_DELAY_SECONDS = env.float("APPLICATIONS_VERIFY_DELAY_SECONDS", default=120.0)
+# Separation of duties: who approved a proposal may not approve its application (a second person must).
+APPLICATIONS_REQUIRE_SECOND_APPROVER = env.bool("APPLICATIONS_REQUIRE_SECOND_APPROVER", default=False)
 
 # --- Monitoring: health thresholds and metrics -------------------------------
 HEALTH_WINDOW_MINUTES = env.int("HEALTH_WINDOW_MINUTES", default=60)  # failure rate / avg time window
