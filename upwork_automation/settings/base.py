@@ -1,5 +1,6 @@
 """Base settings: every knob is an environment variable with a safe development default."""
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_rq",
+    "axes",
     "queue_app",
     "jobs",
     "proposals",
@@ -50,6 +52,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: answers a locked-out login attempt with 429 before it reaches a password check.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "upwork_automation.urls"
@@ -69,6 +73,25 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Login throttling (django-axes) -----------------------------------------
+# Every login that goes through authenticate() (the admin's login form; any password endpoint) is counted per
+# client IP and per username: AXES_FAILURE_LIMIT failures in a row lock that IP, or that username from any IP,
+# for AXES_COOLOFF_MINUTES. Attempts and lockouts are rows in the database (the admin's "Access attempts"),
+# where staff see and clear them. Axes' backend must come first: it refuses before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15.0))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one alone locks
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_HTTP_RESPONSE_CODE = 429
+# The client address is REMOTE_ADDR: behind a reverse proxy every client has the proxy's address, so put the
+# client's address in REMOTE_ADDR at the proxy or WSGI server, else an IP lockout locks everyone out.
 
 # --- Database ---------------------------------------------------------------
 DATABASES = {
