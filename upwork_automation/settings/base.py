@@ -29,7 +29,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rest_framework.authtoken",  # kept for its migrations: queue_app moves its plaintext keys to hashed ApiTokens
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -250,7 +251,8 @@ PROMETHEUS_TOKEN = env("PROMETHEUS_TOKEN", default="")  # bearer token for the m
 # --- API --------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # 'Authorization: Token KEY' against hashed, expiring tokens (django-rest-knox; queue_app.ApiToken).
+        "upwork_automation.permissions.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Roles (upwork_automation/permissions.py): viewer reads; operator and staff also write.
@@ -265,6 +267,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "upwork_automation.api.ApiPagination",  # limit/offset, limit capped at 1000
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "upwork_automation.api.exception_handler",
+}
+# API tokens: stored as SHA-512 digests (django-rest-knox), shown once, expiring after API_TOKEN_TTL_DAYS.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
+KNOX_TOKEN_MODEL = "queue_app.ApiToken"  # noqa: S105 - a model name
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=API_TOKEN_TTL_DAYS),
+    "AUTH_HEADER_PREFIX": "Token",  # what clients already send
+    "TOKEN_PREFIX": "uwa_",  # recognisable in a leak (secret scanners, logs)
+    "AUTO_REFRESH": False,
 }
 # Per-user request rates ("N/second|minute|hour|day"), counted in Redis so all web processes share them.
 API_THROTTLE_USER = env("API_THROTTLE_USER", default="120/min")  # writes (POST, PUT, PATCH, DELETE)
