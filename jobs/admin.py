@@ -10,6 +10,8 @@ from jobs.models import BrowserSession, Job, SearchProfile, UpworkOAuthToken
 from jobs.scoring import SCORE_PARTS
 from queue_app.errors import ApplicationError
 from queue_app.services import task_enqueue
+from upwork_automation.api import client_ip
+from upwork_automation.auditing import AuditedModelAdminMixin
 
 
 class ScoreBandFilter(admin.SimpleListFilter):
@@ -52,6 +54,11 @@ class BudgetFilter(admin.SimpleListFilter):
         if value == "hourly_40_plus":
             return queryset.filter(job_type="hourly", hourly_max__gte=40)
         return queryset
+
+
+def _who(request) -> dict:
+    """Who and from where, for the audit rows of admin writes."""
+    return {"user": request.user, "source": "admin", "remote_addr": client_ip(request)}
 
 
 def _run_each(modeladmin, request, queryset, service, verb: str) -> None:
@@ -131,7 +138,7 @@ class JobAdmin(admin.ModelAdmin):
 
 
 @admin.register(SearchProfile)
-class SearchProfileAdmin(admin.ModelAdmin):
+class SearchProfileAdmin(AuditedModelAdminMixin, admin.ModelAdmin):
     list_display = ["name", "enabled", "source", "strategies", "handoff_top_n", "last_run_at"]
     list_filter = ["enabled", "source"]
     search_fields = ["name"]
@@ -183,14 +190,14 @@ class BrowserSessionAdmin(admin.ModelAdmin):
     def reactivate(self, request, queryset):
         for session in queryset:
             try:
-                services.browser_session_reactivate(session_id=session.id)
+                services.browser_session_reactivate(session_id=session.id, **_who(request))
             except ApplicationError as error:
                 self.message_user(request, f"{session.name}: {error.message}", messages.WARNING)
 
     @admin.action(description="Revoke (forget the cookies)", permissions=["change"])
     def revoke(self, request, queryset):
         for session in queryset:
-            services.browser_session_revoke(session_id=session.id)
+            services.browser_session_revoke(session_id=session.id, **_who(request))
 
 
 @admin.register(UpworkOAuthToken)

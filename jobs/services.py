@@ -217,10 +217,29 @@ def _validate_storage_state(raw: dict | str) -> dict:
     return {"cookies": raw["cookies"], "origins": origins}
 
 
+def _session_view(session: BrowserSession) -> dict:
+    """What the audit keeps of a browser session: never its cookies."""
+    return {
+        "name": session.name,
+        "status": session.status,
+        "cookie_domains": session.cookie_domains,
+        "expires_at": session.expires_at,
+    }
+
+
 def browser_session_import(
-    *, name: str, storage_state: dict | str, expires_at: datetime | None = None, replace: bool = False
+    *,
+    name: str,
+    storage_state: dict | str,
+    expires_at: datetime | None = None,
+    replace: bool = False,
+    user=None,
+    source: str = "system",
+    remote_addr: str | None = None,
 ) -> BrowserSession:
-    """Store a storage state (encrypted) as an active session; expiry from its cookies unless given."""
+    """Store a storage state (encrypted) as an active session; expiry from its cookies unless given. Audited."""
+    from queue_app.audit import audit_record
+
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("Give the session a name.", field_errors={"name": ["Required."]})
@@ -256,12 +275,25 @@ def browser_session_import(
                 f"A session named '{name}' exists; pass --replace to overwrite it.",
                 field_errors={"name": ["Already exists."]},
             )
+        before = _session_view(existing) if existing is not None else None
         if existing is not None:
             for key, value in values.items():
                 setattr(existing, key, value)
             existing.save()
-            return existing
-        return BrowserSession.objects.create(name=name, **values)
+            session = existing
+        else:
+            session = BrowserSession.objects.create(name=name, **values)
+        audit_record(
+            action="browser_session.replace" if before else "browser_session.import",
+            object_type="browser_session",
+            object_id=session.id,
+            source=source,
+            user=user,
+            before=before,
+            after=_session_view(session),
+            remote_addr=remote_addr,
+        )
+    return session
 
 
 def browser_session_mark_attention(*, session_id: int, reason: str, message: str, url: str = "") -> bool:
@@ -276,22 +308,58 @@ def browser_session_mark_attention(*, session_id: int, reason: str, message: str
     return bool(updated)
 
 
-def browser_session_reactivate(*, session_id: int) -> BrowserSession:
+def browser_session_reactivate(
+    *, session_id: int, user=None, source: str = "system", remote_addr: str | None = None
+) -> BrowserSession:
     """A person solved the problem (e.g. passed the CAPTCHA in a real browser): use the session again."""
-    session = BrowserSession.objects.filter(id=session_id).first()
-    if session is None:
-        raise NotFound(f"No browser session with id {session_id}.")
-    if session.expires_at <= timezone.now():
-        raise InvalidTransition("The session has expired; import a fresh storage state instead.")
-    BrowserSession.objects.filter(id=session_id, status=BrowserSessionStatus.NEEDS_ATTENTION).update(
-        status=BrowserSessionStatus.ACTIVE, attention_reason="", attention_url="", attention_at=None
-    )
-    session.refresh_from_db()
+    from queue_app.audit import audit_record
+
+    with transaction.atomic():
+        session = BrowserSession.objects.select_for_update().filter(id=session_id).first()
+        if session is None:
+            raise NotFound(f"No browser session with id {session_id}.")
+        if session.expires_at <= timezone.now():
+            raise InvalidTransition("The session has expired; import a fresh storage state instead.")
+        before = _session_view(session)
+        updated = BrowserSession.objects.filter(id=session_id, status=BrowserSessionStatus.NEEDS_ATTENTION).update(
+            status=BrowserSessionStatus.ACTIVE, attention_reason="", attention_url="", attention_at=None
+        )
+        session.refresh_from_db()
+        if updated:
+            audit_record(
+                action="browser_session.reactivate",
+                object_type="browser_session",
+                object_id=session.id,
+                source=source,
+                user=user,
+                before=before,
+                after=_session_view(session),
+                remote_addr=remote_addr,
+            )
     return session
 
 
-def browser_session_revoke(*, session_id: int) -> None:
-    BrowserSession.objects.filter(id=session_id).update(status=BrowserSessionStatus.REVOKED, storage_state="")
+def browser_session_revoke(*, session_id: int, user=None, source: str = "system", remote_addr: str | None = None):
+    """Forget the session's cookies for good (audited)."""
+    from queue_app.audit import audit_record
+
+    with transaction.atomic():
+        session = BrowserSession.objects.select_for_update().filter(id=session_id).first()
+        if session is None or session.status == BrowserSessionStatus.REVOKED:
+            return
+        before = _session_view(session)
+        session.status, session.storage_state = BrowserSessionStatus.REVOKED, ""
+        session.save(update_fields=["status", "storage_state"])
+        audit_record(
+            action="browser_session.revoke",
+            object_type="browser_session",
+            object_id=session.id,
+            source=source,
+            user=user,
+            before=before,
+            after=_session_view(session),
+            remote_addr=remote_addr,
+        )
 
 
 def browser_sessions_cleanup(*, purge_days: int | None = None, browser_max_age: float | None = None) -> dict:

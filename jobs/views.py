@@ -22,7 +22,14 @@ from queue_app.errors import NotFound
 from queue_app.models import TaskSource
 from queue_app.serializers import TaskSerializer
 from queue_app.services import task_enqueue
+from upwork_automation.api import client_ip
+from upwork_automation.auditing import AuditedModelViewSetMixin
 from upwork_automation.permissions import IsOperator
+
+
+def _who(request) -> dict:
+    """Who and from where, for the audit rows of API writes."""
+    return {"user": request.user, "source": TaskSource.API, "remote_addr": client_ip(request)}
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -54,7 +61,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return self.get_object().id  # 404 for unknown ids
 
 
-class SearchProfileViewSet(viewsets.ModelViewSet):
+class SearchProfileViewSet(AuditedModelViewSetMixin, viewsets.ModelViewSet):
     """Search profiles: CRUD, plus discover (enqueue job_discovery) and rescore (enqueue job_filtering)."""
 
     queryset = SearchProfile.objects.all()
@@ -93,20 +100,20 @@ class BrowserSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     def create(self, request):
         serializer = BrowserSessionImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        session = services.browser_session_import(**serializer.validated_data)
+        session = services.browser_session_import(**serializer.validated_data, **_who(request))
         return Response(BrowserSessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=BrowserSessionSerializer)
     @action(detail=True, methods=["post"])
     def reactivate(self, request, pk=None):
-        session = services.browser_session_reactivate(session_id=self.get_object().id)
+        session = services.browser_session_reactivate(session_id=self.get_object().id, **_who(request))
         return Response(BrowserSessionSerializer(session).data)
 
     @extend_schema(request=None, responses=BrowserSessionSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
         session = self.get_object()
-        services.browser_session_revoke(session_id=session.id)
+        services.browser_session_revoke(session_id=session.id, **_who(request))
         session.refresh_from_db()
         return Response(BrowserSessionSerializer(session).data)
 

@@ -10,6 +10,7 @@ from proposals import selectors, services
 from proposals.models import Attachment, FreelancerProfile, Proposal, ProposalAttachment, ProposalVersion
 from queue_app.errors import ApplicationError
 from queue_app.models import TaskSource
+from upwork_automation.auditing import AuditedModelAdminMixin
 
 
 class FreelancerProfileForm(forms.ModelForm):
@@ -37,14 +38,14 @@ class FreelancerProfileForm(forms.ModelForm):
 
 
 @admin.register(FreelancerProfile)
-class FreelancerProfileAdmin(admin.ModelAdmin):
+class FreelancerProfileAdmin(AuditedModelAdminMixin, admin.ModelAdmin):
     form = FreelancerProfileForm
     list_display = ["name", "title", "hourly_rate", "is_default", "updated_at"]
     search_fields = ["name", "title"]
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(admin.ModelAdmin):
+class AttachmentAdmin(AuditedModelAdminMixin, admin.ModelAdmin):
     list_display = ["title", "skills", "active", "file", "created_at"]
     list_filter = ["active"]
     search_fields = ["title", "description"]

@@ -4,6 +4,8 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
@@ -14,6 +16,7 @@ from queue_app.admin_scale import CreatedWithinFilter, EstimatedCountPaginator
 from queue_app.errors import ApplicationError
 from queue_app.models import ApiToken, AuditEntry, MetricSnapshot, ScheduledTask, Task, TaskSource, WorkerProcess
 from upwork_automation.api import client_ip
+from upwork_automation.auditing import AuditedModelAdminMixin, model_write_audit
 from upwork_automation.permissions import token_create, token_revoke
 
 
@@ -381,3 +384,31 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 def _source(request) -> dict:
     return {"source": TaskSource.ADMIN, "remote_addr": client_ip(request)}
+
+
+# --- Users and roles (groups): every change audited, passwords never copied ---------------------------------
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class AuditedUserAdmin(AuditedModelAdminMixin, UserAdmin):
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:  # the form was valid and saved
+            user = User.objects.get(pk=id)
+            model_write_audit(
+                obj=user,
+                verb="password_change",
+                before=None,
+                after={"username": user.get_username()},
+                user=request.user,
+                source=TaskSource.ADMIN,
+                remote_addr=client_ip(request),
+            )
+        return response
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(AuditedModelAdminMixin, GroupAdmin):
+    pass

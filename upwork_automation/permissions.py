@@ -133,22 +133,48 @@ def roles_ensure(*, refresh: bool = True) -> dict:
     # Permissions are created after migrate; create them now too, for a fresh or flushed database.
     for app_config in apps.get_app_configs():
         create_permissions(app_config, verbosity=0)
+    from queue_app.audit import audit_record
+
     groups = {}
     with transaction.atomic():
         for role, perms in _role_permissions().items():
             group, _ = Group.objects.get_or_create(name=role)
+            before = set(group.permissions.values_list("codename", flat=True))
             group.permissions.set(perms)
+            after = {perm.codename for perm in perms}
+            if before != after:
+                audit_record(
+                    action="role.permissions_set",
+                    object_type="group",
+                    object_id=group.pk,
+                    before={"role": role, "removed": sorted(before - after)},
+                    after={"role": role, "added": sorted(after - before)},
+                )
             groups[role] = group
     return groups
 
 
-def role_grant(*, user, role: str) -> None:
-    """Give a user a role (creating the groups when needed); the other role is taken away."""
+def role_grant(*, user, role: str, actor=None, source: str = "system", remote_addr: str | None = None) -> None:
+    """Give a user a role (creating the groups when needed); the other role is taken away. Audited."""
+    from queue_app.audit import audit_record
+
     if role not in ROLES:
         raise ValueError(f"Unknown role '{role}'; use one of: {', '.join(ROLES)}.")
     groups = roles_ensure(refresh=False)
-    user.groups.remove(*[group for name, group in groups.items() if name != role])
-    user.groups.add(groups[role])
+    with transaction.atomic():
+        before = sorted(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+        user.groups.remove(*[group for name, group in groups.items() if name != role])
+        user.groups.add(groups[role])
+        audit_record(
+            action="user.role_grant",
+            object_type="user",
+            object_id=user.pk,
+            source=source,
+            user=actor,
+            before={"username": user.get_username(), "roles": before},
+            after={"username": user.get_username(), "roles": [role]},
+            remote_addr=remote_addr,
+        )
     if hasattr(user, "_api_roles"):
         del user._api_roles
 

@@ -271,6 +271,7 @@ REST_FRAMEWORK = {
 # API tokens: stored as SHA-512 digests (django-rest-knox), shown once, expiring after API_TOKEN_TTL_DAYS.
 API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
 KNOX_TOKEN_MODEL = "queue_app.ApiToken"  # noqa: S105 - a model name
+DATABASE_ROUTERS = ["upwork_automation.routers.SwappedKnoxRouter"]  # no table for knox's own (swapped) model
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=API_TOKEN_TTL_DAYS),
     "AUTH_HEADER_PREFIX": "Token",  # what clients already send

@@ -37,7 +37,7 @@ class Command(BaseCommand):
             ) from None
         try:
             session = services.browser_session_import(
-                name="sandbox", storage_state=sandbox_storage_state(base), replace=True
+                name="sandbox", storage_state=sandbox_storage_state(base), replace=True, source="cli"
             )
             self.stdout.write(f"Imported browser session '{session.name}' from the sandbox login.")
             if settings.UPWORK_CLIENT_ID:

@@ -31,5 +31,5 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"No user '{options['user']}'. Create it first (manage.py createsuperuser or admin)."
                 )
-            role_grant(user=user, role=options["role"])
+            role_grant(user=user, role=options["role"], source="cli")
             self.stdout.write(self.style.SUCCESS(f"{user.get_username()} now has the {options['role']} role."))
