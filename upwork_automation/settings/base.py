@@ -91,6 +91,7 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one alone locks
 AXES_RESET_ON_SUCCESS = True
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no banner in every process's log; failures and lockouts are still logged
 # The client address is REMOTE_ADDR: behind a reverse proxy every client has the proxy's address, so put the
 # client's address in REMOTE_ADDR at the proxy or WSGI server, else an IP lockout locks everyone out.
 
