@@ -117,7 +117,7 @@ def _role_permissions() -> dict[str, list]:
     return {VIEWER: view, OPERATOR: operate}
 
 
-def roles_ensure(*, refresh: bool = True) -> dict:
+def roles_ensure(*, refresh: bool = True, source: str = "system") -> dict:
     """Create the viewer and operator groups if missing and set their model permissions (idempotent).
 
     refresh=False returns existing groups untouched (the quick path for granting a role).
@@ -147,6 +147,7 @@ def roles_ensure(*, refresh: bool = True) -> dict:
                     action="role.permissions_set",
                     object_type="group",
                     object_id=group.pk,
+                    source=source,
                     before={"role": role, "removed": sorted(before - after)},
                     after={"role": role, "added": sorted(after - before)},
                 )
