@@ -101,7 +101,11 @@ class ApplicationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         # Only the bid can be edited here, and only before approval; everything else goes through actions.
-        return obj is None or obj.status == "awaiting_approval"
+        return super().has_change_permission(request, obj) and (obj is None or obj.status == "awaiting_approval")
+
+    def has_approve_permission(self, request) -> bool:
+        """Approve: the operator role (its approve_application permission) or a superuser."""
+        return request.user.has_perm("applications.approve_application")
 
     def get_urls(self):
         extra = [
@@ -147,7 +151,7 @@ class ApplicationAdmin(admin.ModelAdmin):
     def _who(self, request) -> dict:
         return {"user": request.user, "source": TaskSource.ADMIN, "remote_addr": request.META.get("REMOTE_ADDR")}
 
-    @admin.action(description="Approve (send exactly this proposal version, bid and answers)")
+    @admin.action(description="Approve (send exactly this proposal version, bid and answers)", permissions=["approve"])
     def approve(self, request, queryset):
         self._each(
             request,
@@ -156,7 +160,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             lambda a: services.application_approve(application_id=a.id, **self._who(request)),
         )
 
-    @admin.action(description="Schedule now (every safety gate is checked when it runs)")
+    @admin.action(description="Schedule now (every safety gate is checked when it runs)", permissions=["change"])
     def schedule_now(self, request, queryset):
         self._each(
             request,
@@ -165,7 +169,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             lambda a: services.application_schedule(application_id=a.id, **self._who(request)),
         )
 
-    @admin.action(description="Dry run (fill the form and screenshot it, never submit)")
+    @admin.action(description="Dry run (fill the form and screenshot it, never submit)", permissions=["change"])
     def dry_run(self, request, queryset):
         self._each(
             request,
@@ -176,7 +180,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Cancel")
+    @admin.action(description="Cancel", permissions=["change"])
     def cancel(self, request, queryset):
         self._each(
             request,
@@ -185,7 +189,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             lambda a: services.application_cancel(application_id=a.id, **self._who(request)),
         )
 
-    @admin.action(description="Reopen (back to awaiting approval after a person checked)")
+    @admin.action(description="Reopen (back to awaiting approval after a person checked)", permissions=["change"])
     def reopen(self, request, queryset):
         self._each(
             request,
@@ -194,7 +198,9 @@ class ApplicationAdmin(admin.ModelAdmin):
             lambda a: services.application_reopen(application_id=a.id, **self._who(request)),
         )
 
-    @admin.action(description="Batch: schedule the selected approved ones within today's cap and gap")
+    @admin.action(
+        description="Batch: schedule the selected approved ones within today's cap and gap", permissions=["change"]
+    )
     def batch_schedule(self, request, queryset):
         try:
             task = services.applications_batch_request(

@@ -91,6 +91,8 @@ class Application(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Approving sends a proposal to a client under the freelancer's name: its own permission.
+        permissions = [("approve_application", "Can approve applications for sending")]
         constraints = [
             models.UniqueConstraint(fields=["job"], name="applications_one_per_job"),
             models.CheckConstraint(

@@ -24,7 +24,7 @@ from applications import browser, conf, selectors
 from applications.content import split_letter_and_answers, unfinished_parts
 from applications.models import Application, ApplicationScreenshot, ApplicationStatus
 from queue_app.audit import audit_record
-from queue_app.errors import ApplicationError, InvalidTransition, NotFound, ValidationFailed
+from queue_app.errors import ApplicationError, InvalidTransition, NotFound, PermissionRefused, ValidationFailed
 from queue_app.models import TaskSource
 
 logger = logging.getLogger(__name__)
@@ -197,6 +197,23 @@ def application_create(
     return application
 
 
+def _check_second_approver(proposal, user) -> None:
+    """APPLICATIONS_REQUIRE_SECOND_APPROVER: who approved the proposal may not approve its application too."""
+    if not settings.APPLICATIONS_REQUIRE_SECOND_APPROVER:
+        return
+    approver = _user_or_none(user)
+    if approver is None:
+        raise PermissionRefused(
+            "APPLICATIONS_REQUIRE_SECOND_APPROVER is on: an application needs a named approver; "
+            "approve it in the admin or the API as a person other than the proposal's approver."
+        )
+    if proposal.reviewed_by_id is not None and proposal.reviewed_by_id == approver.pk:
+        raise PermissionRefused(
+            f"APPLICATIONS_REQUIRE_SECOND_APPROVER is on: {approver.get_username()} approved proposal "
+            f"{proposal.id}, so another person must approve its application."
+        )
+
+
 def application_approve(
     *,
     application_id: int,
@@ -221,6 +238,7 @@ def application_approve(
             raise InvalidTransition(
                 f"Proposal {proposal.id} is {proposal.status}; approve the proposal before the application."
             )
+        _check_second_approver(proposal, user)
         version = proposal.approved_version
         questions = list(proposal.screening_questions or [])
         letter, answers = split_letter_and_answers(version.text, questions)

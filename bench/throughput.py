@@ -91,7 +91,7 @@ def reset() -> None:
     """Empty the bench's Redis db and task tables. TRUNCATE, not DELETE: a DELETE per run leaves
     the dead rows of every earlier run in the table and its indexes, and later runs slow down.
     A CHECKPOINT then flushes the previous run's dirty pages, so no run pays for another's."""
-    from django.db import DatabaseError, connection
+    from django.db import DatabaseError, connection, transaction
 
     from queue_app.models import AuditEntry, Task, WorkerProcess
     from queue_app.transport import get_connection
@@ -100,11 +100,14 @@ def reset() -> None:
         raise RuntimeError(f"refusing to empty {connection.settings_dict['NAME']}: not a bench database")
     get_connection().flushdb()
     tables = ", ".join(model._meta.db_table for model in (Task, AuditEntry, WorkerProcess))
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The audit log refuses TRUNCATE unless this is set (queue_app migration 0010); the bench database only.
+        cursor.execute("SET LOCAL upwork.allow_audit_truncate = 'on'")
         cursor.execute(f"TRUNCATE {tables} CASCADE")
-        # Write out what the previous run left dirty now, not during the next measurement.
-        with contextlib.suppress(DatabaseError):  # CHECKPOINT needs a superuser or pg_checkpoint
-            cursor.execute("CHECKPOINT")
+    # Write out what the previous run left dirty now, not during the next measurement.
+    # CHECKPOINT needs a superuser or pg_checkpoint.
+    with connection.cursor() as cursor, contextlib.suppress(DatabaseError):
+        cursor.execute("CHECKPOINT")
 
 
 def wait_until(predicate, timeout: float = 600, interval: float = 0.01) -> None:

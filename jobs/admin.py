@@ -10,6 +10,8 @@ from jobs.models import BrowserSession, Job, SearchProfile, UpworkOAuthToken
 from jobs.scoring import SCORE_PARTS
 from queue_app.errors import ApplicationError
 from queue_app.services import task_enqueue
+from upwork_automation.api import client_ip
+from upwork_automation.auditing import AuditedModelAdminMixin
 
 
 class ScoreBandFilter(admin.SimpleListFilter):
@@ -52,6 +54,11 @@ class BudgetFilter(admin.SimpleListFilter):
         if value == "hourly_40_plus":
             return queryset.filter(job_type="hourly", hourly_max__gte=40)
         return queryset
+
+
+def _who(request) -> dict:
+    """Who and from where, for the audit rows of admin writes."""
+    return {"user": request.user, "source": "admin", "remote_addr": client_ip(request)}
 
 
 def _run_each(modeladmin, request, queryset, service, verb: str) -> None:
@@ -117,28 +124,28 @@ class JobAdmin(admin.ModelAdmin):
             return "Passed every hard filter."
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((r,) for r in job.filter_reasons)))
 
-    @admin.action(description="Shortlist selected jobs")
+    @admin.action(description="Shortlist selected jobs", permissions=["change"])
     def shortlist(self, request, queryset):
         _run_each(self, request, queryset, services.job_shortlist, "Shortlisted")
 
-    @admin.action(description="Reject selected jobs")
+    @admin.action(description="Reject selected jobs", permissions=["change"])
     def reject(self, request, queryset):
         _run_each(self, request, queryset, services.job_reject, "Rejected")
 
-    @admin.action(description="Archive selected jobs")
+    @admin.action(description="Archive selected jobs", permissions=["change"])
     def archive(self, request, queryset):
         _run_each(self, request, queryset, services.job_archive, "Archived")
 
 
 @admin.register(SearchProfile)
-class SearchProfileAdmin(admin.ModelAdmin):
+class SearchProfileAdmin(AuditedModelAdminMixin, admin.ModelAdmin):
     list_display = ["name", "enabled", "source", "strategies", "handoff_top_n", "last_run_at"]
     list_filter = ["enabled", "source"]
     search_fields = ["name"]
     readonly_fields = ["last_run_at", "created_at", "updated_at"]
     actions = ["run_discovery", "rescore"]
 
-    @admin.action(description="Run discovery now (enqueue job_discovery)")
+    @admin.action(description="Run discovery now (enqueue job_discovery)", permissions=["change"])
     def run_discovery(self, request, queryset):
         for profile in queryset:
             task_enqueue(
@@ -146,7 +153,7 @@ class SearchProfileAdmin(admin.ModelAdmin):
             )
         self.message_user(request, f"Enqueued discovery for {queryset.count()} profile(s).", messages.SUCCESS)
 
-    @admin.action(description="Re-apply filters and scores (enqueue job_filtering)")
+    @admin.action(description="Re-apply filters and scores (enqueue job_filtering)", permissions=["change"])
     def rescore(self, request, queryset):
         for profile in queryset:
             task_enqueue(
@@ -179,18 +186,18 @@ class BrowserSessionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Mark active again (after you fixed it in a real browser)")
+    @admin.action(description="Mark active again (after you fixed it in a real browser)", permissions=["change"])
     def reactivate(self, request, queryset):
         for session in queryset:
             try:
-                services.browser_session_reactivate(session_id=session.id)
+                services.browser_session_reactivate(session_id=session.id, **_who(request))
             except ApplicationError as error:
                 self.message_user(request, f"{session.name}: {error.message}", messages.WARNING)
 
-    @admin.action(description="Revoke (forget the cookies)")
+    @admin.action(description="Revoke (forget the cookies)", permissions=["change"])
     def revoke(self, request, queryset):
         for session in queryset:
-            services.browser_session_revoke(session_id=session.id)
+            services.browser_session_revoke(session_id=session.id, **_who(request))
 
 
 @admin.register(UpworkOAuthToken)
@@ -203,3 +210,13 @@ class UpworkOAuthTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def delete_model(self, request, obj):
+        """Deleting is disconnecting: through the service, audited."""
+        services.oauth_disconnect(
+            account=obj.account, user=request.user, source="admin", remote_addr=request.META.get("REMOTE_ADDR")
+        )
+
+    def delete_queryset(self, request, queryset):
+        for token in queryset:
+            self.delete_model(request, token)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import secrets
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -214,10 +217,29 @@ def _validate_storage_state(raw: dict | str) -> dict:
     return {"cookies": raw["cookies"], "origins": origins}
 
 
+def _session_view(session: BrowserSession) -> dict:
+    """What the audit keeps of a browser session: never its cookies."""
+    return {
+        "name": session.name,
+        "status": session.status,
+        "cookie_domains": session.cookie_domains,
+        "expires_at": session.expires_at,
+    }
+
+
 def browser_session_import(
-    *, name: str, storage_state: dict | str, expires_at: datetime | None = None, replace: bool = False
+    *,
+    name: str,
+    storage_state: dict | str,
+    expires_at: datetime | None = None,
+    replace: bool = False,
+    user=None,
+    source: str = "system",
+    remote_addr: str | None = None,
 ) -> BrowserSession:
-    """Store a storage state (encrypted) as an active session; expiry from its cookies unless given."""
+    """Store a storage state (encrypted) as an active session; expiry from its cookies unless given. Audited."""
+    from queue_app.audit import audit_record
+
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("Give the session a name.", field_errors={"name": ["Required."]})
@@ -253,12 +275,25 @@ def browser_session_import(
                 f"A session named '{name}' exists; pass --replace to overwrite it.",
                 field_errors={"name": ["Already exists."]},
             )
+        before = _session_view(existing) if existing is not None else None
         if existing is not None:
             for key, value in values.items():
                 setattr(existing, key, value)
             existing.save()
-            return existing
-        return BrowserSession.objects.create(name=name, **values)
+            session = existing
+        else:
+            session = BrowserSession.objects.create(name=name, **values)
+        audit_record(
+            action="browser_session.replace" if before else "browser_session.import",
+            object_type="browser_session",
+            object_id=session.id,
+            source=source,
+            user=user,
+            before=before,
+            after=_session_view(session),
+            remote_addr=remote_addr,
+        )
+    return session
 
 
 def browser_session_mark_attention(*, session_id: int, reason: str, message: str, url: str = "") -> bool:
@@ -273,22 +308,58 @@ def browser_session_mark_attention(*, session_id: int, reason: str, message: str
     return bool(updated)
 
 
-def browser_session_reactivate(*, session_id: int) -> BrowserSession:
+def browser_session_reactivate(
+    *, session_id: int, user=None, source: str = "system", remote_addr: str | None = None
+) -> BrowserSession:
     """A person solved the problem (e.g. passed the CAPTCHA in a real browser): use the session again."""
-    session = BrowserSession.objects.filter(id=session_id).first()
-    if session is None:
-        raise NotFound(f"No browser session with id {session_id}.")
-    if session.expires_at <= timezone.now():
-        raise InvalidTransition("The session has expired; import a fresh storage state instead.")
-    BrowserSession.objects.filter(id=session_id, status=BrowserSessionStatus.NEEDS_ATTENTION).update(
-        status=BrowserSessionStatus.ACTIVE, attention_reason="", attention_url="", attention_at=None
-    )
-    session.refresh_from_db()
+    from queue_app.audit import audit_record
+
+    with transaction.atomic():
+        session = BrowserSession.objects.select_for_update().filter(id=session_id).first()
+        if session is None:
+            raise NotFound(f"No browser session with id {session_id}.")
+        if session.expires_at <= timezone.now():
+            raise InvalidTransition("The session has expired; import a fresh storage state instead.")
+        before = _session_view(session)
+        updated = BrowserSession.objects.filter(id=session_id, status=BrowserSessionStatus.NEEDS_ATTENTION).update(
+            status=BrowserSessionStatus.ACTIVE, attention_reason="", attention_url="", attention_at=None
+        )
+        session.refresh_from_db()
+        if updated:
+            audit_record(
+                action="browser_session.reactivate",
+                object_type="browser_session",
+                object_id=session.id,
+                source=source,
+                user=user,
+                before=before,
+                after=_session_view(session),
+                remote_addr=remote_addr,
+            )
     return session
 
 
-def browser_session_revoke(*, session_id: int) -> None:
-    BrowserSession.objects.filter(id=session_id).update(status=BrowserSessionStatus.REVOKED, storage_state="")
+def browser_session_revoke(*, session_id: int, user=None, source: str = "system", remote_addr: str | None = None):
+    """Forget the session's cookies for good (audited)."""
+    from queue_app.audit import audit_record
+
+    with transaction.atomic():
+        session = BrowserSession.objects.select_for_update().filter(id=session_id).first()
+        if session is None or session.status == BrowserSessionStatus.REVOKED:
+            return
+        before = _session_view(session)
+        session.status, session.storage_state = BrowserSessionStatus.REVOKED, ""
+        session.save(update_fields=["status", "storage_state"])
+        audit_record(
+            action="browser_session.revoke",
+            object_type="browser_session",
+            object_id=session.id,
+            source=source,
+            user=user,
+            before=before,
+            after=_session_view(session),
+            remote_addr=remote_addr,
+        )
 
 
 def browser_sessions_cleanup(*, purge_days: int | None = None, browser_max_age: float | None = None) -> dict:
@@ -311,30 +382,118 @@ def browser_sessions_cleanup(*, purge_days: int | None = None, browser_max_age: 
 
 
 # --- Upwork API tokens ---------------------------------------------------------------
-def oauth_authorization_start(*, account: str = "default") -> str:
-    """The URL where the user approves API access; its signed state names the account and expires."""
+# The pending authorization (nonce, PKCE code_verifier, who started it) lives in the starter's session
+# under this key: a callback from another session or user, or a second use of the same state, finds nothing.
+OAUTH_PENDING_KEY = "upwork_oauth_pending"
+OAUTH_STATE_MAX_AGE = 600  # seconds between "connect" and the callback
+
+
+def _pkce_challenge(verifier: str) -> str:
+    """RFC 7636 S256: BASE64URL(SHA256(verifier)) without padding."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def oauth_authorization_start(
+    *, store: MutableMapping, user=None, account: str = "default", store_key: str = ""
+) -> str:
+    """The URL where the user approves API access.
+
+    A fresh nonce and PKCE code_verifier are kept in `store` (the user's session; the CLI's own session row);
+    the signed state carries the nonce (and, for the CLI, `store_key`, the key of that row), the URL the
+    S256 code_challenge. Starting again replaces the pending authorization.
+    """
     from jobs.sources.upwork_api import UpworkOAuthClient
 
-    state = signing.dumps({"account": account, "nonce": secrets.token_urlsafe(8)}, salt=OAUTH_STATE_SALT)
-    return UpworkOAuthClient().authorization_url(state=state)
+    nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(64)
+    store[OAUTH_PENDING_KEY] = {"nonce": nonce, "verifier": verifier, "account": account, "user_id": _user_id(user)}
+    state = signing.dumps(
+        {"account": account, "nonce": nonce, **({"store": store_key} if store_key else {})}, salt=OAUTH_STATE_SALT
+    )
+    return UpworkOAuthClient().authorization_url(state=state, code_challenge=_pkce_challenge(verifier))
 
 
-def oauth_connect(*, code: str, state: str | None = None, account: str = "default") -> UpworkOAuthToken:
-    """Finish the authorization-code flow: trade the code for tokens and store them encrypted."""
+def _user_id(user) -> int | None:
+    return user.pk if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+def oauth_state_payload(*, state: str) -> dict:
+    """The signed content of a state, or ValidationFailed (forged, or older than OAUTH_STATE_MAX_AGE)."""
+    try:
+        return signing.loads(state, salt=OAUTH_STATE_SALT, max_age=OAUTH_STATE_MAX_AGE)
+    except signing.BadSignature:
+        raise ValidationFailed(
+            f"The authorization state is invalid or older than {OAUTH_STATE_MAX_AGE // 60} minutes; "
+            "start the connection again.",
+            field_errors={"state": ["Invalid or expired."]},
+        ) from None
+
+
+def oauth_connect(
+    *,
+    code: str,
+    state: str,
+    store: MutableMapping,
+    user=None,
+    source: str = "system",
+    remote_addr: str | None = None,
+) -> UpworkOAuthToken:
+    """Finish the authorization-code flow: check the state against the pending authorization in `store`
+    (same session, same user, used once), trade the code and PKCE verifier for tokens, store them encrypted, audit.
+    """
     from jobs.sources.upwork_api import UpworkOAuthClient
+    from queue_app.audit import audit_record
 
-    if state is not None:
-        try:
-            account = signing.loads(state, salt=OAUTH_STATE_SALT, max_age=3600)["account"]
-        except signing.BadSignature:
-            raise ValidationFailed(
-                "The authorization state is invalid or older than an hour; start the connection again.",
-                field_errors={"state": ["Invalid or expired."]},
-            ) from None
+    payload = oauth_state_payload(state=state or "")
+    pending = store.pop(OAUTH_PENDING_KEY, None)  # single use: gone whatever happens next
+    if (
+        not isinstance(pending, dict)
+        or not secrets.compare_digest(str(pending.get("nonce", "")), str(payload.get("nonce", "")))
+        or pending.get("user_id") != _user_id(user)
+    ):
+        raise ValidationFailed(
+            "This authorization was not started in this session by this user, or was already used; "
+            "start the connection again.",
+            field_errors={"state": ["Not the pending authorization of this session."]},
+        )
     if not code:
         raise ValidationFailed("The authorization code is missing.", field_errors={"code": ["Required."]})
-    tokens = UpworkOAuthClient().exchange_code(code=code)
-    return oauth_token_store(account=account, tokens=tokens)
+    tokens = UpworkOAuthClient().exchange_code(code=code, code_verifier=pending["verifier"])
+    account = pending["account"]
+    with transaction.atomic():
+        token = oauth_token_store(account=account, tokens=tokens)
+        audit_record(
+            action="upwork.connect",
+            object_type="upwork_oauth_token",
+            object_id=account,
+            source=source,
+            user=user,
+            after={"account": account, "scope": token.scope, "expires_at": token.expires_at},
+            remote_addr=remote_addr,
+        )
+    return token
+
+
+def oauth_disconnect(*, account: str = "default", user=None, source: str = "system", remote_addr=None) -> bool:
+    """Forget the stored Upwork tokens of an account (audited); False if none were stored."""
+    from queue_app.audit import audit_record
+
+    with transaction.atomic():
+        token = UpworkOAuthToken.objects.select_for_update().filter(account=account).first()
+        if token is None:
+            return False
+        before = {"account": account, "status": token.status, "scope": token.scope}
+        token.delete()
+        audit_record(
+            action="upwork.disconnect",
+            object_type="upwork_oauth_token",
+            object_id=account,
+            source=source,
+            user=user,
+            before=before,
+            remote_addr=remote_addr,
+        )
+    return True
 
 
 def oauth_token_store(*, account: str, tokens) -> UpworkOAuthToken:

@@ -18,9 +18,18 @@ from jobs.serializers import (
     SearchProfileSerializer,
     UpworkConnectionSerializer,
 )
+from queue_app.errors import NotFound
 from queue_app.models import TaskSource
 from queue_app.serializers import TaskSerializer
 from queue_app.services import task_enqueue
+from upwork_automation.api import client_ip
+from upwork_automation.auditing import AuditedModelViewSetMixin
+from upwork_automation.permissions import IsOperator
+
+
+def _who(request) -> dict:
+    """Who and from where, for the audit rows of API writes."""
+    return {"user": request.user, "source": TaskSource.API, "remote_addr": client_ip(request)}
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -52,7 +61,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return self.get_object().id  # 404 for unknown ids
 
 
-class SearchProfileViewSet(viewsets.ModelViewSet):
+class SearchProfileViewSet(AuditedModelViewSetMixin, viewsets.ModelViewSet):
     """Search profiles: CRUD, plus discover (enqueue job_discovery) and rescore (enqueue job_filtering)."""
 
     queryset = SearchProfile.objects.all()
@@ -91,20 +100,20 @@ class BrowserSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     def create(self, request):
         serializer = BrowserSessionImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        session = services.browser_session_import(**serializer.validated_data)
+        session = services.browser_session_import(**serializer.validated_data, **_who(request))
         return Response(BrowserSessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=BrowserSessionSerializer)
     @action(detail=True, methods=["post"])
     def reactivate(self, request, pk=None):
-        session = services.browser_session_reactivate(session_id=self.get_object().id)
+        session = services.browser_session_reactivate(session_id=self.get_object().id, **_who(request))
         return Response(BrowserSessionSerializer(session).data)
 
     @extend_schema(request=None, responses=BrowserSessionSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
         session = self.get_object()
-        services.browser_session_revoke(session_id=session.id)
+        services.browser_session_revoke(session_id=session.id, **_who(request))
         session.refresh_from_db()
         return Response(BrowserSessionSerializer(session).data)
 
@@ -115,21 +124,40 @@ class UpworkConnectResponse(serializers.Serializer):
 
 
 class UpworkConnectView(APIView):
-    """GET: the URL where you approve API access on Upwork (step 1 of the authorization-code flow)."""
+    """GET: the URL where you approve API access on Upwork (step 1 of the authorization-code flow); operators only.
+
+    The pending authorization (nonce, PKCE verifier) is kept in this session: only this session can finish it.
+    DELETE: forget the stored tokens (disconnect).
+    """
+
+    permission_classes = [IsOperator]
 
     @extend_schema(responses=UpworkConnectResponse)
     def get(self, request):
         token = selectors.oauth_token_active()
         return Response(
             {
-                "authorize_url": services.oauth_authorization_start(),
+                "authorize_url": services.oauth_authorization_start(store=request.session, user=request.user),
                 "connection": UpworkConnectionSerializer(token).data if token else None,
             }
         )
 
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        if not services.oauth_disconnect(
+            user=request.user, source=TaskSource.API, remote_addr=request.META.get("REMOTE_ADDR")
+        ):
+            raise NotFound("The Upwork API is not connected.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class UpworkCallbackView(APIView):
-    """GET ?code=&state=: Upwork sends the browser here after approval; the code is traded for tokens."""
+    """GET ?code=&state=: Upwork sends the browser here after approval; the code is traded for tokens.
+
+    Operators only, and only in the session that started the connection, once.
+    """
+
+    permission_classes = [IsOperator]
 
     @extend_schema(
         parameters=[OpenApiParameter("code", str, required=True), OpenApiParameter("state", str, required=True)],
@@ -137,6 +165,11 @@ class UpworkCallbackView(APIView):
     )
     def get(self, request):
         token = services.oauth_connect(
-            code=request.query_params.get("code", ""), state=request.query_params.get("state", "")
+            code=request.query_params.get("code", ""),
+            state=request.query_params.get("state", ""),
+            store=request.session,
+            user=request.user,
+            source=TaskSource.API,
+            remote_addr=request.META.get("REMOTE_ADDR"),
         )
         return Response(UpworkConnectionSerializer(token).data)

@@ -10,6 +10,7 @@ from proposals import selectors, services
 from proposals.models import Attachment, FreelancerProfile, Proposal, ProposalAttachment, ProposalVersion
 from queue_app.errors import ApplicationError
 from queue_app.models import TaskSource
+from upwork_automation.auditing import AuditedModelAdminMixin
 
 
 class FreelancerProfileForm(forms.ModelForm):
@@ -37,14 +38,14 @@ class FreelancerProfileForm(forms.ModelForm):
 
 
 @admin.register(FreelancerProfile)
-class FreelancerProfileAdmin(admin.ModelAdmin):
+class FreelancerProfileAdmin(AuditedModelAdminMixin, admin.ModelAdmin):
     form = FreelancerProfileForm
     list_display = ["name", "title", "hourly_rate", "is_default", "updated_at"]
     search_fields = ["name", "title"]
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(admin.ModelAdmin):
+class AttachmentAdmin(AuditedModelAdminMixin, admin.ModelAdmin):
     list_display = ["title", "skills", "active", "file", "created_at"]
     list_filter = ["active"]
     search_fields = ["title", "description"]
@@ -220,6 +221,11 @@ class ProposalAdmin(admin.ModelAdmin):
         for button, call in (("_approve", services.proposal_approve), ("_reject", services.proposal_reject)):
             if button not in request.POST:
                 continue
+            if not self.has_approve_permission(request):
+                self.message_user(
+                    request, "Approving and rejecting need the approve_proposal permission.", messages.ERROR
+                )
+                continue
             obj.refresh_from_db()
             options = {"feedback": obj.reviewer_feedback} if button == "_reject" else {}
             try:
@@ -248,7 +254,11 @@ class ProposalAdmin(admin.ModelAdmin):
         if failed:
             self.message_user(request, "Not changed: " + "; ".join(failed[:10]), messages.WARNING)
 
-    @admin.action(description="Approve the current version")
+    def has_approve_permission(self, request) -> bool:
+        """Approve and reject: the operator role (its approve_proposal permission) or a superuser."""
+        return request.user.has_perm("proposals.approve_proposal")
+
+    @admin.action(description="Approve the current version", permissions=["approve"])
     def approve(self, request, queryset):
         self._each(
             request,
@@ -262,7 +272,7 @@ class ProposalAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Reject (with the feedback written on each proposal)")
+    @admin.action(description="Reject (with the feedback written on each proposal)", permissions=["approve"])
     def reject(self, request, queryset):
         self._each(
             request,
@@ -277,7 +287,7 @@ class ProposalAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Submit drafts for review")
+    @admin.action(description="Submit drafts for review", permissions=["change"])
     def submit(self, request, queryset):
         self._each(
             request,

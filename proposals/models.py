@@ -98,6 +98,8 @@ class Proposal(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
+        # Approving or rejecting is a decision, not an edit: the admin's actions need this, not change_proposal.
+        permissions = [("approve_proposal", "Can approve or reject proposals")]
         constraints = [
             models.UniqueConstraint(fields=["job"], name="proposals_proposal_one_per_job"),
             models.CheckConstraint(

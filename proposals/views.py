@@ -28,6 +28,7 @@ from queue_app.models import TaskSource
 from queue_app.serializers import TaskSerializer
 from queue_app.services import task_enqueue
 from upwork_automation.api import client_ip
+from upwork_automation.auditing import AuditedModelViewSetMixin
 
 
 class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -138,14 +139,14 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
 
 
-class FreelancerProfileViewSet(viewsets.ModelViewSet):
+class FreelancerProfileViewSet(AuditedModelViewSetMixin, viewsets.ModelViewSet):
     """Freelancer profiles: what the drafter may claim and how it should sound."""
 
     queryset = FreelancerProfile.objects.all()
     serializer_class = FreelancerProfileSerializer
 
 
-class AttachmentViewSet(viewsets.ModelViewSet):
+class AttachmentViewSet(AuditedModelViewSetMixin, viewsets.ModelViewSet):
     """Portfolio attachments (multipart upload of `file`)."""
 
     queryset = Attachment.objects.all()

@@ -4,14 +4,20 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
+from rest_framework.authtoken.models import TokenProxy
 
 from queue_app import registry, scheduling, services
 from queue_app.admin_scale import CreatedWithinFilter, EstimatedCountPaginator
 from queue_app.errors import ApplicationError
-from queue_app.models import AuditEntry, MetricSnapshot, ScheduledTask, Task, TaskSource, WorkerProcess
+from queue_app.models import ApiToken, AuditEntry, MetricSnapshot, ScheduledTask, Task, TaskSource, WorkerProcess
 from upwork_automation.api import client_ip
+from upwork_automation.auditing import AuditedModelAdminMixin, model_write_audit
+from upwork_automation.permissions import token_create, token_revoke
 
 
 def _actor(request) -> dict:
@@ -313,3 +319,96 @@ class MetricSnapshotAdmin(ReadOnlyAdmin):
     search_fields = ["task_type"]
     date_hierarchy = "bucket_start"
     ordering = ["-bucket_start", "task_type"]
+
+
+# --- API tokens: prefixes only; made and revoked through the audited services --------------------------------
+admin.site.unregister(TokenProxy)  # DRF's token admin lists every full key; its table is emptied by a migration
+
+
+class ApiTokenAddForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["user"]
+
+    def clean_user(self):
+        user = self.cleaned_data["user"]
+        if ApiToken.objects.filter(user=user).exists():
+            raise forms.ValidationError(f"{user.get_username()} already has a token; delete it first.")
+        return user
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Lists prefixes, never keys or digests; a new key is shown once, in the message after adding."""
+
+    list_display = ["prefix", "user", "created", "expiry", "last_used_at"]
+    list_select_related = ["user"]
+    search_fields = ["token_key", "user__username"]
+    fields = ["prefix", "user", "created", "expiry", "last_used_at"]
+    readonly_fields = fields
+    form = ApiTokenAddForm
+
+    @admin.display(description="Key prefix", ordering="token_key")
+    def prefix(self, token: ApiToken) -> str:
+        return f"{token.token_key}…"
+
+    def get_fields(self, request, obj=None):
+        return ["user"] if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change):
+        try:
+            token, key = token_create(user=obj.user, actor=request.user, **_source(request))
+        except ApplicationError as error:
+            raise ValidationError(error.message) from None
+        obj.digest, obj.token_key, obj.created, obj.expiry = token.digest, token.token_key, token.created, token.expiry
+        obj._state.adding, obj._state.db = False, token._state.db
+        self.message_user(
+            request,
+            f"The new key of {obj.user.get_username()}, shown only now (send it as 'Authorization: Token KEY'): {key}",
+            messages.WARNING,
+        )
+
+    def delete_model(self, request, obj):
+        token_revoke(user=obj.user, actor=request.user, **_source(request))
+
+    def delete_queryset(self, request, queryset):
+        for token in queryset.select_related("user"):
+            self.delete_model(request, token)
+
+
+def _source(request) -> dict:
+    return {"source": TaskSource.ADMIN, "remote_addr": client_ip(request)}
+
+
+# --- Users and roles (groups): every change audited, passwords never copied ---------------------------------
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class AuditedUserAdmin(AuditedModelAdminMixin, UserAdmin):
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:  # the form was valid and saved
+            user = User.objects.get(pk=id)
+            model_write_audit(
+                obj=user,
+                verb="password_change",
+                before=None,
+                after={"username": user.get_username()},
+                user=request.user,
+                source=TaskSource.ADMIN,
+                remote_addr=client_ip(request),
+            )
+        return response
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(AuditedModelAdminMixin, GroupAdmin):
+    pass

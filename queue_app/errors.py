@@ -25,6 +25,13 @@ class NotFound(ApplicationError):
     status_code = 404
 
 
+class PermissionRefused(ApplicationError):
+    """The caller may not do this (a rule such as separation of duties), whatever the input."""
+
+    code = "forbidden"
+    status_code = 403
+
+
 class InvalidTransition(ApplicationError):
     code = "invalid_transition"
     status_code = 409

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from knox.models import AbstractAuthToken
 
 
 class TaskStatus(models.TextChoices):
@@ -289,3 +290,22 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_type}:{self.object_id}"
+
+
+class ApiToken(AbstractAuthToken):
+    """An API token (django-rest-knox's model with a last-used time): only its SHA-512 digest and its first
+    characters (`token_key`, the prefix shown in lists) are stored; the key itself is shown once, when made.
+
+    Written only by the services in upwork_automation/permissions.py (token_create / token_revoke), which audit.
+    """
+
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a request last authenticated with it (to the minute)."
+    )
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.token_key}… ({self.user})"

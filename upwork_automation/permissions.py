@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import cache
 
 from django.apps import apps
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from redis.exceptions import RedisError
 from rest_framework import permissions
 from rest_framework.throttling import UserRateThrottle
@@ -26,9 +30,20 @@ ROLE_APPS = ("queue_app", "jobs", "proposals", "applications")
 # Model permissions an operator has beyond viewing: what the admin's actions and forms need.
 OPERATOR_EXTRA_PERMISSIONS = {
     "queue_app": {"change_task", "add_scheduledtask", "change_scheduledtask", "delete_scheduledtask"},
+    # Job status actions, running and editing searches, browser sessions, disconnecting the Upwork API.
+    "jobs": {
+        "change_job",
+        "add_searchprofile",
+        "change_searchprofile",
+        "change_browsersession",
+        "delete_upworkoauthtoken",
+    },
+    # Reviewing and approving proposals; approving, scheduling and cancelling applications.
+    "proposals": {"change_proposal", "approve_proposal"},
+    "applications": {"change_application", "approve_application"},
 }
 # Never anyone's but a superuser's: the audit log is read-only, tokens are managed by admins.
-OPERATOR_EXCLUDED_MODELS = {"auditentry", "workerprocess", "metricsnapshot"}
+OPERATOR_EXCLUDED_MODELS = {"auditentry", "workerprocess", "metricsnapshot", "apitoken"}
 
 
 def user_roles(user) -> set[str]:
@@ -64,6 +79,15 @@ class HasApiRole(permissions.BasePermission):
         return can_write(user)
 
 
+class IsOperator(permissions.BasePermission):
+    """Operator or staff for every method, reads included (e.g. starting the Upwork OAuth connection)."""
+
+    message = "This needs the operator role."
+
+    def has_permission(self, request, view) -> bool:
+        return can_write(request.user)
+
+
 class IsOperatorOrStaffReadOnly(permissions.BasePermission):
     """Read-only resources for operators and staff only (e.g. the audit log)."""
 
@@ -93,7 +117,7 @@ def _role_permissions() -> dict[str, list]:
     return {VIEWER: view, OPERATOR: operate}
 
 
-def roles_ensure(*, refresh: bool = True) -> dict:
+def roles_ensure(*, refresh: bool = True, source: str = "system") -> dict:
     """Create the viewer and operator groups if missing and set their model permissions (idempotent).
 
     refresh=False returns existing groups untouched (the quick path for granting a role).
@@ -109,22 +133,49 @@ def roles_ensure(*, refresh: bool = True) -> dict:
     # Permissions are created after migrate; create them now too, for a fresh or flushed database.
     for app_config in apps.get_app_configs():
         create_permissions(app_config, verbosity=0)
+    from queue_app.audit import audit_record
+
     groups = {}
     with transaction.atomic():
         for role, perms in _role_permissions().items():
             group, _ = Group.objects.get_or_create(name=role)
+            before = set(group.permissions.values_list("codename", flat=True))
             group.permissions.set(perms)
+            after = {perm.codename for perm in perms}
+            if before != after:
+                audit_record(
+                    action="role.permissions_set",
+                    object_type="group",
+                    object_id=group.pk,
+                    source=source,
+                    before={"role": role, "removed": sorted(before - after)},
+                    after={"role": role, "added": sorted(after - before)},
+                )
             groups[role] = group
     return groups
 
 
-def role_grant(*, user, role: str) -> None:
-    """Give a user a role (creating the groups when needed); the other role is taken away."""
+def role_grant(*, user, role: str, actor=None, source: str = "system", remote_addr: str | None = None) -> None:
+    """Give a user a role (creating the groups when needed); the other role is taken away. Audited."""
+    from queue_app.audit import audit_record
+
     if role not in ROLES:
         raise ValueError(f"Unknown role '{role}'; use one of: {', '.join(ROLES)}.")
     groups = roles_ensure(refresh=False)
-    user.groups.remove(*[group for name, group in groups.items() if name != role])
-    user.groups.add(groups[role])
+    with transaction.atomic():
+        before = sorted(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+        user.groups.remove(*[group for name, group in groups.items() if name != role])
+        user.groups.add(groups[role])
+        audit_record(
+            action="user.role_grant",
+            object_type="user",
+            object_id=user.pk,
+            source=source,
+            user=actor,
+            before={"username": user.get_username(), "roles": before},
+            after={"username": user.get_username(), "roles": [role]},
+            remote_addr=remote_addr,
+        )
     if hasattr(user, "_api_roles"):
         del user._api_roles
 
@@ -161,52 +212,94 @@ class UserRoleRateThrottle(UserRateThrottle):
             return True
 
 
-# --- API tokens (DRF authtoken: one per user) ---------------------------------------
+# --- API tokens (django-rest-knox, hashed, expiring; one per user) -------------------
 
 
-def token_create(*, user, source: str = "cli", actor=None):
-    """Give the user an API token; refuse if one exists (revoke it first, so an old key never lingers)."""
-    from rest_framework.authtoken.models import Token
+class ApiTokenAuthentication(KnoxTokenAuthentication):
+    """knox's check of 'Authorization: Token KEY' against the stored digests, with two changes:
 
+    an expired token is refused but not deleted on the way (only token_revoke deletes, and it audits), and
+    the time a token was last used is recorded (at most one write a minute per token).
+    """
+
+    def _cleanup_token(self, auth_token) -> bool:
+        return auth_token.expiry is not None and auth_token.expiry < timezone.now()
+
+    def validate_user(self, auth_token):
+        result = super().validate_user(auth_token)
+        now = timezone.now()
+        if auth_token.last_used_at is None or now - auth_token.last_used_at > LAST_USED_RESOLUTION:
+            type(auth_token).objects.filter(pk=auth_token.pk).update(last_used_at=now)
+            auth_token.last_used_at = now
+        return result
+
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "upwork_automation.permissions.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": 'Token-based authentication with required prefix "Token"',
+        }
+
+
+def _token_view(token) -> dict:
+    return {"user": token.user.get_username(), "key_prefix": token.token_key, "expires_at": token.expiry}
+
+
+def token_create(*, user, source: str = "cli", actor=None, ttl_days: int | None = None, remote_addr: str | None = None):
+    """Give the user an API token: (the token row, its key). The key is returned here only; the database keeps
+    its digest. Refused if the user has one (revoke it first, so an old key never lingers)."""
     from queue_app.audit import audit_record
+    from queue_app.models import ApiToken
 
+    days = settings.API_TOKEN_TTL_DAYS if ttl_days is None else ttl_days
+    if days <= 0:
+        raise ValidationFailed("A token's lifetime must be at least one day.", field_errors={"ttl_days": ["> 0"]})
     with transaction.atomic():
-        if Token.objects.filter(user=user).exists():
+        if ApiToken.objects.filter(user=user).exists():
             raise ValidationFailed(
                 f"User '{user.get_username()}' already has a token; revoke it first "
                 f"(manage.py api_token revoke {user.get_username()}).",
                 field_errors={"user": ["Already has a token."]},
             )
-        token = Token.objects.create(user=user)
+        token, key = ApiToken.objects.create(user=user, expiry=timedelta(days=days))
         audit_record(
             action="token.create",
             object_type="token",
             object_id=user.pk,
             source=source,
             user=actor,
-            after={"user": user.get_username(), "key_prefix": token.key[:6]},
+            after=_token_view(token),
+            remote_addr=remote_addr,
         )
-    return token
+    return token, key
 
 
-def token_revoke(*, user, source: str = "cli", actor=None) -> bool:
-    """Delete the user's API token; False if there was none."""
-    from rest_framework.authtoken.models import Token
-
+def token_revoke(*, user, source: str = "cli", actor=None, remote_addr: str | None = None) -> bool:
+    """Delete the user's API token(s); False if there was none."""
     from queue_app.audit import audit_record
+    from queue_app.models import ApiToken
 
     with transaction.atomic():
-        token = Token.objects.select_for_update().filter(user=user).first()
-        if token is None:
-            return False
-        key_prefix = token.key[:6]  # the key is the primary key: gone after delete()
-        token.delete()
-        audit_record(
-            action="token.revoke",
-            object_type="token",
-            object_id=user.pk,
-            source=source,
-            user=actor,
-            before={"user": user.get_username(), "key_prefix": key_prefix},
-        )
-    return True
+        tokens = list(ApiToken.objects.select_for_update().filter(user=user).select_related("user"))
+        for token in tokens:
+            before = _token_view(token)
+            token.delete()
+            audit_record(
+                action="token.revoke",
+                object_type="token",
+                object_id=user.pk,
+                source=source,
+                user=actor,
+                before=before,
+                remote_addr=remote_addr,
+            )
+    return bool(tokens)

@@ -74,20 +74,23 @@ class UpworkOAuthClient:
         self.client_secret = settings.UPWORK_CLIENT_SECRET
         self.timeout = settings.UPWORK_API_TIMEOUT
 
-    def authorization_url(self, *, state: str, redirect_uri: str | None = None) -> str:
+    def authorization_url(self, *, state: str, code_challenge: str, redirect_uri: str | None = None) -> str:
         params = {
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": redirect_uri or settings.UPWORK_REDIRECT_URI,
             "state": state,
+            "code_challenge": code_challenge,  # PKCE (RFC 7636): the code is useless without our verifier
+            "code_challenge_method": "S256",
         }
         return f"{conf.authorize_url()}?{urlencode(params)}"
 
-    def exchange_code(self, *, code: str, redirect_uri: str | None = None) -> TokenSet:
+    def exchange_code(self, *, code: str, code_verifier: str, redirect_uri: str | None = None) -> TokenSet:
         return self._token_request(
             {
                 "grant_type": "authorization_code",
                 "code": code,
+                "code_verifier": code_verifier,
                 "redirect_uri": redirect_uri or settings.UPWORK_REDIRECT_URI,
             }
         )

@@ -53,7 +53,7 @@ class SandboxState:
     jobs: list[SandboxJob] = field(default_factory=build_jobs)
     config: dict = field(default_factory=lambda: dict(DEFAULT_CONFIG))
     sessions: dict[str, str] = field(default_factory=dict)  # cookie value -> username
-    auth_codes: set[str] = field(default_factory=set)
+    auth_codes: dict[str, str] = field(default_factory=dict)  # code -> its PKCE S256 code_challenge
     access_tokens: dict[str, datetime] = field(default_factory=dict)
     refresh_tokens: set[str] = field(default_factory=set)
     form_tokens: set[str] = field(default_factory=set)
@@ -500,9 +500,15 @@ class SandboxApp:
         query = {k: v[0] for k, v in self._query(environ).items()}
         if query.get("response_type") != "code" or not query.get("client_id") or not query.get("redirect_uri"):
             return Response.json({"error": "invalid_request"}, status="400 Bad Request")
+        # PKCE is required here (RFC 7636, S256 only): the code is only good with the matching verifier.
+        if not query.get("code_challenge") or query.get("code_challenge_method") != "S256":
+            return Response.json(
+                {"error": "invalid_request", "error_description": "code_challenge with S256 required"},
+                status="400 Bad Request",
+            )
         code = secrets.token_urlsafe(16)
         with self.state.lock:
-            self.state.auth_codes.add(code)
+            self.state.auth_codes[code] = query["code_challenge"]
         params = {"code": code, **({"state": query["state"]} if query.get("state") else {})}
         separator = "&" if "?" in query["redirect_uri"] else "?"
         return Response.redirect(f"{query['redirect_uri']}{separator}{urlencode(params)}")
@@ -519,8 +525,15 @@ class SandboxApp:
                 return Response.json({"error": "invalid_client"}, status="401 Unauthorized")
             grant = form.get("grant_type")
             if grant == "authorization_code" and form.get("code") in self.state.auth_codes:
-                self.state.auth_codes.discard(form["code"])
-                return Response.json(self.state.issue_tokens())
+                challenge = self.state.auth_codes.pop(form["code"])  # a code is good once, verifier or not
+                verifier = form.get("code_verifier", "")
+                digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+                if verifier and secrets.compare_digest(digest, challenge):
+                    return Response.json(self.state.issue_tokens())
+                return Response.json(
+                    {"error": "invalid_grant", "error_description": "code_verifier does not match"},
+                    status="400 Bad Request",
+                )
             if grant == "refresh_token" and form.get("refresh_token") in self.state.refresh_tokens:
                 self.state.refresh_tokens.discard(form["refresh_token"])  # refresh tokens rotate
                 return Response.json(self.state.issue_tokens())

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from upwork_automation.permissions import OPERATOR, VIEWER, role_grant
+from upwork_automation.permissions import OPERATOR, VIEWER, role_grant, token_create
 
 
 def _client_for(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    _token, key = token_create(user=user, source="system")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

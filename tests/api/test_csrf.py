@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import RequestFactory
 from rest_framework.test import APIClient
 
 from queue_app.models import Task
@@ -12,7 +13,8 @@ pytestmark = pytest.mark.django_db
 
 def logged_in_client(user, password: str) -> APIClient:
     client = APIClient(enforce_csrf_checks=True)
-    assert client.login(username=user.username, password=password)
+    # django-axes counts logins per client address: authenticate() needs the request it came with.
+    assert client.login(request=RequestFactory().get("/"), username=user.username, password=password)
     return client
 
 

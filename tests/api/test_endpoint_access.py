@@ -11,7 +11,13 @@ pytestmark = pytest.mark.django_db
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
 # Readable by operators and staff only.
-OPERATOR_ONLY_READS = {"/api/queue/audit/", "/api/queue/audit/{pk}/"}
+# The audit log; the Upwork OAuth connection (starting it writes a pending authorization, finishing it the tokens).
+OPERATOR_ONLY_READS = {
+    "/api/queue/audit/",
+    "/api/queue/audit/{pk}/",
+    "/api/jobs/oauth/connect/",
+    "/api/jobs/oauth/callback/",
+}
 
 
 class AllApiViews(EndpointEnumerator):

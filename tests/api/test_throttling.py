@@ -28,15 +28,14 @@ def test_reads_have_their_own_budget(operator_client, settings):
 
 
 def test_the_budget_is_per_user(operator_client, settings, django_user_model):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    from upwork_automation.permissions import OPERATOR, role_grant
+    from upwork_automation.permissions import OPERATOR, role_grant, token_create
 
     settings.API_THROTTLE_USER = "1/min"
     assert operator_client.post("/api/queue/tasks/", {"task_type": "noop"}, format="json").status_code == 201
     assert operator_client.post("/api/queue/tasks/", {"task_type": "noop"}, format="json").status_code == 429
     other = django_user_model.objects.create_user(username="other")
     role_grant(user=other, role=OPERATOR)
-    client = APIClient(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other).key}")
+    client = APIClient(HTTP_AUTHORIZATION=f"Token {token_create(user=other)[1]}")
     assert client.post("/api/queue/tasks/", {"task_type": "noop"}, format="json").status_code == 201

@@ -43,11 +43,14 @@ def browser_session(sandbox, db):
     return services.browser_session_import(name="sandbox", storage_state=sandbox_storage_state(sandbox))
 
 
-def authorization_code(sandbox: SandboxServer) -> tuple[str, str]:
-    """Walk the authorization-code flow's first leg like a browser: approve, read the redirect's code and state."""
+def authorization_code(sandbox: SandboxServer, store: dict) -> tuple[str, str]:
+    """Walk the authorization-code flow's first leg like a browser: approve, read the redirect's code and state.
+
+    `store` stands for the session: it keeps the pending authorization (nonce, PKCE verifier).
+    """
     from jobs import services
 
-    authorize_url = services.oauth_authorization_start()
+    authorize_url = services.oauth_authorization_start(store=store)
     response = requests.get(authorize_url, allow_redirects=False, timeout=5)
     assert response.status_code == 302, response.text
     query = parse_qs(urlparse(response.headers["Location"]).query)
@@ -58,5 +61,6 @@ def authorization_code(sandbox: SandboxServer) -> tuple[str, str]:
 def api_token(sandbox, db):
     from jobs import services
 
-    code, state = authorization_code(sandbox)
-    return services.oauth_connect(code=code, state=state)
+    store: dict = {}
+    code, state = authorization_code(sandbox, store)
+    return services.oauth_connect(code=code, state=state, store=store)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from io import StringIO
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
 from django.core.management import CommandError, call_command
 
 from jobs.models import BrowserSession, Job, SearchProfile, UpworkOAuthToken
-from queue_app.models import Task
+from queue_app.models import AuditEntry, Task
 from scripts.sandbox.make_state import sandbox_storage_state
 
 pytestmark = pytest.mark.django_db
@@ -45,10 +46,19 @@ def test_connect_prints_the_url_then_stores_tokens_from_the_code(sandbox):
     url = output.strip().splitlines()[-1]
     assert url.startswith(f"{sandbox.url}/ab/account-security/oAuth2/authorize?")
     redirect = requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
-    code = redirect.split("code=")[1].split("&")[0]
-    assert "Connected" in _call("jobs_upwork_connect", f"--code={code}")  # a code may start with '-'
-    assert "run again with --code=<code>" in output
+    query = parse_qs(urlparse(redirect).query)
+    code, state = query["code"][0], query["state"][0]
+    assert "Connected" in _call("jobs_upwork_connect", f"--code={code}", f"--state={state}")  # may start with '-'
+    assert "run again with --code=<code> --state=<state>" in output
+    with pytest.raises(CommandError, match="already used"):  # the pending authorization is used once
+        _call("jobs_upwork_connect", f"--code={code}", f"--state={state}")
     assert UpworkOAuthToken.objects.get().access_token in sandbox.state.access_tokens
+    assert "Disconnected" in _call("jobs_upwork_connect", "--disconnect")
+    assert not UpworkOAuthToken.objects.exists()
+    assert list(AuditEntry.objects.filter(object_type="upwork_oauth_token").values_list("action", "source")) == [
+        ("upwork.disconnect", "cli"),
+        ("upwork.connect", "cli"),
+    ]
 
 
 def test_search_now_stores_and_scores_results(sandbox, api_token):

@@ -24,8 +24,9 @@ def _client(api_token, **kwargs) -> UpworkGraphQLClient:
 
 
 def test_authorization_code_flow_stores_tokens_encrypted(sandbox):
-    code, state = authorization_code(sandbox)
-    token = services.oauth_connect(code=code, state=state)
+    store: dict = {}
+    code, state = authorization_code(sandbox, store)
+    token = services.oauth_connect(code=code, state=state, store=store)
     assert token.access_token in sandbox.state.access_tokens
     from django.db import connection
 
@@ -37,9 +38,10 @@ def test_authorization_code_flow_stores_tokens_encrypted(sandbox):
 
 
 def test_a_tampered_state_is_refused(sandbox):
-    code, _state = authorization_code(sandbox)
+    store: dict = {}
+    code, _state = authorization_code(sandbox, store)
     with pytest.raises(services.ValidationFailed):
-        services.oauth_connect(code=code, state="forged")
+        services.oauth_connect(code=code, state="forged", store=store)
     assert not UpworkOAuthToken.objects.exists()
 
 
@@ -142,7 +144,7 @@ def test_refreshed_tokens_are_saved_after_a_search_run(sandbox, api_token):
 def test_missing_client_id_is_explained(sandbox, settings):
     settings.UPWORK_CLIENT_ID = ""
     with pytest.raises(ApiAuthError, match="UPWORK_CLIENT_ID"):
-        UpworkOAuthClient().exchange_code(code="x")
+        UpworkOAuthClient().exchange_code(code="x", code_verifier="v")
 
 
 def test_connect_and_callback_endpoints_complete_the_flow(sandbox, api_client):

@@ -88,9 +88,9 @@ def test_unauthenticated_requests_are_refused(method, path):
 
 
 def test_token_authentication_works(user):
-    from rest_framework.authtoken.models import Token
+    from upwork_automation.permissions import token_create
 
-    token = Token.objects.create(user=user)
+    _token, key = token_create(user=user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/queue/tasks/").status_code == 200

@@ -1,5 +1,6 @@
 """Base settings: every knob is an environment variable with a safe development default."""
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,11 +29,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rest_framework.authtoken",  # kept for its migrations: queue_app moves its plaintext keys to hashed ApiTokens
+    "knox",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_rq",
+    "axes",
     "queue_app",
     "jobs",
     "proposals",
@@ -50,6 +53,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: answers a locked-out login attempt with 429 before it reaches a password check.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "upwork_automation.urls"
@@ -69,6 +74,26 @@ TEMPLATES = [
         },
     },
 ]
+
+# --- Login throttling (django-axes) -----------------------------------------
+# Every login that goes through authenticate() (the admin's login form; any password endpoint) is counted per
+# client IP and per username: AXES_FAILURE_LIMIT failures in a row lock that IP, or that username from any IP,
+# for AXES_COOLOFF_MINUTES. Attempts and lockouts are rows in the database (the admin's "Access attempts"),
+# where staff see and clear them. Axes' backend must come first: it refuses before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15.0))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one alone locks
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no banner in every process's log; failures and lockouts are still logged
+# The client address is REMOTE_ADDR: behind a reverse proxy every client has the proxy's address, so put the
+# client's address in REMOTE_ADDR at the proxy or WSGI server, else an IP lockout locks everyone out.
 
 # --- Database ---------------------------------------------------------------
 DATABASES = {
@@ -212,6 +237,8 @@ APPLICATIONS_MAX_CONNECTS_PER_JOB = env.int("APPLICATIONS_MAX_CONNECTS_PER_JOB",
 APPLICATIONS_BOOST_ENABLED = env.bool("APPLICATIONS_BOOST_ENABLED", default=False)
 APPLICATIONS_MAX_BOOST_CONNECTS = env.int("APPLICATIONS_MAX_BOOST_CONNECTS", default=0)
 APPLICATIONS_VERIFY_DELAY_SECONDS = env.float("APPLICATIONS_VERIFY_DELAY_SECONDS", default=120.0)
+# Separation of duties: who approved a proposal may not approve its application (a second person must).
+APPLICATIONS_REQUIRE_SECOND_APPROVER = env.bool("APPLICATIONS_REQUIRE_SECOND_APPROVER", default=False)
 
 # --- Monitoring: health thresholds and metrics -------------------------------
 HEALTH_WINDOW_MINUTES = env.int("HEALTH_WINDOW_MINUTES", default=60)  # failure rate / avg time window
@@ -226,7 +253,8 @@ PROMETHEUS_TOKEN = env("PROMETHEUS_TOKEN", default="")  # bearer token for the m
 # --- API --------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # 'Authorization: Token KEY' against hashed, expiring tokens (django-rest-knox; queue_app.ApiToken).
+        "upwork_automation.permissions.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Roles (upwork_automation/permissions.py): viewer reads; operator and staff also write.
@@ -241,6 +269,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "upwork_automation.api.ApiPagination",  # limit/offset, limit capped at 1000
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "upwork_automation.api.exception_handler",
+}
+# API tokens: stored as SHA-512 digests (django-rest-knox), shown once, expiring after API_TOKEN_TTL_DAYS.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
+KNOX_TOKEN_MODEL = "queue_app.ApiToken"  # noqa: S105 - a model name
+DATABASE_ROUTERS = ["upwork_automation.routers.SwappedKnoxRouter"]  # no table for knox's own (swapped) model
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=API_TOKEN_TTL_DAYS),
+    "AUTH_HEADER_PREFIX": "Token",  # what clients already send
+    "TOKEN_PREFIX": "uwa_",  # recognisable in a leak (secret scanners, logs)
+    "AUTO_REFRESH": False,
 }
 # Per-user request rates ("N/second|minute|hour|day"), counted in Redis so all web processes share them.
 API_THROTTLE_USER = env("API_THROTTLE_USER", default="120/min")  # writes (POST, PUT, PATCH, DELETE)

@@ -38,6 +38,7 @@ class Command(BaseCommand):
                 storage_state=path.read_text(),
                 expires_at=expires_at,
                 replace=options["replace"],
+                source="cli",
             )
         except ApplicationError as error:
             raise CommandError(error.message) from None

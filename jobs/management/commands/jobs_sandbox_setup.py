@@ -38,15 +38,18 @@ class Command(BaseCommand):
             ) from None
         try:
             session = services.browser_session_import(
-                name="sandbox", storage_state=sandbox_storage_state(base), replace=True
+                name="sandbox", storage_state=sandbox_storage_state(base), replace=True, source="cli"
             )
             self.stdout.write(f"Imported browser session '{session.name}' from the sandbox login.")
             if settings.UPWORK_CLIENT_ID:
-                redirect = requests.get(services.oauth_authorization_start(), allow_redirects=False, timeout=5)
+                pending: dict = {}  # this command is both ends of the flow: the pending authorization stays here
+                redirect = requests.get(
+                    services.oauth_authorization_start(store=pending), allow_redirects=False, timeout=5
+                )
                 query = parse_qs(urlparse(redirect.headers.get("Location", "")).query)
                 if not query.get("code"):
                     raise CommandError("The sandbox did not return an authorization code.")
-                services.oauth_connect(code=query["code"][0], state=query["state"][0])
+                services.oauth_connect(code=query["code"][0], state=query["state"][0], store=pending, source="cli")
                 self.stdout.write("Connected the sandbox's GraphQL API stand-in.")
             else:
                 self.stdout.write("API not connected: set UPWORK_CLIENT_ID (any value for the sandbox) to use it.")

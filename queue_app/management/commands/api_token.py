@@ -1,24 +1,26 @@
-"""`manage.py api_token create|list|revoke [USERNAME]`: API tokens (DRF authtoken; also in the admin)."""
+"""`manage.py api_token create|list|revoke [USERNAME]`: API tokens (hashed, expiring; also in the admin)."""
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from rest_framework.authtoken.models import Token
 
 from queue_app.errors import ApplicationError
+from queue_app.models import ApiToken
 from upwork_automation.permissions import token_create, token_revoke, user_roles
 
 
 class Command(BaseCommand):
     help = (
         "Manage API tokens. `create USERNAME` prints a new token once (send it as 'Authorization: Token KEY'); "
-        "`list [USERNAME]` shows who has one; `revoke USERNAME` deletes it. One token per user."
+        "only its digest is stored, and it expires after --days (API_TOKEN_TTL_DAYS). `list [USERNAME]` shows "
+        "who has one (prefix, expiry, last use); `revoke USERNAME` deletes it. One token per user."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("verb", choices=["create", "list", "revoke"])
         parser.add_argument("username", nargs="?")
+        parser.add_argument("--days", type=int, help="Lifetime of a new token in days (default API_TOKEN_TTL_DAYS).")
 
     def _user(self, username: str | None):
         if not username:
@@ -30,14 +32,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, verb: str, username: str | None, **options):
         if verb == "list":
-            tokens = Token.objects.select_related("user").order_by("user__username")
+            tokens = ApiToken.objects.select_related("user").order_by("user__username")
             if username:
                 tokens = tokens.filter(user__username=username)
             for token in tokens:
                 roles = ",".join(sorted(user_roles(token.user))) or ("staff" if token.user.is_staff else "no role")
+                expires = f"{token.expiry:%Y-%m-%d %H:%M}" if token.expiry else "never"
+                used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
                 self.stdout.write(
-                    f"{token.user.get_username():<20} {token.key[:6]}…  created {token.created:%Y-%m-%d %H:%M} "
-                    f"({roles})"
+                    f"{token.user.get_username():<20} {token.token_key}…  created {token.created:%Y-%m-%d %H:%M} "
+                    f"expires {expires} last used {used} ({roles})"
                 )
             if not tokens:
                 self.stdout.write("No tokens.")
@@ -45,7 +49,7 @@ class Command(BaseCommand):
         user = self._user(username)
         if verb == "create":
             try:
-                token = token_create(user=user, source="cli")
+                _token, key = token_create(user=user, source="cli", ttl_days=options["days"])
             except ApplicationError as error:
                 raise CommandError(error.message) from None
             if not user.is_staff and not user_roles(user):
@@ -53,7 +57,7 @@ class Command(BaseCommand):
                     f"Note: {username} has no role yet; give one with `manage.py setup_roles --user {username} "
                     "--role viewer` (or operator), else every request answers 403."
                 )
-            self.stdout.write(token.key)
+            self.stdout.write(key)
         elif not token_revoke(user=user, source="cli"):
             raise CommandError(f"User '{username}' has no token.")
         else:

@@ -22,7 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if bool(options["user"]) != bool(options["role"]):
             raise CommandError("Give --user and --role together, e.g. --user alice --role operator.")
-        groups = roles_ensure()
+        groups = roles_ensure(source="cli")
         for name, group in groups.items():
             self.stdout.write(f"Role {name}: group with {group.permissions.count()} model permission(s).")
         if options["user"]:
@@ -31,5 +31,5 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"No user '{options['user']}'. Create it first (manage.py createsuperuser or admin)."
                 )
-            role_grant(user=user, role=options["role"])
+            role_grant(user=user, role=options["role"], source="cli")
             self.stdout.write(self.style.SUCCESS(f"{user.get_username()} now has the {options['role']} role."))
