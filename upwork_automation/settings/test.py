@@ -22,7 +22,7 @@ RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in [*TAS
 RETRY_BACKOFF_BASE = env.float("RETRY_BACKOFF_BASE", default=1.0)
 # Between transactional tests Django's flush TRUNCATEs every table, the audit log included: the audit log's
 # TRUNCATE trigger (queue_app migration 0010) lets these test connections through, and no other.
-for _database in DATABASES.values():  # noqa: F405
+for _database in DATABASES.values():
     _options = _database.setdefault("OPTIONS", {})
     _options["options"] = f"{_options.get('options', '')} -c upwork.allow_audit_truncate=on".strip()
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
