@@ -130,9 +130,12 @@ def _lock(proposal_id: int) -> Proposal:
 
 def _require(proposal: Proposal, allowed: tuple, action: str) -> None:
     if proposal.status not in allowed:
+        hint = ""
+        if proposal.status == ProposalStatus.APPROVED and ProposalStatus.APPROVED not in allowed:
+            hint = " Reopen it first (it becomes a new version in review) while no application has been sent."
         raise InvalidTransition(
             f"Proposal {proposal.id} is {proposal.status}; it can be {action} only when "
-            f"{' or '.join(str(s) for s in allowed)}."
+            f"{' or '.join(str(s) for s in allowed)}.{hint}"
         )
 
 
