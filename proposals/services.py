@@ -535,9 +535,19 @@ def proposal_reopen(
             text = _with_answers(text, questions + added, {}, placeholder_for=added)
             proposal.screening_questions = questions + added
         draft = drafting.Draft(text=text, source=VersionSource.EDIT)
+        _set_status(proposal, ProposalStatus.IN_REVIEW)
         proposal.approved_version = None
         proposal.reviewer_feedback = reason or proposal.reviewer_feedback
-        proposal.save(update_fields=["approved_version", "reviewer_feedback", "screening_questions", "updated_at"])
+        proposal.save(
+            update_fields=[
+                "status",
+                "status_changed_at",
+                "approved_version",
+                "reviewer_feedback",
+                "screening_questions",
+                "updated_at",
+            ]
+        )
         _add_version(proposal, draft=draft, status=ProposalStatus.IN_REVIEW, feedback=reason, user=user)
         audit_record(
             action="proposal.reopen",
