@@ -400,6 +400,38 @@ def proposal_regenerate(
             return version
 
 
+def proposal_regenerate_request(
+    *,
+    proposal_id: int,
+    feedback: str = "",
+    screening_questions: list[str] | None = None,
+    generator: str | None = None,
+    user=None,
+    source: str = TaskSource.SYSTEM,
+    remote_addr: str | None = None,
+):
+    """Queue an update_proposal task that regenerates (proposal_regenerate); refused now if it cannot be regenerated.
+
+    Returns the Task. Feedback, questions or both; the questions given replace the proposal's.
+    """
+    from queue_app.services import task_enqueue
+
+    proposal = Proposal.objects.filter(id=proposal_id).first()
+    if proposal is None:
+        raise NotFound(f"No proposal with id {proposal_id}.")
+    _require(proposal, REVISABLE, "regenerated")
+    if not (feedback or "").strip() and screening_questions is None:
+        raise ValidationFailed(
+            "Give feedback, screening questions, or both.", field_errors={"feedback": ["Give feedback or questions."]}
+        )
+    payload: dict[str, Any] = {"proposal_id": proposal.id, "feedback": (feedback or "").strip()}
+    if generator:
+        payload["generator"] = generator
+    if screening_questions is not None:
+        payload["screening_questions"] = _clean_questions(screening_questions)
+    return task_enqueue(task_type="update_proposal", payload=payload, source=source, user=user, remote_addr=remote_addr)
+
+
 def proposal_edit(*, proposal_id: int, text: str, user=None, task_id: str | None = None) -> ProposalVersion:
     """Save a person's text as a new version; the proposal is then in review."""
     done = _version_of_task(task_id)

@@ -71,10 +71,15 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def regenerate(self, request, pk=None):
         data = self._input(ProposalRegenerateSerializer, request)
         proposal = self.get_object()
-        payload = {"proposal_id": proposal.id, "feedback": data["feedback"], "generator": data["generator"]}
-        if data["screening_questions"] is not None:
-            payload["screening_questions"] = data["screening_questions"]
-        task = task_enqueue(task_type="update_proposal", payload=payload, source=TaskSource.API, user=request.user)
+        task = services.proposal_regenerate_request(
+            proposal_id=proposal.id,
+            feedback=data["feedback"],
+            screening_questions=data["screening_questions"],
+            generator=data["generator"],
+            user=request.user,
+            source=TaskSource.API,
+            remote_addr=client_ip(request),
+        )
         return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=ProposalReopenSerializer, responses=ProposalSerializer)

@@ -102,12 +102,13 @@ class Command(BaseCommand):
         if not options["feedback"] and options["question"] is None:
             raise CommandError("Give --feedback, --question (repeat for several), or both.")
         if not options["now"]:
-            payload = {"proposal_id": options["proposal_id"], "feedback": options["feedback"]}
-            if options["generator"]:
-                payload["generator"] = options["generator"]
-            if options["question"] is not None:
-                payload["screening_questions"] = options["question"]
-            task = task_enqueue(task_type="update_proposal", payload=payload, source=TaskSource.CLI)
+            task = services.proposal_regenerate_request(
+                proposal_id=options["proposal_id"],
+                feedback=options["feedback"],
+                screening_questions=options["question"],
+                generator=options["generator"],
+                source=TaskSource.CLI,
+            )
             self.stdout.write(f"Queued update_proposal as task {task.id}; it writes a new version.")
             return
         version = services.proposal_regenerate(
