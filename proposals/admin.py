@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
 
@@ -180,6 +181,13 @@ class ProposalAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # proposals are drafted by generate_proposal
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The answer_N fields are added per proposal by the form itself; the model form knows none of them.
+        fields = kwargs.get("fields", flatten_fieldsets(self.get_fieldsets(request, obj)))
+        if fields is not None:
+            kwargs["fields"] = [name for name in fields if not name.startswith("answer_")]
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
         """The fixed sections, plus one field per screening answer (the questions differ per proposal)."""
