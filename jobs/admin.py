@@ -83,7 +83,7 @@ class JobAdmin(admin.ModelAdmin):
     list_select_related = ["profile"]
     ordering = ["-score", "-posted_at"]
     actions = ["shortlist", "reject", "archive"]
-    exclude = ["score_breakdown", "filter_reasons"]
+    exclude = ["score_breakdown", "filter_reasons", "screening_questions"]
     show_full_result_count = False
 
     def has_add_permission(self, request):
@@ -92,7 +92,13 @@ class JobAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         """Jobs come from Upwork: shown, not edited; status changes go through the actions."""
         shown = [f.name for f in Job._meta.fields if f.name not in self.exclude]
-        return ["score_explanation", "filter_verdict", *shown]
+        return ["score_explanation", "filter_verdict", "screening_question_list", *shown]
+
+    @admin.display(description="Screening questions")
+    def screening_question_list(self, job: Job):
+        if not job.screening_questions:
+            return "None found on the job's page."
+        return format_html("<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((q,) for q in job.screening_questions)))
 
     @admin.display(description="Rate / budget")
     def rate(self, job: Job) -> str:

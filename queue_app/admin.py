@@ -412,3 +412,7 @@ class AuditedUserAdmin(AuditedModelAdminMixin, UserAdmin):
 @admin.register(Group)
 class AuditedGroupAdmin(AuditedModelAdminMixin, GroupAdmin):
     pass
+
+
+# The runtime switches' admin lives in its own module; importing it registers it.
+from queue_app import admin_switches  # noqa: E402, F401

@@ -29,7 +29,13 @@ ROLES = (VIEWER, OPERATOR)
 ROLE_APPS = ("queue_app", "jobs", "proposals", "applications")
 # Model permissions an operator has beyond viewing: what the admin's actions and forms need.
 OPERATOR_EXTRA_PERMISSIONS = {
-    "queue_app": {"change_task", "add_scheduledtask", "change_scheduledtask", "delete_scheduledtask"},
+    "queue_app": {
+        "change_task",
+        "add_scheduledtask",
+        "change_scheduledtask",
+        "delete_scheduledtask",
+        "change_switch",  # runtime switches (the kill switch, dry run, caps) are an operator's to flip
+    },
     # Job status actions, running and editing searches, browser sessions, disconnecting the Upwork API.
     "jobs": {
         "change_job",
