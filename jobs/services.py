@@ -186,7 +186,7 @@ def _validate_storage_state(raw: dict | str) -> dict:
     if isinstance(raw, str | bytes):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ValidationFailed(
                 "The file is not JSON. Export a Playwright storage state (context.storage_state(path=...)).",
                 field_errors={"storage_state": ["Not JSON."]},

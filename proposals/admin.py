@@ -49,6 +49,17 @@ class AttachmentAdmin(admin.ModelAdmin):
     list_filter = ["active"]
     search_fields = ["title", "description"]
 
+    def save_model(self, request, obj, form, change):
+        old_name = form.initial.get("file").name if change and form.initial.get("file") else ""
+        super().save_model(request, obj, form, change)
+        services.attachment_file_replaced(attachment=obj, old_name=old_name)
+
+    def delete_model(self, request, obj):
+        services.attachment_delete(attachments=[obj])
+
+    def delete_queryset(self, request, queryset):
+        services.attachment_delete(attachments=list(queryset))
+
 
 class ProposalReviewForm(forms.ModelForm):
     """The current text is edited in place; saving a changed text writes a new version (the old one stays)."""

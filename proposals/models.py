@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from proposals.uploads import AttachmentFileValidator, attachment_upload_to
+
 
 class FreelancerProfile(models.Model):
     """Who writes the proposals: what the drafter may claim, and how it should sound."""
@@ -43,7 +45,13 @@ class FreelancerProfile(models.Model):
 class Attachment(models.Model):
     """A portfolio piece that can go with a proposal."""
 
-    file = models.FileField(upload_to="attachments/%Y/%m/", help_text="Stored under MEDIA_ROOT.")
+    file = models.FileField(
+        upload_to=attachment_upload_to,
+        max_length=200,
+        validators=[AttachmentFileValidator()],
+        help_text="PDF, PNG, JPEG, GIF, WebP, DOCX, XLSX or PPTX (checked by content), at most ATTACHMENT_MAX_BYTES; "
+        "stored under MEDIA_ROOT with a random name.",
+    )
     title = models.CharField(max_length=200)
     skills = models.JSONField(default=list, blank=True, help_text="Skills or tags this piece shows.")
     description = models.TextField(blank=True, help_text="What the piece is; matched against the job's words.")

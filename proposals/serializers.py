@@ -61,7 +61,7 @@ class SkillsField(serializers.Field):
         if isinstance(data, str):
             try:
                 data = json.loads(data) if data.strip().startswith("[") else data.split(",")
-            except ValueError as error:
+            except (ValueError, RecursionError) as error:
                 raise serializers.ValidationError("Give a JSON list or comma-separated skills.") from error
         return _string_list(data, "skills")
 

@@ -1,0 +1,37 @@
+"""Request parsers for the API (DRF's DEFAULT_PARSER_CLASSES); kept apart from api.py, which DRF's views import."""
+
+from __future__ import annotations
+
+from rest_framework import exceptions
+from rest_framework.parsers import JSONParser
+
+# No API input is legitimately nested deeper; Python's parser raises RecursionError (a 500) at about 1,000 levels,
+# and deep values cost the encoder, the audit copy and PostgreSQL's jsonb later.
+JSON_MAX_DEPTH = 64
+
+
+def json_depth_exceeds(value, limit: int = JSON_MAX_DEPTH) -> bool:
+    """Whether a parsed JSON value nests lists/objects deeper than `limit` (iterative: no recursion of its own)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+class ApiJSONParser(JSONParser):
+    """DRF's JSON parser, with too-deep nesting answered as a 400 parse error instead of a RecursionError (500)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        too_deep = exceptions.ParseError(f"JSON parse error - nested deeper than {JSON_MAX_DEPTH} levels.")
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise too_deep from None
+        if json_depth_exceeds(data):
+            raise too_deep
+        return data
