@@ -57,9 +57,18 @@ class JobSerializer(serializers.ModelSerializer):
         return scoring.explain(job.score_breakdown or {}).splitlines()
 
 
+# Lists of words and phrases from API input: bounded like every free-text field.
+STRING_LIST_MAX_ITEMS = 200
+STRING_LIST_MAX_LENGTH = 500
+
+
 def _string_list(value, field: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise serializers.ValidationError(f"{field} must be a list of strings.")
+    if len(value) > STRING_LIST_MAX_ITEMS:
+        raise serializers.ValidationError(f"{field} may have at most {STRING_LIST_MAX_ITEMS} items.")
+    if any(len(item) > STRING_LIST_MAX_LENGTH for item in value):
+        raise serializers.ValidationError(f"Each item of {field} may be at most {STRING_LIST_MAX_LENGTH} characters.")
     return [item.strip() for item in value if item.strip()]
 
 

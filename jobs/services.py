@@ -30,6 +30,7 @@ from jobs.models import (
 )
 from jobs.sources.base import JobRecord, JobSource, SearchResult, SearchSpec, merge_records
 from queue_app.errors import InvalidTransition, NotFound, ValidationFailed
+from upwork_automation.weblinks import is_http_url
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,11 @@ def jobs_upsert(*, records: list[JobRecord], profile: SearchProfile | None = Non
     A job's status is never changed here: a rejected job stays rejected when it shows up again.
     """
     records = merge_records([SearchResult(spec=SearchSpec(strategy="store"), records=records)])
+    for record in records:
+        if record.url and not is_http_url(record.url):
+            # Rendered as a link in the admin and the API: only http(s) is kept.
+            logger.warning("Job %s came with a non-http(s) URL; it is not stored.", record.upwork_id)
+            record.url = ""
     outcome = UpsertOutcome()
     if not records:
         return outcome

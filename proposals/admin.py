@@ -10,6 +10,7 @@ from proposals import selectors, services
 from proposals.models import Attachment, FreelancerProfile, Proposal, ProposalAttachment, ProposalVersion
 from queue_app.errors import ApplicationError
 from queue_app.models import TaskSource
+from upwork_automation.weblinks import is_http_url
 
 
 class FreelancerProfileForm(forms.ModelForm):
@@ -115,7 +116,9 @@ class VersionInline(admin.TabularInline):
 
     @admin.display(description="Google Doc")
     def doc(self, version):
-        return format_html('<a href="{}">open</a>', version.google_doc_url) if version.google_doc_url else "-"
+        if not is_http_url(version.google_doc_url):
+            return version.google_doc_url or "-"  # shown as text, never a link to a non-http(s) scheme
+        return format_html('<a href="{}" rel="noopener noreferrer">open</a>', version.google_doc_url)
 
 
 @admin.register(Proposal)
@@ -193,11 +196,14 @@ class ProposalAdmin(admin.ModelAdmin):
             ("Status", job.get_status_display()),
         ]
         questions = proposal.screening_questions or []
+        heading = (
+            format_html('<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>', job.url, job.title)
+            if is_http_url(job.url)
+            else job.title  # a stored link with another scheme (javascript:, data:) is not made clickable
+        )
         return format_html(
-            '<div class="job-beside"><h3><a href="{}" target="_blank" rel="noopener">{}</a></h3>'
-            "<dl>{}</dl><div style='white-space: pre-wrap'>{}</div>{}</div>",
-            job.url,
-            job.title,
+            "<div class=\"job-beside\"><h3>{}</h3><dl>{}</dl><div style='white-space: pre-wrap'>{}</div>{}</div>",
+            heading,
             format_html_join("", "<dt>{}</dt><dd>{}</dd>", facts),
             job.description,
             format_html(

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from proposals.uploads import AttachmentFileValidator, attachment_upload_to
+from upwork_automation.weblinks import validate_http_url
 
 
 class FreelancerProfile(models.Model):
@@ -154,7 +155,7 @@ class ProposalVersion(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     google_doc_id = models.CharField(max_length=200, blank=True)
-    google_doc_url = models.URLField(max_length=500, blank=True)
+    google_doc_url = models.URLField(max_length=500, blank=True, validators=[validate_http_url])
     exported_at = models.DateTimeField(null=True, blank=True, help_text="When the Google Doc was filed and shared.")
 
     class Meta:

@@ -94,7 +94,7 @@ class ScheduledTaskWriteSerializer(serializers.Serializer):
         choices=[("", "Task type default"), *TaskPriority.choices], required=False, allow_blank=True, default=""
     )
     timezone = serializers.CharField(max_length=64, required=False)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(max_length=2_000, required=False, allow_blank=True, default="")
     enabled = serializers.BooleanField(required=False, default=True)
 
     def validate_payload(self, value):
