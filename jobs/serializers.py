@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from jobs import scoring
 from jobs.models import BrowserSession, Job, SearchProfile, Strategy, UpworkOAuthToken
+from upwork_automation.parsers import DepthLimitedJSONField
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -171,7 +172,7 @@ class BrowserSessionSerializer(serializers.ModelSerializer):
 
 class BrowserSessionImportSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    storage_state = serializers.JSONField(help_text="A Playwright storage state: {'cookies': [...], 'origins': []}.")
+    storage_state = DepthLimitedJSONField(help_text="A Playwright storage state: {'cookies': [...], 'origins': []}.")
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     replace = serializers.BooleanField(required=False, default=False)
 

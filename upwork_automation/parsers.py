@@ -1,8 +1,10 @@
-"""Request parsers for the API (DRF's DEFAULT_PARSER_CLASSES); kept apart from api.py, which DRF's views import."""
+"""JSON input limits for the API: the request parser (DRF's DEFAULT_PARSER_CLASSES) and a serializer field.
+
+Kept apart from api.py, which DRF's views import (the parser setting is read when APIView is defined)."""
 
 from __future__ import annotations
 
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.parsers import JSONParser
 
 # No API input is legitimately nested deeper; Python's parser raises RecursionError (a 500) at about 1,000 levels,
@@ -35,3 +37,17 @@ class ApiJSONParser(JSONParser):
         if json_depth_exceeds(data):
             raise too_deep
         return data
+
+
+class DepthLimitedJSONField(serializers.JSONField):
+    """A JSON serializer field whose value, sent as a JSON string in a form, is held to the same depth limit."""
+
+    def to_internal_value(self, data):
+        too_deep = serializers.ValidationError(f"Nested deeper than {JSON_MAX_DEPTH} levels.", code="too_deep")
+        try:
+            value = super().to_internal_value(data)
+        except RecursionError:
+            raise too_deep from None
+        if json_depth_exceeds(value):
+            raise too_deep
+        return value

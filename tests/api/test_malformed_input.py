@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 import pytest
 from rest_framework.test import APIClient
@@ -50,3 +51,17 @@ def test_deep_json_in_a_multipart_skills_field_answers_400(operator_client):
 
     assert response.status_code == 400
     assert "skills" in response.json()["error"]["field_errors"]
+
+
+@pytest.mark.parametrize("content_type", ["multipart", "form"])
+def test_deep_json_in_a_form_payload_field_answers_400(operator_client, content_type):
+    body = {"task_type": "noop", "payload": "[" * 5_000 + "]" * 5_000}
+    if content_type == "multipart":
+        response = operator_client.post("/api/queue/tasks/", body)
+    else:
+        form = urlencode(body)
+        response = operator_client.generic("POST", "/api/queue/tasks/", form, "application/x-www-form-urlencoded")
+
+    assert response.status_code == 400
+    assert "payload" in response.json()["error"]["field_errors"]
+    assert not Task.objects.exists()
