@@ -51,7 +51,7 @@ class Attachment(models.Model):
         max_length=200,
         validators=[AttachmentFileValidator()],
         help_text="PDF, PNG, JPEG, GIF, WebP, DOCX, XLSX or PPTX (checked by content), at most ATTACHMENT_MAX_BYTES; "
-        "stored under MEDIA_ROOT with a random name.",
+        "stored under MEDIA_ROOT in a random folder.",
     )
     title = models.CharField(max_length=200)
     skills = models.JSONField(default=list, blank=True, help_text="Skills or tags this piece shows.")

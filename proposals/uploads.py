@@ -1,4 +1,4 @@
-"""Portfolio uploads: the types allowed (checked by content, not by name), the size limit, random stored names."""
+"""Portfolio uploads: the types allowed (checked by content, not by name), the size limit, random stored paths."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import PurePath
 
 import filetype
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
+from django.utils.text import get_valid_filename
 
 # What a freelancer attaches to a proposal: documents and pictures. Content type -> the extensions its name may end
 # in; the stored name gets the first. Nothing a browser would run (HTML, SVG, XML, JavaScript) and no plain text,
@@ -76,8 +77,14 @@ class AttachmentFileValidator:
 
 
 def attachment_upload_to(instance, filename: str) -> str:
-    """A random stored name under attachments/YYYY/MM/, keeping only the (validated) extension of the given one."""
+    """attachments/YYYY/MM/<random folder>/<cleaned name>.<ext>: unguessable and never colliding, while the file
+    keeps a readable name (it is uploaded to Upwork under it); only the validated extension is kept as given."""
     now = timezone.now()
-    extension = _extension(filename)
+    path = PurePath(filename)
+    extension = path.suffix.lower().lstrip(".")
     suffix = f".{extension}" if extension in ALLOWED_EXTENSIONS else ""
-    return f"attachments/{now:%Y/%m}/{uuid.uuid4().hex}{suffix}"
+    try:
+        stem = get_valid_filename(path.stem)[:80].strip(".") or "attachment"
+    except SuspiciousFileOperation:
+        stem = "attachment"
+    return f"attachments/{now:%Y/%m}/{uuid.uuid4().hex}/{stem}{suffix}"

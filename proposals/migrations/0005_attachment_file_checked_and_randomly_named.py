@@ -14,6 +14,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='attachment',
             name='file',
-            field=models.FileField(help_text='PDF, PNG, JPEG, GIF, WebP, DOCX, XLSX or PPTX (checked by content), at most ATTACHMENT_MAX_BYTES; stored under MEDIA_ROOT with a random name.', max_length=200, upload_to=proposals.uploads.attachment_upload_to, validators=[proposals.uploads.AttachmentFileValidator()]),
+            field=models.FileField(help_text='PDF, PNG, JPEG, GIF, WebP, DOCX, XLSX or PPTX (checked by content), at most ATTACHMENT_MAX_BYTES; stored under MEDIA_ROOT in a random folder.', max_length=200, upload_to=proposals.uploads.attachment_upload_to, validators=[proposals.uploads.AttachmentFileValidator()]),
         ),
     ]

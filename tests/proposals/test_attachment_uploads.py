@@ -56,13 +56,12 @@ def upload(api_client, name: str, content: bytes, **fields):
         ("deck.pptx", office("ppt/presentation.xml")),
     ],
 )
-def test_allowed_types_are_accepted_and_stored_under_a_random_name(api_client, media_root, name, content):
+def test_allowed_types_are_accepted_and_stored_in_a_random_folder(api_client, media_root, name, content):
     response = upload(api_client, name, content)
 
     assert response.status_code == 201, response.json()
     stored = Attachment.objects.get().file.name
-    extension = name.rsplit(".", 1)[1]
-    assert re.fullmatch(rf"attachments/\d{{4}}/\d{{2}}/[0-9a-f]{{32}}\.{extension}", stored), stored
+    assert re.fullmatch(rf"attachments/\d{{4}}/\d{{2}}/[0-9a-f]{{32}}/{re.escape(name)}", stored), stored
     assert Path(media_root, stored).read_bytes() == content
 
 
@@ -107,13 +106,24 @@ def test_a_file_over_the_form_body_limit_but_within_attachment_max_bytes_is_acce
     assert upload(api_client, "huge.pdf", PDF + b"\x00" * 70_000).status_code == 413
 
 
-def test_two_uploads_of_the_same_name_never_share_or_reveal_it(api_client, media_root):
-    upload(api_client, "my-secret-client-name.pdf", PDF, title="one")
-    upload(api_client, "my-secret-client-name.pdf", PDF, title="two")
+def test_two_uploads_of_the_same_name_never_share_a_path(api_client, media_root):
+    upload(api_client, "case-study.pdf", PDF, title="one")
+    upload(api_client, "case-study.pdf", PDF, title="two")
 
     names = list(Attachment.objects.values_list("file", flat=True))
-    assert len(set(names)) == 2
-    assert all("secret" not in name for name in names)
+    assert len({Path(name).parent for name in names}) == 2
+    assert {Path(name).name for name in names} == {"case-study.pdf"}  # the name Upwork's client will see
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [("../../etc/passwd.pdf", "passwd.pdf"), ("my cv (final).PDF", "my_cv_final.pdf"), ("...pdf", "attachment.pdf")],
+)
+def test_the_stored_name_is_cleaned_and_kept_inside_its_folder(api_client, media_root, given, stored):
+    assert upload(api_client, given, PDF).status_code == 201
+
+    name = Attachment.objects.get().file.name
+    assert Path(name).name == stored and Path(media_root, name).resolve().is_relative_to(media_root)
 
 
 def test_deleting_an_attachment_deletes_its_file_and_it_is_no_longer_served(
