@@ -26,8 +26,10 @@ ENV DJANGO_SETTINGS_MODULE=upwork_automation.settings.production \
     MEDIA_ROOT=/app/media \
     WEB_CONCURRENCY=2
 
-# Static files are gathered at build time; whitenoise serves them (the key is a throwaway for this step only).
-RUN SECRET_KEY=collectstatic-build-only python manage.py collectstatic --noinput -v 0 \
+# Static files are gathered at build time; whitenoise serves them (the keys are throwaways for this step only).
+RUN SECRET_KEY=collectstatic-build-only \
+    FIELD_ENCRYPTION_KEY="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+    python manage.py collectstatic --noinput -v 0 \
     && useradd --create-home --uid 1000 app \
     && mkdir -p /app/logs /app/media /app/.data \
     && chown -R app:app /app/logs /app/media /app/.data

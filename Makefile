@@ -51,7 +51,7 @@ migrate: venv ## Apply migrations to DATABASE_URL (default: local upwork_automat
 admin: venv ## Create the admin user if missing and print its login
 	$(PY) manage.py create_admin
 
-check-deploy: venv ## Django's deployment checks against the production settings (needs SECRET_KEY)
+check-deploy: venv ## Django's deployment checks against the production settings (needs SECRET_KEY and FIELD_ENCRYPTION_KEY)
 	DJANGO_SETTINGS_MODULE=upwork_automation.settings.production $(PY) manage.py check --deploy
 
 compose-config: ## Validate docker-compose.yml (docker compose, else docker-compose)

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from upwork_automation.weblinks import validate_http_url
+
 
 class ApplicationStatus(models.TextChoices):
     AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
@@ -128,7 +130,7 @@ class ApplicationScreenshot(models.Model):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="screenshots")
     kind = models.CharField(max_length=20, choices=ScreenshotKind.choices)
     image = models.FileField(upload_to="applications/screenshots/%Y/%m/", help_text="PNG under MEDIA_ROOT.")
-    page_url = models.URLField(max_length=1000, blank=True)
+    page_url = models.URLField(max_length=1000, blank=True, validators=[validate_http_url])
     taken_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

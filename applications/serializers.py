@@ -83,8 +83,8 @@ class CreateSerializer(serializers.Serializer):
 
 
 class AnswerSerializer(serializers.Serializer):
-    question = serializers.CharField()
-    answer = serializers.CharField(allow_blank=True)
+    question = serializers.CharField(max_length=2_000)
+    answer = serializers.CharField(max_length=10_000, allow_blank=True)
 
 
 class ApproveSerializer(serializers.Serializer):
@@ -92,7 +92,9 @@ class ApproveSerializer(serializers.Serializer):
         max_digits=10, decimal_places=2, min_value=Decimal("0.01"), required=False, allow_null=True, default=None
     )
     # A ListField, not AnswerSerializer(many=True, allow_null=True): that passes allow_null to each item too.
-    screening_answers = serializers.ListField(child=AnswerSerializer(), required=False, allow_null=True, default=None)
+    screening_answers = serializers.ListField(
+        child=AnswerSerializer(), max_length=50, required=False, allow_null=True, default=None
+    )
 
 
 class ScheduleSerializer(serializers.Serializer):

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jobs.crypto import EncryptedTextField
+from upwork_automation.weblinks import validate_http_url
 
 
 class JobType(models.TextChoices):
@@ -117,7 +118,7 @@ class Job(models.Model):
     """One Upwork job posting, merged across sources and searches, with its filter verdict and score."""
 
     upwork_id = models.CharField(max_length=64, help_text="Upwork's job ciphertext, e.g. ~01abc...")
-    url = models.URLField(max_length=500)
+    url = models.URLField(max_length=500, validators=[validate_http_url])
     title = models.CharField(max_length=500)
     description = models.TextField(blank=True)
     screening_questions = models.JSONField(
@@ -198,7 +199,7 @@ class BrowserSession(models.Model):
     attention_reason = models.TextField(
         blank=True, help_text="Why the session stopped: CAPTCHA, login wall or an unexpected page."
     )
-    attention_url = models.URLField(max_length=1000, blank=True)
+    attention_url = models.URLField(max_length=1000, blank=True, validators=[validate_http_url])
     attention_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(help_text="When the session's cookies run out; cleanup expires it then.")
     imported_at = models.DateTimeField(default=timezone.now)

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from jobs import scoring
 from jobs.models import BrowserSession, Job, SearchProfile, Strategy, UpworkOAuthToken
+from upwork_automation.parsers import DepthLimitedJSONField
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -58,9 +59,18 @@ class JobSerializer(serializers.ModelSerializer):
         return scoring.explain(job.score_breakdown or {}).splitlines()
 
 
+# Lists of words and phrases from API input: bounded like every free-text field.
+STRING_LIST_MAX_ITEMS = 200
+STRING_LIST_MAX_LENGTH = 500
+
+
 def _string_list(value, field: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise serializers.ValidationError(f"{field} must be a list of strings.")
+    if len(value) > STRING_LIST_MAX_ITEMS:
+        raise serializers.ValidationError(f"{field} may have at most {STRING_LIST_MAX_ITEMS} items.")
+    if any(len(item) > STRING_LIST_MAX_LENGTH for item in value):
+        raise serializers.ValidationError(f"Each item of {field} may be at most {STRING_LIST_MAX_LENGTH} characters.")
     return [item.strip() for item in value if item.strip()]
 
 
@@ -163,7 +173,7 @@ class BrowserSessionSerializer(serializers.ModelSerializer):
 
 class BrowserSessionImportSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    storage_state = serializers.JSONField(help_text="A Playwright storage state: {'cookies': [...], 'origins': []}.")
+    storage_state = DepthLimitedJSONField(help_text="A Playwright storage state: {'cookies': [...], 'origins': []}.")
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     replace = serializers.BooleanField(required=False, default=False)
 

@@ -33,6 +33,7 @@ from jobs.models import (
 )
 from jobs.sources.base import JobRecord, JobSource, SearchResult, SearchSpec, merge_records
 from queue_app.errors import InvalidTransition, NotFound, ValidationFailed
+from upwork_automation.weblinks import is_http_url
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,11 @@ def jobs_upsert(*, records: list[JobRecord], profile: SearchProfile | None = Non
     A job's status is never changed here: a rejected job stays rejected when it shows up again.
     """
     records = merge_records([SearchResult(spec=SearchSpec(strategy="store"), records=records)])
+    for record in records:
+        if record.url and not is_http_url(record.url):
+            # Rendered as a link in the admin and the API: only http(s) is kept.
+            logger.warning("Job %s came with a non-http(s) URL; it is not stored.", record.upwork_id)
+            record.url = ""
     outcome = UpsertOutcome()
     if not records:
         return outcome
@@ -189,7 +195,7 @@ def _validate_storage_state(raw: dict | str) -> dict:
     if isinstance(raw, str | bytes):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ValidationFailed(
                 "The file is not JSON. Export a Playwright storage state (context.storage_state(path=...)).",
                 field_errors={"storage_state": ["Not JSON."]},

@@ -19,15 +19,21 @@ class JobDiscoveryPayload(serializers.Serializer):
     profile_id = serializers.IntegerField(
         required=False, min_value=1, help_text="The profile to run; omit to run every enabled profile."
     )
-    keywords = serializers.ListField(child=serializers.CharField(), required=False, help_text="Ad-hoc keywords.")
-    skills = serializers.ListField(child=serializers.CharField(), required=False, help_text="Ad-hoc skills.")
+    keywords = serializers.ListField(
+        child=serializers.CharField(max_length=500), max_length=200, required=False, help_text="Ad-hoc keywords."
+    )
+    skills = serializers.ListField(
+        child=serializers.CharField(max_length=500), max_length=200, required=False, help_text="Ad-hoc skills."
+    )
     source = serializers.ChoiceField(choices=SourceKind.choices, required=False, default=SourceKind.AUTO)
 
 
 class JobSearchPayload(serializers.Serializer):
-    query = serializers.CharField(required=False, allow_blank=True, default="")
-    skills = serializers.ListField(child=serializers.CharField(), required=False, default=list)
-    category = serializers.CharField(required=False, allow_blank=True, default="")
+    query = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    skills = serializers.ListField(
+        child=serializers.CharField(max_length=500), max_length=200, required=False, default=list
+    )
+    category = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     source = serializers.ChoiceField(choices=SourceKind.choices, required=False, default=SourceKind.AUTO)
     max_pages = serializers.IntegerField(required=False, min_value=1, max_value=20, allow_null=True, default=None)
     profile_id = serializers.IntegerField(required=False, min_value=1, allow_null=True, default=None)
@@ -41,7 +47,7 @@ class JobSearchPayload(serializers.Serializer):
 class JobFilteringPayload(serializers.Serializer):
     profile_id = serializers.IntegerField(required=False, min_value=1, help_text="Omit to re-score for every profile.")
     job_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
-    statuses = serializers.ListField(child=serializers.CharField(), required=False)
+    statuses = serializers.ListField(child=serializers.CharField(max_length=50), max_length=20, required=False)
 
 
 class CleanupBrowserSessionsPayload(serializers.Serializer):

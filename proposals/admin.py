@@ -14,6 +14,7 @@ from proposals.models import Attachment, FreelancerProfile, Proposal, ProposalAt
 from queue_app.errors import ApplicationError
 from queue_app.models import TaskSource
 from upwork_automation.auditing import AuditedModelAdminMixin
+from upwork_automation.weblinks import is_http_url
 
 
 class FreelancerProfileForm(forms.ModelForm):
@@ -52,6 +53,17 @@ class AttachmentAdmin(AuditedModelAdminMixin, admin.ModelAdmin):
     list_display = ["title", "skills", "active", "file", "created_at"]
     list_filter = ["active"]
     search_fields = ["title", "description"]
+
+    def save_model(self, request, obj, form, change):
+        old_name = form.initial.get("file").name if change and form.initial.get("file") else ""
+        super().save_model(request, obj, form, change)
+        services.attachment_file_replaced(attachment=obj, old_name=old_name)
+
+    def delete_model(self, request, obj):
+        services.attachment_delete(attachments=[obj])
+
+    def delete_queryset(self, request, queryset):
+        services.attachment_delete(attachments=list(queryset))
 
 
 class ProposalReviewForm(forms.ModelForm):
@@ -145,7 +157,9 @@ class VersionInline(admin.TabularInline):
 
     @admin.display(description="Google Doc")
     def doc(self, version):
-        return format_html('<a href="{}">open</a>', version.google_doc_url) if version.google_doc_url else "-"
+        if not is_http_url(version.google_doc_url):
+            return version.google_doc_url or "-"  # shown as text, never a link to a non-http(s) scheme
+        return format_html('<a href="{}" rel="noopener noreferrer">open</a>', version.google_doc_url)
 
 
 @admin.register(Proposal)
@@ -238,11 +252,14 @@ class ProposalAdmin(admin.ModelAdmin):
             ("Status", job.get_status_display()),
         ]
         questions = proposal.screening_questions or []
+        heading = (
+            format_html('<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>', job.url, job.title)
+            if is_http_url(job.url)
+            else job.title  # a stored link with another scheme (javascript:, data:) is not made clickable
+        )
         return format_html(
-            '<div class="job-beside"><h3><a href="{}" target="_blank" rel="noopener">{}</a></h3>'
-            "<dl>{}</dl><div style='white-space: pre-wrap'>{}</div>{}</div>",
-            job.url,
-            job.title,
+            "<div class=\"job-beside\"><h3>{}</h3><dl>{}</dl><div style='white-space: pre-wrap'>{}</div>{}</div>",
+            heading,
             format_html_join("", "<dt>{}</dt><dd>{}</dd>", facts),
             job.description,
             format_html(

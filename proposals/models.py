@@ -7,6 +7,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from proposals.uploads import AttachmentFileValidator, attachment_upload_to
+from upwork_automation.weblinks import validate_http_url
+
 
 class FreelancerProfile(models.Model):
     """Who writes the proposals: what the drafter may claim, and how it should sound."""
@@ -43,7 +46,13 @@ class FreelancerProfile(models.Model):
 class Attachment(models.Model):
     """A portfolio piece that can go with a proposal."""
 
-    file = models.FileField(upload_to="attachments/%Y/%m/", help_text="Stored under MEDIA_ROOT.")
+    file = models.FileField(
+        upload_to=attachment_upload_to,
+        max_length=200,
+        validators=[AttachmentFileValidator()],
+        help_text="PDF, PNG, JPEG, GIF, WebP, DOCX, XLSX or PPTX (checked by content), at most ATTACHMENT_MAX_BYTES; "
+        "stored under MEDIA_ROOT in a random folder.",
+    )
     title = models.CharField(max_length=200)
     skills = models.JSONField(default=list, blank=True, help_text="Skills or tags this piece shows.")
     description = models.TextField(blank=True, help_text="What the piece is; matched against the job's words.")
@@ -148,7 +157,7 @@ class ProposalVersion(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     google_doc_id = models.CharField(max_length=200, blank=True)
-    google_doc_url = models.URLField(max_length=500, blank=True)
+    google_doc_url = models.URLField(max_length=500, blank=True, validators=[validate_http_url])
     exported_at = models.DateTimeField(null=True, blank=True, help_text="When the Google Doc was filed and shared.")
 
     class Meta:

@@ -10,10 +10,18 @@ from rest_framework import serializers
 from proposals.drafting import GENERATORS
 from proposals.models import Attachment, FreelancerProfile, Proposal, ProposalAttachment, ProposalVersion
 
+# Lists of words and phrases from API input: bounded like every free-text field.
+STRING_LIST_MAX_ITEMS = 200
+STRING_LIST_MAX_LENGTH = 500
+
 
 def _string_list(value, field: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise serializers.ValidationError(f"{field} must be a list of strings.")
+    if len(value) > STRING_LIST_MAX_ITEMS:
+        raise serializers.ValidationError(f"{field} may have at most {STRING_LIST_MAX_ITEMS} items.")
+    if any(len(item) > STRING_LIST_MAX_LENGTH for item in value):
+        raise serializers.ValidationError(f"Each item of {field} may be at most {STRING_LIST_MAX_LENGTH} characters.")
     return [item.strip() for item in value if item.strip()]
 
 
@@ -36,6 +44,12 @@ class FreelancerProfileSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+        # Free text from API input is bounded (the drafter sends it to OpenAI with every draft).
+        extra_kwargs = {
+            "bio": {"max_length": 5_000},
+            "sample_letter": {"max_length": 20_000},
+            "writing_rules": {"max_length": 5_000},
+        }
 
     def validate_skills(self, value):
         return _string_list(value, "skills")
@@ -61,7 +75,7 @@ class SkillsField(serializers.Field):
         if isinstance(data, str):
             try:
                 data = json.loads(data) if data.strip().startswith("[") else data.split(",")
-            except ValueError as error:
+            except (ValueError, RecursionError) as error:
                 raise serializers.ValidationError("Give a JSON list or comma-separated skills.") from error
         return _string_list(data, "skills")
 
@@ -76,6 +90,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
         model = Attachment
         fields = ["id", "file", "title", "skills", "description", "active", "created_at"]
         read_only_fields = ["created_at"]
+        extra_kwargs = {"description": {"max_length": 5_000}}
 
 
 class ProposalVersionSerializer(serializers.ModelSerializer):
@@ -237,7 +252,7 @@ class ProposalGenerateSerializer(serializers.Serializer):
     profile_id = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
     generator = serializers.ChoiceField(choices=GENERATORS, required=False, allow_null=True, default=None)
     screening_questions = serializers.ListField(
-        child=serializers.CharField(max_length=2000), required=False, allow_null=True, default=None
+        child=serializers.CharField(max_length=2000), max_length=50, required=False, allow_null=True, default=None
     )
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -203,6 +204,34 @@ def _mark_job_drafted(job_id: int) -> None:
 
 
 # --- attachments -----------------------------------------------------------------
+def _attachment_files_remove_on_commit(names: list[str]) -> None:
+    """Delete stored files once the rows that named them are gone for good (never for a rolled-back delete)."""
+
+    def remove() -> None:
+        for name in names:
+            try:
+                default_storage.delete(name)
+            except OSError:
+                logger.exception("Could not delete the attachment file %s", name)
+
+    transaction.on_commit(remove)
+
+
+def attachment_delete(*, attachments: list[Attachment]) -> int:
+    """Delete portfolio attachments and, after commit, their files: a deleted piece is no longer served."""
+    names = [attachment.file.name for attachment in attachments if attachment.file]
+    with transaction.atomic():
+        deleted, _ = Attachment.objects.filter(id__in=[attachment.id for attachment in attachments]).delete()
+        _attachment_files_remove_on_commit(names)
+    return deleted
+
+
+def attachment_file_replaced(*, attachment: Attachment, old_name: str) -> None:
+    """After an edit saved a new file, the old one is deleted (after commit) so it is no longer served."""
+    if old_name and old_name != attachment.file.name:
+        _attachment_files_remove_on_commit([old_name])
+
+
 def proposal_attachments_choose(*, proposal: Proposal, matches: list[matching.AttachmentMatch] | None = None) -> list:
     """Replace the automatic attachment choice with the best matches; a person's choice is left alone."""
     with transaction.atomic():

@@ -31,6 +31,7 @@ from queue_app.serializers import TaskSerializer
 from queue_app.services import task_enqueue
 from upwork_automation.api import client_ip
 from upwork_automation.auditing import AuditedModelViewSetMixin
+from upwork_automation.parsers import ApiJSONParser
 
 
 class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -184,6 +185,14 @@ class AttachmentViewSet(AuditedModelViewSetMixin, viewsets.ModelViewSet):
 
     queryset = Attachment.objects.all()
     serializer_class = AttachmentSerializer
-    parser_classes = [parsers.MultiPartParser, parsers.FormParser, parsers.JSONParser]
+    parser_classes = [parsers.MultiPartParser, parsers.FormParser, ApiJSONParser]
     filterset_fields = ["active"]
     search_fields = ["title", "description"]
+
+    def perform_update(self, serializer):
+        old_name = serializer.instance.file.name
+        attachment = serializer.save()
+        services.attachment_file_replaced(attachment=attachment, old_name=old_name)
+
+    def perform_destroy(self, instance):
+        services.attachment_delete(attachments=[instance])

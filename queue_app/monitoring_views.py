@@ -110,7 +110,12 @@ class IsAuthenticatedOrMetricsToken(permissions.BasePermission):
         expected = settings.PROMETHEUS_TOKEN
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), expected)
+        # Compared as bytes: compare_digest refuses non-ASCII str (a header may carry any Latin-1 text).
+        return (
+            bool(expected)
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(token.strip().encode(), expected.encode())
+        )
 
 
 class PrometheusView(APIView):

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from queue_app.models import AuditEntry, ScheduledTask, Task, TaskPriority, WorkerProcess
+from upwork_automation.parsers import DepthLimitedJSONField
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -39,7 +40,7 @@ class TaskSerializer(serializers.ModelSerializer):
 
 class TaskEnqueueSerializer(serializers.Serializer):
     task_type = serializers.CharField(max_length=100)
-    payload = serializers.JSONField(required=False, default=dict)
+    payload = DepthLimitedJSONField(required=False, default=dict)
     priority = serializers.ChoiceField(choices=TaskPriority.choices, required=False)
     delay = serializers.FloatField(required=False, min_value=0, max_value=366 * 24 * 3600)  # a year at most
     run_at = serializers.DateTimeField(required=False)
@@ -89,12 +90,12 @@ class ScheduledTaskWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     cron_expression = serializers.CharField(max_length=100)
     task_type = serializers.CharField(max_length=100)
-    payload = serializers.JSONField(required=False, default=dict)
+    payload = DepthLimitedJSONField(required=False, default=dict)
     priority = serializers.ChoiceField(
         choices=[("", "Task type default"), *TaskPriority.choices], required=False, allow_blank=True, default=""
     )
     timezone = serializers.CharField(max_length=64, required=False)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(max_length=2_000, required=False, allow_blank=True, default="")
     enabled = serializers.BooleanField(required=False, default=True)
 
     def validate_payload(self, value):

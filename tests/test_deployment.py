@@ -25,12 +25,23 @@ from tests.conftest import ROOT, descendants, still_running, subprocess_env, wai
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 APP_SERVICES = ("web", "worker", "scheduler")
+FIELD_KEY = "m9x8VrX2b0Qe6mQhVJ0m2o1x1q0nW4pPjv6d1F2tX8Q="  # a Fernet key for tests only
 
 
 def run_python(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     """Run `code` in a fresh interpreter with the production settings and the given environment."""
-    child_env = {key: value for key, value in os.environ.items() if key not in {"SECRET_KEY", "LOG_FORMAT"}}
-    child_env.update(DJANGO_SETTINGS_MODULE="upwork_automation.settings.production", LOG_DIR=str(tmp_path), **env)
+    child_env = {
+        key: value
+        for key, value in os.environ.items()
+        if key
+        not in {"SECRET_KEY", "LOG_FORMAT", "FIELD_ENCRYPTION_KEY", "SECURE_HSTS_SECONDS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
+    child_env.update(
+        DJANGO_SETTINGS_MODULE="upwork_automation.settings.production",
+        LOG_DIR=str(tmp_path),
+        FIELD_ENCRYPTION_KEY=FIELD_KEY,
+    )
+    child_env.update(env)
     return subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=child_env, capture_output=True, text=True, timeout=60, check=False
     )
@@ -64,7 +75,7 @@ def test_production_settings_load_with_secret_key_debug_off_and_whitenoise_stora
     assert values["static"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
     assert values["whitenoise"] is True
     assert values["ssl_redirect"] is True and values["session_secure"] is True
-    assert values["hsts"] == 0 and values["proxy"] is None
+    assert values["hsts"] == 31536000 and values["proxy"] is None  # HSTS on unless turned off
 
     knobs = run_python(
         code,
@@ -72,14 +83,37 @@ def test_production_settings_load_with_secret_key_debug_off_and_whitenoise_stora
         SECRET_KEY="a-real-secret-for-this-test",
         SECURE_SSL_REDIRECT="false",
         SESSION_COOKIE_SECURE="false",
-        SECURE_HSTS_SECONDS="31536000",
+        SECURE_HSTS_SECONDS="0",
         TRUST_X_FORWARDED_PROTO="true",
     )
     assert knobs.returncode == 0, knobs.stderr
     values = json.loads(knobs.stdout)
     assert values["ssl_redirect"] is False and values["session_secure"] is False
-    assert values["hsts"] == 31536000
+    assert values["hsts"] == 0
     assert values["proxy"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+@pytest.mark.parametrize("key", ["", " , ", "not-a-fernet-key"])
+def test_production_settings_refuse_to_start_without_a_field_encryption_key(tmp_path, key):
+    result = run_python("import django; django.setup()", tmp_path, SECRET_KEY="a-real-secret", FIELD_ENCRYPTION_KEY=key)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    message = "FIELD_ENCRYPTION_KEY is not set" if not key.strip(" ,") else "is not a Fernet key"
+    assert message in result.stderr and "Fernet.generate_key()" in result.stderr
+
+
+def test_check_deploy_is_clean_with_the_production_settings(tmp_path):
+    """`make check-deploy`: Django's deployment checks find nothing with the defaults and the required secrets."""
+    result = run_python(
+        "import sys; from django.core.management import execute_from_command_line; "
+        "execute_from_command_line(['manage.py', 'check', '--deploy', '--fail-level', 'WARNING'])",
+        tmp_path,
+        SECRET_KEY="a-real-secret-that-is-long-enough-and-random-looking-4f9c2e7a1b8d",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
 
 
 def test_log_format_json_writes_one_valid_json_object_per_line(tmp_path):
@@ -118,6 +152,7 @@ def test_production_serves_collected_static_files_through_whitenoise(tmp_path):
     env.update(
         DJANGO_SETTINGS_MODULE="upwork_automation.settings.production",
         SECRET_KEY="a-real-secret-for-this-test",
+        FIELD_ENCRYPTION_KEY=FIELD_KEY,
         STATIC_ROOT=str(tmp_path / "static"),
         LOG_DIR=str(tmp_path),
         SECURE_SSL_REDIRECT="false",
@@ -176,7 +211,9 @@ def test_create_admin_creates_a_superuser_once_with_a_stored_generated_password(
     assert user.is_superuser and user.is_staff and user.is_active
     assert user.check_password(password) and len(password) >= 16
     assert password_file.stat().st_mode & 0o777 == 0o600
-    assert password in capsys.readouterr().out  # the login is printed for the person who ran it
+    output = capsys.readouterr().out
+    assert password not in output  # never on stdout (scrollback, CI and container logs keep it)
+    assert f"the password in {password_file} (readable by its owner only)" in output
 
     call_command("create_admin", password_file=str(password_file))
     user.refresh_from_db()

@@ -80,6 +80,9 @@ class ApiBodySizeLimitMiddleware:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = 0
+            if limit is not None and request.content_type == "multipart/form-data":
+                # A file part streams to disk and Django counts only the other fields against the limit.
+                limit += settings.ATTACHMENT_MAX_BYTES
             if limit is not None and length > limit:
                 return _too_large_response()
             try:

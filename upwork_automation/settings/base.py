@@ -5,6 +5,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "django_rq",
     "axes",
     "queue_app",
@@ -53,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: answers a locked-out login attempt with 429 before it reaches a password check.
     "axes.middleware.AxesMiddleware",
 ]
@@ -219,6 +222,8 @@ OPENAI_PRICE_INPUT_PER_1K = env("OPENAI_PRICE_INPUT_PER_1K", cast=Decimal, defau
 OPENAI_PRICE_OUTPUT_PER_1K = env("OPENAI_PRICE_OUTPUT_PER_1K", cast=Decimal, default=Decimal("0.0006"))
 PROPOSAL_WORD_LIMIT = env.int("PROPOSAL_WORD_LIMIT", default=250)
 PROPOSAL_MAX_ATTACHMENTS = env.int("PROPOSAL_MAX_ATTACHMENTS", default=3)
+# Largest portfolio attachment accepted (bytes); multipart /api/ bodies may exceed DATA_UPLOAD_MAX_MEMORY_SIZE by this.
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 PROPOSAL_BATCH_CONCURRENCY = env.int("PROPOSAL_BATCH_CONCURRENCY", default=5)
 PROPOSAL_BATCH_MIN_SCORE = env.int("PROPOSAL_BATCH_MIN_SCORE", default=60)
 GOOGLE_SERVICE_ACCOUNT_FILE = env("GOOGLE_SERVICE_ACCOUNT_FILE", default="")
@@ -263,6 +268,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["upwork_automation.permissions.HasApiRole"],
     "DEFAULT_THROTTLE_CLASSES": ["upwork_automation.permissions.UserRoleRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # DRF's defaults, with JSON nested too deep answered 400 (upwork_automation/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "upwork_automation.parsers.ApiJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
@@ -313,6 +324,27 @@ SPECTACULAR_SETTINGS = {
         "ProposalStatusEnum": "proposals.models.ProposalStatus",
         "ProposalVersionSourceEnum": "proposals.models.VersionSource",
         "ApplicationStatusEnum": "applications.models.ApplicationStatus",
+    },
+}
+
+# --- Content Security Policy (django-csp) on every response ----------------------------------
+# Scripts only from our own origin (admin, dashboard, Swagger UI and Redoc from the sidecar are all files); the one
+# inline script django-rq's job pages carry is allowed by its hash (tests/test_security_headers.py recomputes it).
+# Inline styles stay allowed: the admin, Swagger UI and Redoc set style attributes.
+DJANGO_RQ_INLINE_SCRIPT_HASH = "'sha256-1kZe1KRxelr3ptMPsod17Z6BDvbtm4WcufgsZGvsErM='"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, DJANGO_RQ_INLINE_SCRIPT_HASH],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "worker-src": [SELF, "blob:"],  # Redoc's search worker
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
     },
 }
 

@@ -4,6 +4,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from upwork_automation.settings.base import *  # noqa: F403
@@ -19,6 +20,28 @@ if not SECRET_KEY.strip() or SECRET_KEY == DEV_SECRET_KEY:
         "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`, and keep it secret."
     )
 
+# Secrets at rest (OAuth tokens, browser cookies) need a key of their own: one derived from SECRET_KEY would leak
+# with it and change with it.
+FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", default="")
+_field_keys = [key.strip() for key in FIELD_ENCRYPTION_KEY.split(",") if key.strip()]
+if not _field_keys:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEY is not set: the production settings refuse to start without it, instead of deriving "
+        "the key that encrypts stored OAuth tokens and browser cookies from SECRET_KEY. Generate one with "
+        "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`, set the "
+        "FIELD_ENCRYPTION_KEY environment variable to it and keep it secret (tokens stored earlier with the derived "
+        "key read as empty afterwards: reconnect Upwork and upload the browser session again)."
+    )
+for _key in _field_keys:
+    try:
+        Fernet(_key.encode())
+    except ValueError:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY holds a value that is not a Fernet key (32 url-safe base64-encoded bytes); "
+            "generate one with `python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'`."
+        ) from None
+
 DEBUG = False
 
 # --- Static files: whitenoise serves the files `collectstatic` gathered, compressed and with hashed names ----
@@ -31,10 +54,14 @@ STORAGES = {
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-# HSTS is sticky in browsers: raise it (31536000 = a year) once HTTPS is known to work for the host.
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+# HSTS (a year by default) is sent on HTTPS responses only; set SECURE_HSTS_SECONDS=0 to turn it off.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+# Subdomains of this app's own host (not its siblings) are covered too.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Preloading is the domain owner's submission to the browsers' list (hard to undo), so it is opt-in; its
+# deployment-check reminder is silenced for the same reason.
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients' requests).
 if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

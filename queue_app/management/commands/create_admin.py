@@ -1,4 +1,7 @@
-"""`manage.py create_admin`: make sure one superuser exists and print how to log in (safe to run every start)."""
+"""`manage.py create_admin`: make sure one superuser exists and say where its password is (safe to run every start).
+
+A generated password is written to a file only its owner can read (0600), never to stdout: terminal
+scrollback, CI and container logs keep what a command prints."""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ DEFAULT_PASSWORD_FILE = ".data/admin-password"  # noqa: S105 - a path, not a pas
 def password_from_file(path: Path) -> str:
     """The password kept in `path`; a new random one is generated and stored (mode 0600) if the file is missing."""
     if path.exists():
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)  # a copy made readable to others by hand is closed again
         password = path.read_text().strip()
         if not password:
             raise CommandError(f"{path} is empty: delete it to generate a new admin password, or set ADMIN_PASSWORD.")
@@ -74,5 +79,5 @@ class Command(BaseCommand):
             self.stdout.write(f"Admin user '{username}' already existed; updated its {' and '.join(changes)}.")
         else:
             self.stdout.write(f"Admin user '{username}' already exists; nothing changed.")
-        source = "the password in ADMIN_PASSWORD" if from_env else f"password {password} (kept in {password_file})"
-        self.stdout.write(f"Admin login: username {username}, {source}")
+        source = "ADMIN_PASSWORD" if from_env else f"{password_file} (readable by its owner only)"
+        self.stdout.write(f"Admin login: username {username}, the password in {source}")
