@@ -1,6 +1,5 @@
 """Uploads and screenshots under MEDIA_URL are served to staff only, as sandboxed downloads a browser never runs."""
 
-import os
 import socket
 from pathlib import Path
 
@@ -9,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from tests.conftest import subprocess_env, wait_for
-from tests.queue_app.test_monitoring_dashboard import CHROMIUM, CHROMIUM_ARGS
+from tests.queue_app.test_monitoring_dashboard import CHROMIUM_ARGS
 from upwork_automation.permissions import OPERATOR, role_grant
 
 pytestmark = pytest.mark.django_db
@@ -73,13 +72,13 @@ def answers(port: int) -> bool:
 
 
 @pytest.mark.browser
-def test_an_html_file_under_media_cannot_run_script_in_a_staff_session(processes, django_user_model, tmp_path):
+def test_an_html_file_under_media_cannot_run_script_in_a_staff_session(
+    processes, django_user_model, tmp_path, chromium_executable
+):
     """The stored-XSS path: HTML is refused at upload; one planted on disk is only downloaded, its script never runs.
 
     A real server process (runserver), not live_server: Django's test server answers MEDIA_URL itself.
     """
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get update && apt-get install -y chromium")
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -112,7 +111,7 @@ def test_an_html_file_under_media_cannot_run_script_in_a_staff_session(processes
     wait_for(lambda: answers(port), timeout=60, message="runserver to listen")
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(f"{base}/admin/login/?next=/admin/")
         page.fill("#id_username", "boss")

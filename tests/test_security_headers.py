@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 
 import pytest
 
-from tests.queue_app.test_monitoring_dashboard import CHROMIUM, CHROMIUM_ARGS
+from tests.queue_app.test_monitoring_dashboard import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.django_db
 
@@ -57,16 +56,16 @@ def test_inline_scripts_on_the_rq_pages_are_allowed_by_their_hash(staff_client):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_admin_dashboard_and_api_docs_work_in_chromium_under_the_csp(live_server, django_user_model):
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get update && apt-get install -y chromium")
+def test_admin_dashboard_and_api_docs_work_in_chromium_under_the_csp(
+    live_server, django_user_model, chromium_executable
+):
     from playwright.sync_api import sync_playwright
 
     django_user_model.objects.create_superuser("boss", "b@example.com", "pw-boss-browser")
     violations: list[str] = []
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.on(
             "console",
