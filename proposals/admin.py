@@ -10,9 +10,18 @@ from proposals import selectors, services
 from proposals.models import Attachment, FreelancerProfile, Proposal, ProposalAttachment, ProposalVersion
 from queue_app.errors import ApplicationError
 from queue_app.models import TaskSource
+from upwork_automation.console.display import money, short_title
+from upwork_automation.console.forms import ListField, ListFieldsAdminMixin
 
 
 class FreelancerProfileForm(forms.ModelForm):
+    skills = ListField(required=False, help_text="Skills you really have.")
+    achievements = ListField(
+        separator="\n",
+        required=False,
+        help_text="Concrete results (e.g. 'Cut page load from 4 s to 0.8 s').",
+    )
+
     class Meta:
         model = FreelancerProfile
         fields = [
@@ -39,12 +48,17 @@ class FreelancerProfileForm(forms.ModelForm):
 @admin.register(FreelancerProfile)
 class FreelancerProfileAdmin(admin.ModelAdmin):
     form = FreelancerProfileForm
-    list_display = ["name", "title", "hourly_rate", "is_default", "updated_at"]
+    list_display = ["name", "title", "rate", "is_default", "updated_at"]
     search_fields = ["name", "title"]
+
+    @admin.display(description="Hourly rate", ordering="hourly_rate")
+    def rate(self, profile: FreelancerProfile) -> str:
+        return money(profile.hourly_rate, per_hour=True)
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(admin.ModelAdmin):
+class AttachmentAdmin(ListFieldsAdminMixin, admin.ModelAdmin):
+    comma_list_fields = ("skills",)
     list_display = ["title", "skills", "active", "file", "created_at"]
     list_filter = ["active"]
     search_fields = ["title", "description"]
@@ -116,7 +130,7 @@ class ProposalAdmin(admin.ModelAdmin):
     search_fields = ["job__title", "=job__upwork_id"]
     list_select_related = ["job", "profile"]
     ordering = ["-updated_at"]
-    actions = ["approve", "reject", "submit"]
+    actions = ["approve", "reject", "submit", "create_application"]
     readonly_fields = [
         "job_panel",
         "status",
@@ -144,7 +158,7 @@ class ProposalAdmin(admin.ModelAdmin):
 
     @admin.display(description="job", ordering="job__title")
     def job_title(self, proposal):
-        return proposal.job.title
+        return short_title(proposal.job.title)
 
     @admin.display(description="score", ordering="job__score")
     def job_score(self, proposal):
@@ -271,6 +285,25 @@ class ProposalAdmin(admin.ModelAdmin):
             lambda p: services.proposal_reject(
                 proposal_id=p.id,
                 feedback=p.reviewer_feedback,
+                user=request.user,
+                source=TaskSource.ADMIN,
+                remote_addr=request.META.get("REMOTE_ADDR"),
+            ),
+        )
+
+    def has_create_application_permission(self, request) -> bool:
+        return request.user.has_perm("applications.add_application")
+
+    @admin.action(description="Create an application from each approved proposal", permissions=["create_application"])
+    def create_application(self, request, queryset):
+        from applications.services import application_create
+
+        self._each(
+            request,
+            queryset,
+            "Created an application for",
+            lambda p: application_create(
+                proposal_id=p.id,
                 user=request.user,
                 source=TaskSource.ADMIN,
                 remote_addr=request.META.get("REMOTE_ADDR"),

@@ -9,6 +9,8 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from queue_app.dashboard import queue_dashboard
+from upwork_automation.console.business import business_dashboard
+from upwork_automation.console.inbox import inbox_action, inbox_view
 
 
 @staff_member_required
@@ -29,6 +31,13 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/queue/dashboard/", admin.site.admin_view(queue_dashboard), name="queue-dashboard"),
+    path("admin/inbox/", admin.site.admin_view(inbox_view), name="console-inbox"),
+    path(
+        "admin/inbox/<slug:name>/<int:object_id>/",
+        admin.site.admin_view(inbox_action),
+        name="console-inbox-action",
+    ),
+    path("admin/business/", admin.site.admin_view(business_dashboard), name="console-business"),
     path("admin/", admin.site.urls),
     # OpenAPI 3 schema and its docs (Swagger UI, Redoc; assets self-hosted): authenticated users only.
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
