@@ -90,12 +90,13 @@ class ApplicationAdmin(admin.ModelAdmin):
         "screenshot_links",
     ]
     list_filter = ["status", "approved_at", "submitted_at"]
-    list_select_related = ["job"]
+    list_select_related = ["job", "proposal"]
     search_fields = ["job__title", "=job__upwork_id", "=confirmation_reference"]
     date_hierarchy = "created_at"
     inlines = [ScreenshotInline]
     actions = ["approve", "schedule_now", "dry_run", "cancel", "reopen", "batch_schedule"]
     readonly_fields = [
+        "what_stopped_it",
         "job",
         "proposal",
         "proposal_version",
@@ -181,6 +182,34 @@ class ApplicationAdmin(admin.ModelAdmin):
         if shot is None or not shot.image or not self.has_view_permission(request):
             raise Http404("No such screenshot.")
         return FileResponse(shot.image.open("rb"), content_type="image/png")
+
+    @admin.display(description="What stopped it")
+    def what_stopped_it(self, application: Application) -> str:
+        """The last error on the application's own page, with the way out when the proposal is the cause."""
+        if not application.error:
+            return "-"
+        proposal_url = reverse("admin:proposals_proposal_change", args=[application.proposal_id])
+        way_out = ""
+        if application.proposal.status == "approved" and application.status not in services.SENT:
+            way_out = format_html(
+                '<p><a class="button" href="{}">Open proposal #{} to reopen it for changes</a> '
+                "(button “Reopen for changes”), fix the text or answers, approve it, then approve this "
+                "application again.</p>",
+                proposal_url,
+                application.proposal_id,
+            )
+        elif application.status == "awaiting_approval":
+            way_out = format_html(
+                '<p><a href="{}">Proposal #{}</a> is {}: approve it, then approve this application.</p>',
+                proposal_url,
+                application.proposal_id,
+                application.proposal.get_status_display().lower(),
+            )
+        return format_html(
+            '<div style="border-left:4px solid #ba2121;padding:.3em .8em;white-space:pre-wrap">{}</div>{}',
+            application.error,
+            way_out,
+        )
 
     @admin.display(description="Job", ordering="job__title")
     def job_title(self, application: Application) -> str:

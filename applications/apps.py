@@ -10,7 +10,29 @@ class ApplicationsConfig(AppConfig):
 
     def ready(self) -> None:
         from applications import tasks
-        from queue_app import registry
+        from queue_app import registry, switches
+
+        # Flipped by an operator in the admin (Runtime switches), read by workers at task time; the
+        # environment variable of the same name is the default.
+        switches.switch_declare(
+            key="applications.enabled",
+            kind=switches.BOOL,
+            setting="APPLICATIONS_ENABLED",
+            description="Kill switch: off = nothing is submitted (dry runs still fill the form).",
+        )
+        switches.switch_declare(
+            key="applications.dry_run",
+            kind=switches.BOOL,
+            setting="APPLICATIONS_DRY_RUN",
+            description="On = submissions fill the form and take screenshots but never click submit.",
+        )
+        switches.switch_declare(
+            key="applications.daily_cap",
+            kind=switches.INT,
+            setting="APPLICATIONS_DAILY_CAP",
+            minimum=0,
+            description="At most this many submissions a day (resets at midnight, business time zone).",
+        )
 
         registry.register(
             "submit_application",

@@ -25,6 +25,35 @@ SAFETY_SETTINGS = (
 )
 
 
+# The knobs an operator may flip at run time (queue_app.switches; admin "Runtime switches"): the setting of the
+# same name is only the default. Declared in ApplicationsConfig.ready().
+SWITCHES = {
+    "APPLICATIONS_ENABLED": "applications.enabled",
+    "APPLICATIONS_DRY_RUN": "applications.dry_run",
+    "APPLICATIONS_DAILY_CAP": "applications.daily_cap",
+}
+
+
+def setting(name: str) -> Any:
+    """The one accessor for a safety knob: the runtime switch when it is one, else the setting (read when called)."""
+    from queue_app.switches import switch_value
+
+    key = SWITCHES.get(name)
+    return switch_value(key) if key else getattr(settings, name)
+
+
+def enabled() -> bool:
+    return setting("APPLICATIONS_ENABLED")
+
+
+def dry_run() -> bool:
+    return setting("APPLICATIONS_DRY_RUN")
+
+
+def daily_cap() -> int:
+    return setting("APPLICATIONS_DAILY_CAP")
+
+
 def safety_settings() -> dict[str, Any]:
-    """Every safety knob with its current value (read when called)."""
-    return {name: getattr(settings, name) for name in SAFETY_SETTINGS}
+    """Every safety knob with its current value (runtime switches included; read when called)."""
+    return {name: setting(name) for name in SAFETY_SETTINGS}

@@ -348,6 +348,49 @@ def application_reopen(
     return application
 
 
+# Statuses in which something was (or may have been) sent: the proposal behind it can no longer change.
+SENT = (ApplicationStatus.SUBMITTING, ApplicationStatus.SUBMITTED, ApplicationStatus.VERIFIED)
+# Waiting to be sent with the approved version: reopening the proposal sends them back to approval.
+HOLDABLE = (
+    ApplicationStatus.APPROVED,
+    ApplicationStatus.SCHEDULED,
+    ApplicationStatus.FAILED,
+    ApplicationStatus.NEEDS_ATTENTION,
+)
+
+
+def applications_hold_for_proposal(
+    *, proposal_id: int, reason: str, user=None, source: str = TaskSource.SYSTEM, remote_addr: str | None = None
+) -> list[int]:
+    """The proposal is being reopened: its unsent applications go back to awaiting approval (audited).
+
+    InvalidTransition when one was sent or may have been (a slot was taken): that text is out. Call inside
+    the caller's transaction; a scheduled submit task then finds the application not startable.
+    """
+    applications = list(
+        Application.objects.select_for_update()
+        .filter(proposal_id=proposal_id)
+        .exclude(status=ApplicationStatus.CANCELLED)
+    )
+    sent = [a for a in applications if a.status in SENT or (a.counts_toward_caps and a.status not in HOLDABLE[:2])]
+    if sent:
+        raise InvalidTransition(
+            f"Application {sent[0].id} for this proposal is {sent[0].status}: what was sent cannot be reopened."
+        )
+    held = []
+    for application in applications:
+        if application.status not in HOLDABLE:
+            continue
+        before = _view(application)
+        _set_status(application, ApplicationStatus.AWAITING_APPROVAL)
+        application.scheduled_for = None
+        application.error = reason
+        application.save(update_fields=["status", "status_changed_at", "scheduled_for", "error", "updated_at"])
+        _audit(application, "hold", before=before, source=source, user=user, remote_addr=remote_addr)
+        held.append(application.id)
+    return held
+
+
 # --- the gates -------------------------------------------------------------------
 @dataclass
 class Usage:
@@ -389,9 +432,10 @@ def connects_needed(application: Application) -> int:
 
 def gates_check(application: Application, *, usage: Usage, now: datetime, caps: bool = True) -> None:
     """Raise GateRefused naming the first safety control that refuses this submission."""
-    if not settings.APPLICATIONS_ENABLED:
+    if not conf.enabled():
         raise GateRefused(
-            "Submitting is switched off (APPLICATIONS_ENABLED=false); nothing is sent until it is turned on.",
+            "Submitting is switched off (runtime switch applications.enabled, default APPLICATIONS_ENABLED); "
+            "nothing is sent until it is turned on in the admin (Runtime switches).",
             gate="kill_switch",
         )
     if application.status not in STARTABLE:
@@ -414,10 +458,11 @@ def gates_check(application: Application, *, usage: Usage, now: datetime, caps: 
         )
     if not caps:
         return
-    cap = settings.APPLICATIONS_DAILY_CAP
+    cap = conf.daily_cap()
     if usage.today >= cap:
         raise GateRefused(
-            f"The daily cap of {cap} submissions is reached (APPLICATIONS_DAILY_CAP); it resets at midnight.",
+            f"The daily cap of {cap} submissions is reached (runtime switch applications.daily_cap); "
+            "it resets at midnight.",
             gate="daily_cap",
         )
     budget = settings.APPLICATIONS_MONTHLY_CONNECTS_BUDGET
@@ -596,7 +641,7 @@ def application_submit(
             source=source,
         )
         raise SubmissionStopped("An interrupted attempt needs a person to check Upwork before anything else.")
-    dry_run = settings.APPLICATIONS_DRY_RUN if dry_run is None else dry_run
+    dry_run = conf.dry_run() if dry_run is None else dry_run
     if dry_run:
         return _dry_run(application, source=source)
     try:
@@ -629,14 +674,15 @@ def application_submit(
         raise SubmissionRetryable(error.message) from None
     except (browser.FormRejected, browser.Refused) as error:
         _save_shots(application_id, error.shots)
-        _release(application_id, status=ApplicationStatus.FAILED, error=error.message)
-        _record_failure(application_id, error.message, source=source)
-        raise SubmissionStopped(error.message) from None
+        message = f"{error.message}{way_out(error.reason)}"
+        _release(application_id, status=ApplicationStatus.FAILED, error=message)
+        _record_failure(application_id, message, source=source)
+        raise SubmissionStopped(message) from None
     except browser.Stopped as stop:
         _save_shots(application_id, stop.shots)
         if not stop.clicked:
             _release(application_id, status=ApplicationStatus.NEEDS_ATTENTION, error=stop.message)
-        _attention(application_id, f"{stop.reason}: {stop.message}", source=source, url=stop.url)
+        _attention(application_id, f"{stop.reason}: {stop.message}{way_out(stop.reason)}", source=source, url=stop.url)
         _mark_session(session.id, stop)
         raise SubmissionStopped(stop.message, code=stop.reason) from None
     except Exception as error:  # unknown state: it may have been sent, so a person checks
@@ -649,7 +695,7 @@ def application_submit(
 
 def _dry_run(application: Application, *, source: str) -> SubmitResult:
     """Fill the form and screenshot it; never click submit and never take a slot."""
-    if settings.APPLICATIONS_ENABLED:
+    if conf.enabled():
         gates_check(application, usage=Usage(0, 0, None), now=timezone.now(), caps=False)
     else:
         _dry_run_gates(application)
@@ -663,7 +709,9 @@ def _dry_run(application: Application, *, source: str) -> SubmitResult:
         _save_shots(application.id, stop.shots)
         if isinstance(stop, browser.Stopped):
             _mark_session(session.id, stop)
-        raise SubmissionStopped(f"Dry run stopped: {stop.message}") from None
+        message = f"Dry run stopped: {stop.message}{way_out(stop.reason)}"
+        _note_dry_run_stop(application.id, message, source=source)
+        raise SubmissionStopped(message) from None
     _save_shots(application.id, outcome.shots)
     with transaction.atomic():
         application = _lock(application.id)
@@ -677,6 +725,30 @@ def _dry_run(application: Application, *, source: str) -> SubmitResult:
         )
         _audit(application, "dry_run", before=before, source=source, connects_on_page=outcome.connects_on_page)
     return SubmitResult("dry_run", application.id, message=f"form filled, {len(outcome.shots)} screenshot(s)")
+
+
+# Stops the proposal's text causes: the way out is to change the proposal, not to retry.
+PROPOSAL_REASONS = {"unanswered_question"}
+
+
+def way_out(reason: str) -> str:
+    """What a person does about a stop, said after its reason (empty when retrying or the session is the fix)."""
+    if reason in PROPOSAL_REASONS:
+        return (
+            " Reopen the proposal (admin: Reopen for changes; API: POST /api/proposals/{id}/reopen/; "
+            "CLI: manage.py proposals reopen ID), answer the question, approve it, then approve this application again."
+        )
+    return ""
+
+
+def _note_dry_run_stop(application_id: int, message: str, *, source: str) -> None:
+    """A dry run sends nothing, so the status stays; the reason goes on the application itself (audited)."""
+    with transaction.atomic():
+        application = _lock(application_id)
+        before = _view(application)
+        application.error = message
+        application.save(update_fields=["error", "updated_at"])
+        _audit(application, "dry_run_stopped", before=before, source=source)
 
 
 def _dry_run_gates(application: Application) -> None:
@@ -810,8 +882,11 @@ def applications_batch_schedule(
     """
     from queue_app.services import task_enqueue
 
-    if not settings.APPLICATIONS_ENABLED:
-        raise GateRefused("Submitting is switched off (APPLICATIONS_ENABLED=false).", gate="kill_switch")
+    if not conf.enabled():
+        raise GateRefused(
+            "Submitting is switched off (runtime switch applications.enabled, default APPLICATIONS_ENABLED).",
+            gate="kill_switch",
+        )
     scheduled, skipped = [], []
     with transaction.atomic():
         _take_submission_lock()
@@ -822,7 +897,7 @@ def applications_batch_schedule(
         scheduled_today = pending.filter(scheduled_for__lt=day_end).count()
         pending_connects = sum(connects_needed(a) for a in pending)
         last_pending = pending.aggregate(latest=Max("scheduled_for"))["latest"]
-        remaining = settings.APPLICATIONS_DAILY_CAP - usage.today - scheduled_today
+        remaining = conf.daily_cap() - usage.today - scheduled_today
         budget_left = settings.APPLICATIONS_MONTHLY_CONNECTS_BUDGET - usage.month_connects - pending_connects
         at = max(now, usage.gap_until or now)
         if last_pending is not None:
@@ -888,8 +963,11 @@ def applications_batch_request(
     """Queue batch_submit_applications (it schedules within today's cap and the gap when it runs)."""
     from queue_app.services import task_enqueue
 
-    if not settings.APPLICATIONS_ENABLED:
-        raise GateRefused("Submitting is switched off (APPLICATIONS_ENABLED=false).", gate="kill_switch")
+    if not conf.enabled():
+        raise GateRefused(
+            "Submitting is switched off (runtime switch applications.enabled, default APPLICATIONS_ENABLED).",
+            gate="kill_switch",
+        )
     return task_enqueue(
         task_type="batch_submit_applications",
         payload={"application_ids": application_ids, "limit": limit},
@@ -902,7 +980,7 @@ def limits_summary(*, now: datetime | None = None) -> dict[str, Any]:
     """The safety settings and how much of today's cap and this month's budget is used."""
     now = now or timezone.now()
     usage = usage_read(now=now)
-    cap = settings.APPLICATIONS_DAILY_CAP
+    cap = conf.daily_cap()
     budget = settings.APPLICATIONS_MONTHLY_CONNECTS_BUDGET
     return {
         "settings": conf.safety_settings(),

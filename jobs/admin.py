@@ -99,7 +99,7 @@ class JobAdmin(ReadOnlyChangePageMixin, admin.ModelAdmin):
     list_select_related = ["profile"]
     ordering = ["-score", "-posted_at"]
     actions = ["generate_proposal", "shortlist", "reject", "archive"]
-    exclude = ["score_breakdown", "filter_reasons", *MONEY_FIELDS]
+    exclude = ["score_breakdown", "filter_reasons", "screening_questions", *MONEY_FIELDS]
     show_full_result_count = False
 
     def has_add_permission(self, request):
@@ -116,7 +116,13 @@ class JobAdmin(ReadOnlyChangePageMixin, admin.ModelAdmin):
                 shown.append(f"{field.name}_money")
             elif field.name not in self.exclude:
                 shown.append(field.name)
-        return ["score_explanation", "filter_verdict", *shown]
+        return ["score_explanation", "filter_verdict", "screening_question_list", *shown]
+
+    @admin.display(description="Screening questions")
+    def screening_question_list(self, job: Job):
+        if not job.screening_questions:
+            return "None found on the job's page."
+        return format_html("<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((q,) for q in job.screening_questions)))
 
     def get_urls(self):
         extra = [

@@ -10,7 +10,14 @@ class JobsConfig(AppConfig):
 
     def ready(self) -> None:
         from jobs import tasks
-        from queue_app import registry
+        from queue_app import registry, switches
+
+        switches.switch_declare(
+            key="discovery.scheduled",
+            kind=switches.BOOL,
+            setting="DISCOVERY_SCHEDULED_ENABLED",
+            description="Off = job_discovery tasks fired by a schedule do nothing (manual runs still work).",
+        )
 
         registry.register(
             "job_discovery",

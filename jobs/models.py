@@ -120,6 +120,11 @@ class Job(models.Model):
     url = models.URLField(max_length=500)
     title = models.CharField(max_length=500)
     description = models.TextField(blank=True)
+    screening_questions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Questions the job's application form asks, as found at discovery; every draft answers them.",
+    )
     job_type = models.CharField(max_length=10, choices=JobType.choices, blank=True)
     budget = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True, help_text="Fixed price, USD")
     hourly_min = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)

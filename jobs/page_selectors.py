@@ -52,6 +52,8 @@ DETAIL_EXPERIENCE = '[data-test="job-features"] [data-test="experience-level"]'
 DETAIL_DURATION = '[data-test="duration"]'
 DETAIL_WORKLOAD = '[data-test="workload"]'
 DETAIL_SKILL = '[data-test="skills"] [data-test="skill"]'
+# "You will be asked to answer the following questions when submitting a proposal" on the job page.
+DETAIL_QUESTION = '[data-test="screening-questions"] [data-test="screening-question"]'
 DETAIL_PROPOSALS = '[data-test="client-activity"] [data-test="proposals-tier"]'
 DETAIL_CONNECTS = '[data-test="connects-required"]'
 CLIENT_PAYMENT = '[data-test="payment-verified"]'

@@ -12,13 +12,14 @@ def job_list() -> QuerySet[Job]:
     return Job.objects.select_related("profile")
 
 
-def jobs_top(*, job_ids: list[int], limit: int, min_score: int = 0) -> list[Job]:
-    """The best new jobs among these that passed the filters, highest score first."""
-    return list(
-        Job.objects.filter(
-            id__in=job_ids, status=JobStatus.NEW, passed_filters=True, score__isnull=False, score__gte=min_score
-        ).order_by("-score", "-posted_at")[:limit]
+def jobs_top(*, job_ids: list[int], limit: int, min_score: int = 0, without_proposal: bool = False) -> list[Job]:
+    """The best new jobs among these that passed the filters, highest score first (optionally: no proposal yet)."""
+    queryset = Job.objects.filter(
+        id__in=job_ids, status=JobStatus.NEW, passed_filters=True, score__isnull=False, score__gte=min_score
     )
+    if without_proposal:
+        queryset = queryset.filter(proposals__isnull=True)
+    return list(queryset.order_by("-score", "-posted_at")[:limit])
 
 
 def browser_session_usable() -> BrowserSession | None:

@@ -19,6 +19,7 @@ class JobSerializer(serializers.ModelSerializer):
             "url",
             "title",
             "description",
+            "screening_questions",
             "job_type",
             "budget",
             "hourly_min",

@@ -515,7 +515,8 @@ def discovery_run(*, profile_id: int, task_id: str = "") -> dict:
     outcome = jobs_upsert(records=run.records, profile=profile)
     counts = jobs_evaluate(profile=profile, job_ids=outcome.job_ids)
     SearchProfile.objects.filter(id=profile.id).update(last_run_at=timezone.now())
-    handed = proposals_handoff(profile=profile, job_ids=outcome.job_ids)
+    # Only jobs first seen in this run: one seen before was already offered (or chosen by a person).
+    handoff = proposals_handoff(profile=profile, job_ids=outcome.created)
     top = selectors.jobs_top(job_ids=outcome.job_ids, limit=5)
     logger.info(
         "Discovery for profile %s (task %s): %d searches, %d unique jobs, %d new",
@@ -536,22 +537,48 @@ def discovery_run(*, profile_id: int, task_id: str = "") -> dict:
         "updated": len(outcome.updated),
         **counts,
         "errors": run.errors,
-        "handed_to_proposals": handed,
+        "handed_to_proposals": handoff.job_ids,
+        "handoff_note": handoff.note,
         "top": [{"id": job.id, "score": job.score, "title": job.title} for job in top],
     }
 
 
-def proposals_handoff(*, profile: SearchProfile, job_ids: list[int]) -> list[int]:
-    """Enqueue generate_proposal for the profile's top N new jobs, if that task type exists."""
+@dataclass
+class Handoff:
+    """What discovery handed to drafting, and, when it handed nothing it could have, why."""
+
+    job_ids: list[int] = field(default_factory=list)
+    note: str = ""
+
+
+def proposals_handoff(*, profile: SearchProfile, job_ids: list[int]) -> Handoff:
+    """Enqueue generate_proposal for the profile's top N of these jobs that have no proposal yet.
+
+    The caller passes the jobs first seen in its run. Without a freelancer profile to write as, nothing
+    is enqueued and the note says so (drafting would only fail).
+    """
     from queue_app import registry
     from queue_app.services import task_enqueue
 
     if not profile.handoff_top_n:
-        return []
+        return Handoff()
     if "generate_proposal" not in registry.all_types():
         logger.info("generate_proposal is not registered; skipping hand-off of top %d jobs", profile.handoff_top_n)
-        return []
-    jobs = selectors.jobs_top(job_ids=job_ids, limit=profile.handoff_top_n, min_score=profile.handoff_min_score)
+        return Handoff(note="Proposal drafting is not installed; nothing was handed over.")
+    jobs = selectors.jobs_top(
+        job_ids=job_ids, limit=profile.handoff_top_n, min_score=profile.handoff_min_score, without_proposal=True
+    )
+    if not jobs:
+        return Handoff()
+    from proposals.selectors import profile_for
+
+    if profile_for(None) is None:
+        note = (
+            f"Drafting skipped for {len(jobs)} top job(s): there is no default freelancer profile to write as. "
+            "Create one in the admin (Freelancer profiles, mark it default), then run `manage.py proposals batch`."
+        )
+        logger.info("Hand-off of search profile %s skipped: no default freelancer profile", profile.id)
+        return Handoff(note=note)
     handed = []
     for job in jobs:
         task_enqueue(
@@ -560,4 +587,4 @@ def proposals_handoff(*, profile: SearchProfile, job_ids: list[int]) -> list[int
             idempotency_key=f"generate_proposal:job:{job.id}",
         )
         handed.append(job.id)
-    return handed
+    return Handoff(job_ids=handed)

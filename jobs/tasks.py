@@ -64,7 +64,22 @@ def _stopped(error: SourceError, context: TaskContext) -> dict:
     }
 
 
+def _scheduled_discovery_off(context: TaskContext) -> bool:
+    """The operator switched scheduled discovery off (runtime switch discovery.scheduled) and a schedule fired this."""
+    from queue_app.models import Task, TaskSource
+    from queue_app.switches import switch_value
+
+    if switch_value("discovery.scheduled"):
+        return False
+    return Task.objects.filter(id=context.task_id, source=TaskSource.SCHEDULER).exists()
+
+
 def job_discovery(payload: dict, context: TaskContext) -> dict:
+    if _scheduled_discovery_off(context):
+        logger.info(
+            "Task %s: scheduled discovery is switched off (discovery.scheduled); nothing searched", context.task_id
+        )
+        return {"skipped": "Scheduled discovery is switched off (runtime switch discovery.scheduled)."}
     profile_id = payload.get("profile_id")
     if profile_id is None and (payload.get("keywords") or payload.get("skills")):
         specs = [SearchSpec(strategy=Strategy.KEYWORDS, query=k) for k in payload.get("keywords") or []]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
+from django.http import HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
 
+from applications.content import split_letter_and_answers
 from proposals import selectors, services
 from proposals.models import Attachment, FreelancerProfile, Proposal, ProposalAttachment, ProposalVersion
 from queue_app.errors import ApplicationError
@@ -84,6 +87,13 @@ class ProposalReviewForm(forms.ModelForm):
         model = Proposal
         fields = ["reviewer_feedback"]
 
+    questions = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "style": "width: 95%"}),
+        required=False,
+        label="Screening questions",
+        help_text="One per line. Changing them regenerates the proposal (a new version) that answers them.",
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
@@ -92,6 +102,36 @@ class ProposalReviewForm(forms.ModelForm):
             self.fields["chosen"].initial = list(
                 self.instance.chosen_attachments.values_list("attachment_id", flat=True)
             )
+            questions = list(self.instance.screening_questions or [])
+            self.fields["questions"].initial = "\n".join(questions)
+            _, answers = split_letter_and_answers(current.text if current else "", questions)
+            for index, item in enumerate(answers):
+                self.fields[f"answer_{index}"] = forms.CharField(
+                    widget=forms.Textarea(attrs={"rows": 3, "style": "width: 95%"}),
+                    required=False,
+                    label=f"Answer: {item['question']}",
+                    initial=item["answer"],
+                    help_text="Saving a changed answer adds a new version with it.",
+                )
+
+    def answer_fields(self) -> list[str]:
+        return [name for name in self.fields if name.startswith("answer_")]
+
+    def changed_answers(self) -> list[dict]:
+        questions = list(self.instance.screening_questions or [])
+        return [
+            {"question": questions[int(name.removeprefix("answer_"))], "answer": self.cleaned_data[name]}
+            for name in self.answer_fields()
+            if name in self.changed_data
+        ]
+
+    def new_questions(self) -> list[str] | None:
+        """The questions typed, when they differ from the proposal's (None when unchanged)."""
+        if "questions" not in self.changed_data:
+            return None
+        typed = [" ".join(line.split()) for line in self.cleaned_data["questions"].splitlines()]
+        typed = [q for q in typed if q]
+        return typed if typed != list(self.instance.screening_questions or []) else None
 
 
 class VersionInline(admin.TabularInline):
@@ -130,7 +170,7 @@ class ProposalAdmin(admin.ModelAdmin):
     search_fields = ["job__title", "=job__upwork_id"]
     list_select_related = ["job", "profile"]
     ordering = ["-updated_at"]
-    actions = ["approve", "reject", "submit", "create_application"]
+    actions = ["approve", "reject", "submit", "reopen", "create_application"]
     readonly_fields = [
         "job_panel",
         "status",
@@ -155,6 +195,21 @@ class ProposalAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # proposals are drafted by generate_proposal
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The answer_N fields are added per proposal by the form itself; the model form knows none of them.
+        fields = kwargs.get("fields", flatten_fieldsets(self.get_fieldsets(request, obj)))
+        if fields is not None:
+            kwargs["fields"] = [name for name in fields if not name.startswith("answer_")]
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        """The fixed sections, plus one field per screening answer (the questions differ per proposal)."""
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None:
+            answers = [f"answer_{index}" for index in range(len(obj.screening_questions or []))]
+            fieldsets.insert(2, ("Screening questions and answers", {"fields": ["questions", *answers]}))
+        return fieldsets
 
     @admin.display(description="job", ordering="job__title")
     def job_title(self, proposal):
@@ -219,6 +274,27 @@ class ProposalAdmin(admin.ModelAdmin):
             if "text" in form.changed_data and form.cleaned_data["text"].strip():
                 version = services.proposal_edit(proposal_id=obj.id, text=form.cleaned_data["text"], user=request.user)
                 self.message_user(request, f"Saved as version {version.number}.", messages.SUCCESS)
+            answers = form.changed_answers()
+            if answers:
+                version = services.proposal_answers_set(
+                    proposal_id=obj.id, answers=answers, user=request.user, source=TaskSource.ADMIN
+                )
+                self.message_user(request, f"Answers saved as version {version.number}.", messages.SUCCESS)
+            questions = form.new_questions()
+            if questions is not None:
+                task = services.proposal_regenerate_request(
+                    proposal_id=obj.id,
+                    screening_questions=questions,
+                    feedback=obj.reviewer_feedback,
+                    user=request.user,
+                    source=TaskSource.ADMIN,
+                )
+                self.message_user(
+                    request,
+                    f"Regenerating with {len(questions)} screening question(s) as task {task.id}: "
+                    "the new version appears here when it is done.",
+                    messages.SUCCESS,
+                )
             if "chosen" in form.changed_data:
                 services.proposal_attachments_set(
                     proposal_id=obj.id,
@@ -231,6 +307,24 @@ class ProposalAdmin(admin.ModelAdmin):
 
     def response_change(self, request, obj):
         """The change form's "Save and approve" / "Save and reject" buttons."""
+        if "_reopen" in request.POST:
+            try:
+                proposal = services.proposal_reopen(
+                    proposal_id=obj.id,
+                    reason=request.POST.get("reviewer_feedback", "").strip(),
+                    user=request.user,
+                    source=TaskSource.ADMIN,
+                    remote_addr=request.META.get("REMOTE_ADDR"),
+                )
+                self.message_user(
+                    request,
+                    f"Proposal #{obj.id} reopened as version {proposal.current_version}: edit the text or the "
+                    "answers, approve it, then approve its application again.",
+                    messages.SUCCESS,
+                )
+            except ApplicationError as error:
+                self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(request.path)
         for button, call in (("_approve", services.proposal_approve), ("_reject", services.proposal_reject)):
             if button not in request.POST:
                 continue
@@ -303,6 +397,20 @@ class ProposalAdmin(admin.ModelAdmin):
             queryset,
             "Created an application for",
             lambda p: application_create(
+                proposal_id=p.id,
+                user=request.user,
+                source=TaskSource.ADMIN,
+                remote_addr=request.META.get("REMOTE_ADDR"),
+            ),
+        )
+
+    @admin.action(description="Reopen for changes (approved, no application sent yet)")
+    def reopen(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "Reopened",
+            lambda p: services.proposal_reopen(
                 proposal_id=p.id,
                 user=request.user,
                 source=TaskSource.ADMIN,

@@ -195,8 +195,33 @@ class ProposalEditSerializer(serializers.Serializer):
 
 
 class ProposalRegenerateSerializer(serializers.Serializer):
-    feedback = serializers.CharField(max_length=10000)
+    feedback = serializers.CharField(max_length=10000, required=False, allow_blank=True, default="")
+    screening_questions = serializers.ListField(
+        child=serializers.CharField(max_length=2000),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Replace the proposal's screening questions; the new version answers them.",
+    )
     generator = serializers.ChoiceField(choices=GENERATORS, required=False, allow_null=True, default=None)
+
+    def validate(self, attrs):
+        if not attrs.get("feedback") and attrs.get("screening_questions") is None:
+            raise serializers.ValidationError({"feedback": ["Give feedback, screening_questions, or both."]})
+        return attrs
+
+
+class ProposalReopenSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=10000, required=False, allow_blank=True, default="")
+
+
+class ScreeningAnswerSerializer(serializers.Serializer):
+    question = serializers.CharField(max_length=2000)
+    answer = serializers.CharField(max_length=10000, allow_blank=True)
+
+
+class ProposalAnswersSerializer(serializers.Serializer):
+    answers = ScreeningAnswerSerializer(many=True, allow_empty=False)
 
 
 class ProposalReviewSerializer(serializers.Serializer):

@@ -130,9 +130,12 @@ def _lock(proposal_id: int) -> Proposal:
 
 def _require(proposal: Proposal, allowed: tuple, action: str) -> None:
     if proposal.status not in allowed:
+        hint = ""
+        if proposal.status == ProposalStatus.APPROVED and ProposalStatus.APPROVED not in allowed:
+            hint = " Reopen it first (it becomes a new version in review) while no application has been sent."
         raise InvalidTransition(
             f"Proposal {proposal.id} is {proposal.status}; it can be {action} only when "
-            f"{' or '.join(str(s) for s in allowed)}."
+            f"{' or '.join(str(s) for s in allowed)}.{hint}"
         )
 
 
@@ -171,6 +174,12 @@ def _add_version(
     _set_status(proposal, status)
     proposal.save(update_fields=["current_version", "status", "status_changed_at", "updated_at"])
     return version
+
+
+def _clean_questions(questions: list[str] | None) -> list[str]:
+    """Questions stripped, empties and repeats dropped, order kept."""
+    cleaned = [" ".join(str(q).split()) for q in questions or []]
+    return list(dict.fromkeys(q for q in cleaned if q))
 
 
 def _version_of_task(task_id: str | None) -> ProposalVersion | None:
@@ -275,12 +284,20 @@ def proposal_generate(
         raise NotFound(f"No job with id {job_id}.")
     existing = Proposal.objects.filter(job=job).first()
     if existing is not None and existing.current_version > 0:
-        return existing
+        wanted = _clean_questions(screening_questions) if screening_questions is not None else None
+        if wanted is None or wanted == list(existing.screening_questions or []):
+            return existing
+        # New questions for a drafted proposal: a new version that answers them (refused once approved).
+        proposal_regenerate(proposal_id=existing.id, screening_questions=wanted, generator=generator, task_id=task_id)
+        return Proposal.objects.get(id=existing.id)
     generator = _generator(generator)
     profile = _profile(profile_id)
-    questions = (
-        screening_questions if screening_questions is not None else (existing.screening_questions if existing else [])
-    )
+    if screening_questions is not None:
+        questions = _clean_questions(screening_questions)
+    elif existing is not None and existing.screening_questions:
+        questions = list(existing.screening_questions)
+    else:
+        questions = list(job.screening_questions or [])
     matches = matching.match_attachments(
         job=job, attachments=selectors.active_attachments(), limit=settings.PROPOSAL_MAX_ATTACHMENTS
     )
@@ -350,12 +367,18 @@ def proposal_generate_request(
 def proposal_regenerate(
     *,
     proposal_id: int,
-    feedback: str,
+    feedback: str = "",
+    screening_questions: list[str] | None = None,
     generator: str | None = None,
     user=None,
+    source: str = TaskSource.SYSTEM,
     task_id: str | None = None,
 ) -> ProposalVersion:
-    """A new version written with the reviewer's feedback; the proposal goes back to draft for review."""
+    """A new version written with the reviewer's feedback; the proposal goes back to draft for review.
+
+    `screening_questions`, when given, replace the proposal's questions first (audited as
+    proposal.questions) and the new version answers them. An approved proposal is refused: reopen it first.
+    """
     done = _version_of_task(task_id)
     if done is not None:
         return done
@@ -363,13 +386,18 @@ def proposal_regenerate(
     if proposal is None:
         raise NotFound(f"No proposal with id {proposal_id}.")
     _require(proposal, REVISABLE, "regenerated")
+    questions = (
+        _clean_questions(screening_questions)
+        if screening_questions is not None
+        else list(proposal.screening_questions or [])
+    )
     generator = _generator(generator)
     previous = selectors.proposal_current_version(proposal)
     request = DraftRequest(
         job=proposal.job,
         profile=_profile(proposal.profile_id),
         word_limit=settings.PROPOSAL_WORD_LIMIT,
-        screening_questions=proposal.screening_questions,
+        screening_questions=questions,
         attachment_titles=[c.attachment.title for c in proposal.chosen_attachments.all()],
         feedback=feedback,
         previous_text=previous.text if previous else "",
@@ -379,13 +407,57 @@ def proposal_regenerate(
         with transaction.atomic():
             proposal = _lock(proposal_id)
             _require(proposal, REVISABLE, "regenerated")  # approved meanwhile: the new text is dropped
-            proposal.reviewer_feedback = feedback
-            proposal.save(update_fields=["reviewer_feedback", "updated_at"])
+            if questions != list(proposal.screening_questions or []):
+                audit_record(
+                    action="proposal.questions",
+                    object_type="proposal",
+                    object_id=proposal.id,
+                    source=source,
+                    user=user,
+                    before={"screening_questions": proposal.screening_questions},
+                    after={"screening_questions": questions},
+                )
+                proposal.screening_questions = questions
+            if feedback:
+                proposal.reviewer_feedback = feedback
+            proposal.save(update_fields=["reviewer_feedback", "screening_questions", "updated_at"])
             version = _add_version(
                 proposal, draft=draft, status=ProposalStatus.DRAFT, feedback=feedback, user=user, task_id=task_id
             )
             cost_release(reservation)  # settled: the version carries the real cost, in the same commit
             return version
+
+
+def proposal_regenerate_request(
+    *,
+    proposal_id: int,
+    feedback: str = "",
+    screening_questions: list[str] | None = None,
+    generator: str | None = None,
+    user=None,
+    source: str = TaskSource.SYSTEM,
+    remote_addr: str | None = None,
+):
+    """Queue an update_proposal task that regenerates (proposal_regenerate); refused now if it cannot be regenerated.
+
+    Returns the Task. Feedback, questions or both; the questions given replace the proposal's.
+    """
+    from queue_app.services import task_enqueue
+
+    proposal = Proposal.objects.filter(id=proposal_id).first()
+    if proposal is None:
+        raise NotFound(f"No proposal with id {proposal_id}.")
+    _require(proposal, REVISABLE, "regenerated")
+    if not (feedback or "").strip() and screening_questions is None:
+        raise ValidationFailed(
+            "Give feedback, screening questions, or both.", field_errors={"feedback": ["Give feedback or questions."]}
+        )
+    payload: dict[str, Any] = {"proposal_id": proposal.id, "feedback": (feedback or "").strip()}
+    if generator:
+        payload["generator"] = generator
+    if screening_questions is not None:
+        payload["screening_questions"] = _clean_questions(screening_questions)
+    return task_enqueue(task_type="update_proposal", payload=payload, source=source, user=user, remote_addr=remote_addr)
 
 
 def proposal_edit(*, proposal_id: int, text: str, user=None, task_id: str | None = None) -> ProposalVersion:
@@ -486,6 +558,133 @@ def proposal_reject(
             remote_addr=remote_addr,
         )
     return proposal
+
+
+def proposal_reopen(
+    *, proposal_id: int, reason: str = "", user=None, source: str = TaskSource.SYSTEM, remote_addr: str | None = None
+) -> Proposal:
+    """Approved → in review again, with a new version to work on, while no application has been sent.
+
+    The new version starts as the approved text; questions the job's form asks that the proposal lacks are
+    added with a placeholder answer (which an application cannot be approved with). Applications waiting to
+    be sent (approved, scheduled, failed, needing attention) go back to awaiting approval: they send the
+    version approved next. Refused once an application was sent or may have been. Audited.
+    """
+    from applications.services import applications_hold_for_proposal
+
+    reason = (reason or "").strip()
+    with transaction.atomic():
+        proposal = _lock(proposal_id)
+        if proposal.status != ProposalStatus.APPROVED:
+            raise InvalidTransition(
+                f"Proposal {proposal.id} is {proposal.status}, not approved: edit or regenerate it as it is."
+            )
+        held = applications_hold_for_proposal(
+            proposal_id=proposal.id,
+            reason=f"Proposal {proposal.id} was reopened; approve it and this application again.",
+            user=user,
+            source=source,
+            remote_addr=remote_addr,
+        )
+        before = _review_view(proposal)
+        approved = proposal.approved_version
+        questions = list(proposal.screening_questions or [])
+        added = [q for q in _clean_questions(proposal.job.screening_questions) if q not in questions]
+        text = approved.text
+        if added:
+            text = _with_answers(text, questions + added, {}, placeholder_for=added)
+            proposal.screening_questions = questions + added
+        draft = drafting.Draft(text=text, source=VersionSource.EDIT)
+        _set_status(proposal, ProposalStatus.IN_REVIEW)
+        proposal.approved_version = None
+        proposal.reviewer_feedback = reason or proposal.reviewer_feedback
+        proposal.save(
+            update_fields=[
+                "status",
+                "status_changed_at",
+                "approved_version",
+                "reviewer_feedback",
+                "screening_questions",
+                "updated_at",
+            ]
+        )
+        _add_version(proposal, draft=draft, status=ProposalStatus.IN_REVIEW, feedback=reason, user=user)
+        audit_record(
+            action="proposal.reopen",
+            object_type="proposal",
+            object_id=proposal.id,
+            source=source,
+            user=user,
+            before=before,
+            after={**_review_view(proposal), "reason": reason, "questions_added": added, "applications_held": held},
+            remote_addr=remote_addr,
+        )
+    return proposal
+
+
+def _with_answers(text: str, questions: list[str], answers: dict[str, str], *, placeholder_for=()) -> str:
+    """The text's letter followed by one "Q:/A:" pair per question: the given answer, else the one written."""
+    from applications.content import PLACEHOLDER, split_letter_and_answers
+
+    letter, written = split_letter_and_answers(text, [q for q in questions if q not in placeholder_for])
+    current = {item["question"]: item["answer"] for item in written}
+    lines = ["Screening answers:"]
+    for question in questions:
+        answer = answers.get(question, current.get(question, "")).strip() or PLACEHOLDER
+        lines += [f"Q: {question}", f"A: {answer}"]
+    return f"{letter}\n\n" + "\n".join(lines)
+
+
+def proposal_answers_set(
+    *,
+    proposal_id: int,
+    answers: list[dict],
+    user=None,
+    source: str = TaskSource.SYSTEM,
+    remote_addr: str | None = None,
+) -> ProposalVersion:
+    """A person's answers to some screening questions, one by one: a new version (in review) with them; audited.
+
+    `answers` is [{"question": ..., "answer": ...}]; questions not named keep their written answer. Refused when
+    approved (reopen it first) or when a question is not one of the proposal's.
+    """
+    given: dict[str, str] = {}
+    for item in answers or []:
+        question = " ".join(str(item.get("question", "")).split())
+        given[question] = str(item.get("answer", "") or "")
+    with transaction.atomic():
+        proposal = _lock(proposal_id)
+        _require(proposal, REVISABLE, "edited")
+        questions = list(proposal.screening_questions or [])
+        unknown = [q for q in given if q not in questions]
+        if unknown:
+            raise ValidationFailed(
+                "Answers name questions the proposal does not have: " + "; ".join(unknown),
+                field_errors={"answers": [f"Unknown question: {q}" for q in unknown]},
+            )
+        current = selectors.proposal_current_version(proposal)
+        if current is None:
+            raise InvalidTransition(f"Proposal {proposal.id} has no text yet.")
+        text = _with_answers(current.text, questions, given)
+        if text == current.text and proposal.status == ProposalStatus.IN_REVIEW:
+            return current
+        version = _add_version(
+            proposal,
+            draft=drafting.Draft(text=text, source=VersionSource.EDIT),
+            status=ProposalStatus.IN_REVIEW,
+            user=user,
+        )
+        audit_record(
+            action="proposal.answers",
+            object_type="proposal",
+            object_id=proposal.id,
+            source=source,
+            user=user,
+            before={"version": current.number},
+            after={"version": version.number, "answers": [{"question": q, "answer": a} for q, a in given.items()]},
+            remote_addr=remote_addr,
+        )
+    return version
 
 
 # --- Google Docs -----------------------------------------------------------------

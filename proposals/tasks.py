@@ -36,12 +36,20 @@ class UpdateProposalPayload(serializers.Serializer):
     proposal_id = serializers.IntegerField(min_value=1)
     feedback = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
     text = serializers.CharField(required=False, allow_blank=True, default="", max_length=50000)
+    screening_questions = serializers.ListField(
+        child=serializers.CharField(max_length=2000), required=False, allow_null=True, default=None
+    )
     generator = serializers.ChoiceField(choices=drafting.GENERATORS, required=False, allow_null=True, default=None)
 
     def validate(self, attrs):
-        if bool(attrs.get("feedback")) == bool(attrs.get("text")):
+        regenerate = bool(attrs.get("feedback")) or attrs.get("screening_questions") is not None
+        if regenerate == bool(attrs.get("text")):
             raise serializers.ValidationError(
-                {"feedback": ["Give either feedback (to regenerate) or text (an edited version), not both."]}
+                {
+                    "feedback": [
+                        "Give either feedback or screening_questions (to regenerate) or text (an edited version)."
+                    ]
+                }
             )
         return attrs
 
@@ -106,7 +114,8 @@ def update_proposal(payload: dict, context: TaskContext) -> dict:
         else:
             version = services.proposal_regenerate(
                 proposal_id=payload["proposal_id"],
-                feedback=payload["feedback"],
+                feedback=payload.get("feedback") or "",
+                screening_questions=payload.get("screening_questions"),
                 generator=payload.get("generator"),
                 task_id=context.task_id,
             )

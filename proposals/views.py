@@ -14,12 +14,14 @@ from proposals.models import Attachment, FreelancerProfile, ProposalVersion
 from proposals.serializers import (
     AttachmentSerializer,
     FreelancerProfileSerializer,
+    ProposalAnswersSerializer,
     ProposalAttachmentChoiceSerializer,
     ProposalBatchSerializer,
     ProposalEditSerializer,
     ProposalGenerateSerializer,
     ProposalListSerializer,
     ProposalRegenerateSerializer,
+    ProposalReopenSerializer,
     ProposalReviewSerializer,
     ProposalSerializer,
     ProposalVersionSerializer,
@@ -69,13 +71,44 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def regenerate(self, request, pk=None):
         data = self._input(ProposalRegenerateSerializer, request)
         proposal = self.get_object()
-        task = task_enqueue(
-            task_type="update_proposal",
-            payload={"proposal_id": proposal.id, "feedback": data["feedback"], "generator": data["generator"]},
-            source=TaskSource.API,
+        task = services.proposal_regenerate_request(
+            proposal_id=proposal.id,
+            feedback=data["feedback"],
+            screening_questions=data["screening_questions"],
+            generator=data["generator"],
             user=request.user,
+            source=TaskSource.API,
+            remote_addr=client_ip(request),
         )
         return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=ProposalReopenSerializer, responses=ProposalSerializer)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        """An approved proposal back to review as a new version, while no application has been sent."""
+        data = self._input(ProposalReopenSerializer, request)
+        proposal = services.proposal_reopen(
+            proposal_id=self.get_object().id,
+            reason=data["reason"],
+            user=request.user,
+            source=TaskSource.API,
+            remote_addr=client_ip(request),
+        )
+        return self._detail(proposal.id)
+
+    @extend_schema(request=ProposalAnswersSerializer, responses={201: ProposalVersionSerializer})
+    @action(detail=True, methods=["post"])
+    def answers(self, request, pk=None):
+        """Set the answers to some screening questions: a new version in review."""
+        data = self._input(ProposalAnswersSerializer, request)
+        version = services.proposal_answers_set(
+            proposal_id=self.get_object().id,
+            answers=data["answers"],
+            user=request.user,
+            source=TaskSource.API,
+            remote_addr=client_ip(request),
+        )
+        return Response(ProposalVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=ProposalSerializer)
     @action(detail=True, methods=["post"])

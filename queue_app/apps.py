@@ -1,6 +1,14 @@
 """App config: registers the queue's own task types."""
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _ensure_switches(**kwargs) -> None:
+    """After migrate: a row for every declared runtime switch, so the admin lists them (like contenttypes)."""
+    from queue_app.switches import switches_ensure
+
+    switches_ensure()
 
 
 class QueueAppConfig(AppConfig):
@@ -14,6 +22,7 @@ class QueueAppConfig(AppConfig):
         from queue_app import registry, rq_compat, tasks
 
         rq_compat.install()
+        post_migrate.connect(_ensure_switches, sender=self)
 
         # Families: each has its own queues (one per priority) and limits across all workers.
         registry.register_family("system", description="Queue upkeep: cleanup, metrics, probes.")

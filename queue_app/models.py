@@ -291,3 +291,30 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_type}:{self.object_id}"
+
+
+class Switch(models.Model):
+    """A runtime switch an operator changes in the admin without a restart; workers read it at task time.
+
+    Which switches exist is declared by the domain apps (queue_app.switches.switch_declare in their
+    AppConfig.ready()); a row holds only the operator's override. An empty value means "the environment's
+    default" (the setting named in the description). Changed only through queue_app.switches.switch_set (audited).
+    """
+
+    key = models.CharField(max_length=100, help_text="e.g. applications.enabled; declared by a domain app.")
+    value = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The operator's value (true/false or a number); empty = use the environment's default.",
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [models.UniqueConstraint(fields=["key"], name="queue_app_switch_key_unique")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -25,7 +25,13 @@ ROLES = (VIEWER, OPERATOR)
 ROLE_APPS = ("queue_app", "jobs", "proposals", "applications")
 # Model permissions an operator has beyond viewing: what the admin's actions and forms need.
 OPERATOR_EXTRA_PERMISSIONS = {
-    "queue_app": {"change_task", "add_scheduledtask", "change_scheduledtask", "delete_scheduledtask"},
+    "queue_app": {
+        "change_task",
+        "add_scheduledtask",
+        "change_scheduledtask",
+        "delete_scheduledtask",
+        "change_switch",  # runtime switches (the kill switch, dry run, caps) are an operator's to flip
+    },
 }
 # Never anyone's but a superuser's: the audit log is read-only, tokens are managed by admins.
 OPERATOR_EXCLUDED_MODELS = {"auditentry", "workerprocess", "metricsnapshot"}

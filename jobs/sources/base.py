@@ -40,6 +40,7 @@ class JobRecord:
     hourly_min: Decimal | None = None
     hourly_max: Decimal | None = None
     skills: list[str] = field(default_factory=list)
+    screening_questions: list[str] = field(default_factory=list)
     category: str = ""
     experience_level: str = ""
     duration: str = ""

@@ -270,6 +270,8 @@ class BrowserSource(JobSource):
         record.workload = await text(sel.DETAIL_WORKLOAD)
         skills = [(await s.inner_text()).strip() for s in await page.query_selector_all(sel.DETAIL_SKILL)]
         record.skills = skills or record.skills
+        questions = [(await q.inner_text()).strip() for q in await page.query_selector_all(sel.DETAIL_QUESTION)]
+        record.screening_questions = [" ".join(q.split()) for q in questions if q.strip()]
         record.proposals_tier = clean_tier(await text(sel.DETAIL_PROPOSALS)) or record.proposals_tier
         record.connects_required = parse_int(await text(sel.DETAIL_CONNECTS))
         record.client_payment_verified = parse_payment_verified(await text(sel.CLIENT_PAYMENT))

@@ -41,6 +41,7 @@ query marketplaceJobPostingsSearch(
         hourlyBudgetMin { rawValue }
         hourlyBudgetMax { rawValue }
         totalApplicants connectPrice
+        contractorSelection { proposalRequirement { screeningQuestions { question sequenceNumber } } }
         client {
           location { country } verificationStatus totalSpent { rawValue } totalHires totalFeedback totalReviews
         }
@@ -300,6 +301,16 @@ def _datetime(value: str | None) -> datetime | None:
         return None
 
 
+def _screening_questions(node: dict) -> list[str]:
+    """The application form's questions, in their order (contractorSelection.proposalRequirement)."""
+    requirement = ((node.get("contractorSelection") or {}).get("proposalRequirement")) or {}
+    items = sorted(
+        (item for item in requirement.get("screeningQuestions") or [] if item and item.get("question")),
+        key=lambda item: item.get("sequenceNumber") or 0,
+    )
+    return [" ".join(str(item["question"]).split()) for item in items]
+
+
 def node_to_record(node: dict) -> JobRecord:
     """Map a MarketplaceJobPosting node to a JobRecord (the one place that knows the API's field names)."""
     ciphertext = node.get("ciphertext") or f"~0{node['id']}"
@@ -320,6 +331,7 @@ def node_to_record(node: dict) -> JobRecord:
         hourly_min=hourly_min if job_type == "hourly" else None,
         hourly_max=hourly_max if job_type == "hourly" else None,
         skills=[s.get("prettyName") or s.get("name") for s in node.get("skills") or [] if s],
+        screening_questions=_screening_questions(node),
         category=node.get("category") or "",
         experience_level=EXPERIENCE_LABELS.get(node.get("experienceLevel") or "", node.get("experienceLevel") or ""),
         duration=node.get("duration") or "",

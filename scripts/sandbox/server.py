@@ -326,6 +326,14 @@ class SandboxApp:
             else '<span data-test="client-rating">No reviews yet</span>'
         )
         skills = "".join(f'<li data-test="skill">{escape(s)}</li>' for s in job.skills)
+        questions = (
+            '<section data-test="screening-questions"><h2>You will be asked to answer the following questions '
+            "when submitting a proposal:</h2><ol>"
+            + "".join(f'<li data-test="screening-question">{escape(q)}</li>' for q in job.screening_questions)
+            + "</ol></section>"
+            if job.screening_questions
+            else ""
+        )
         body = (
             f'<section data-test="job-details" data-job-id="{job.ciphertext}">'
             f'<h1 data-test="job-title">{escape(job.title)}</h1>'
@@ -339,6 +347,7 @@ class SandboxApp:
             f'<li data-test="duration">{job.duration}</li>'
             f'<li data-test="workload">{job.workload}</li></ul>'
             f'<ul data-test="skills">{skills}</ul>'
+            f"{questions}"
             '<div data-test="client-activity">'
             f'<span data-test="proposals-tier">{job.proposals_tier}</span>'
             f'<span data-test="connects-required">Send a proposal for: {job.connects_required} Connects</span>'
@@ -661,6 +670,14 @@ def _node(job: SandboxJob) -> dict:
         "hourlyBudgetMax": {"rawValue": str(job.hourly_max)} if job.hourly_max is not None else None,
         "totalApplicants": job.applicants_estimate,
         "connectPrice": job.connects_required,
+        "contractorSelection": {
+            "proposalRequirement": {
+                "screeningQuestions": [
+                    {"question": question, "sequenceNumber": number}
+                    for number, question in enumerate(job.screening_questions, 1)
+                ]
+            }
+        },
         "client": {
             "location": {"country": job.client_country},
             "verificationStatus": "VERIFIED" if job.payment_verified else "NOT_VERIFIED",

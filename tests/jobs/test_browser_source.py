@@ -49,6 +49,7 @@ def test_search_paginates_and_reads_every_detail_field(sandbox, browser_session,
             _money(job.hourly_max),
         )
         assert record.skills == job.skills
+        assert record.screening_questions == job.screening_questions
         assert (record.experience_level, record.duration, record.workload) == (
             job.experience_level,
             job.duration,

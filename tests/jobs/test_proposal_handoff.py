@@ -1,4 +1,4 @@
-"""Discovery hands its top jobs to proposal generation only when that task type exists."""
+"""Discovery hands its top jobs to proposal generation only when that task type exists and a profile can write."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from model_bakery import baker
 
 from jobs import services
 from jobs.models import Job, SearchProfile
+from proposals.models import FreelancerProfile
 from queue_app import registry
 from queue_app.models import Task
 
@@ -32,7 +33,8 @@ def test_top_n_passing_jobs_are_enqueued_once(scored_jobs, monkeypatch):
             registry.TaskType(name="generate_proposal", handler=lambda p, c: None),
         )
     ids = [job.id for job in jobs]
-    handed = services.proposals_handoff(profile=profile, job_ids=ids)
+    baker.make(FreelancerProfile, name="Ann", is_default=True)
+    handed = services.proposals_handoff(profile=profile, job_ids=ids).job_ids
     assert handed == [jobs[0].id, jobs[1].id]
     services.proposals_handoff(profile=profile, job_ids=ids)  # a second discovery: no duplicates
     tasks = Task.objects.filter(task_type="generate_proposal")
@@ -43,6 +45,6 @@ def test_without_generate_proposal_the_handoff_is_skipped(scored_jobs, monkeypat
     profile, jobs = scored_jobs
     monkeypatch.delitem(registry._registry, "generate_proposal", raising=False)
     with caplog.at_level("INFO", logger="jobs.services"):
-        assert services.proposals_handoff(profile=profile, job_ids=[job.id for job in jobs]) == []
+        assert services.proposals_handoff(profile=profile, job_ids=[job.id for job in jobs]).job_ids == []
     assert "generate_proposal is not registered" in caplog.text
     assert not Task.objects.exists()

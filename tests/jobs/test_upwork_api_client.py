@@ -75,7 +75,18 @@ def test_node_fields_are_mapped_onto_the_record(sandbox, api_token):
     assert record.connects_required == job.connects_required
     assert record.posted_at == job.posted_at
     assert record.skills == job.skills
+    assert record.screening_questions == job.screening_questions
     assert record.url == f"{sandbox.url}/jobs/{job.ciphertext}"
+
+
+def test_screening_questions_are_read_in_their_order(sandbox, api_token):
+    job = sandbox.state.jobs[0]  # every third sandbox job asks questions
+    assert len(job.screening_questions) == 2
+    records, _ = _client(api_token).search_jobs(
+        SearchSpec(strategy="keywords", query=job.title), page_size=5, max_pages=1
+    )
+    record = next(r for r in records if r.upwork_id == job.ciphertext)
+    assert record.screening_questions == job.screening_questions
 
 
 def test_an_expired_token_is_refreshed_once_and_the_request_repeated(sandbox, api_token):

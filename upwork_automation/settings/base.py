@@ -148,6 +148,8 @@ WORKER_POOLS = env("WORKER_POOLS", default="")
 WORKER_SHUTDOWN_GRACE = env.float("WORKER_SHUTDOWN_GRACE", default=30.0)
 TASK_FAMILIES_EXTRA = env.list("TASK_FAMILIES_EXTRA", default=[])
 DISCOVERY_PER_HOST_CONCURRENCY = env.int("DISCOVERY_PER_HOST_CONCURRENCY", default=1)
+# Default of the runtime switch discovery.scheduled (admin: Runtime switches): off = scheduled discovery does nothing.
+DISCOVERY_SCHEDULED_ENABLED = env.bool("DISCOVERY_SCHEDULED_ENABLED", default=True)
 APPLICATIONS_CONCURRENCY = env.int("APPLICATIONS_CONCURRENCY", default=1)
 OPENAI_RATE_LIMIT = env("OPENAI_RATE_LIMIT", default="60/m")
 # Per family or task type: {"generate_proposal": {"rate": "20/m"}, "job_search": {"memory_limit_mb": 1024}}

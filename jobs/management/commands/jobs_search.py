@@ -71,6 +71,21 @@ class Command(BaseCommand):
         except ApplicationError as error:
             raise CommandError(error.message) from None
         self.stdout.write(json.dumps(result, indent=2, default=str))
+        if not one_search:
+            self._say_handoff(result)
+
+    def _say_handoff(self, result: dict) -> None:
+        """One honest sentence on stderr (stdout stays JSON): what went to drafting, or why nothing did."""
+        handed = result.get("handed_to_proposals") or []
+        if result.get("handoff_note"):
+            self.stderr.write(result["handoff_note"])
+        elif handed:
+            self.stderr.write(
+                f"Queued drafting for {len(handed)} job(s) first seen in this run: {', '.join(map(str, handed))}. "
+                "They are drafted by the workers; `manage.py proposals list` shows them."
+            )
+        elif "handed_to_proposals" in result:
+            self.stderr.write("No new job was handed to drafting in this run.")
 
     def _profile(self, value: str) -> SearchProfile:
         profile = SearchProfile.objects.filter(id=int(value)).first() if value.isdigit() else None

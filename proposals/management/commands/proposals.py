@@ -8,14 +8,17 @@ from django.core.management.base import BaseCommand, CommandError
 
 from proposals import selectors, services
 from proposals.drafting import GENERATORS
-from proposals.models import ProposalStatus
+from proposals.models import Proposal, ProposalStatus
 from queue_app.errors import ApplicationError, PermanentTaskError
 from queue_app.models import TaskSource
 from queue_app.services import task_enqueue
 
 
 class Command(BaseCommand):
-    help = "Proposals: generate (one job), batch, list, show, approve, reject. `proposals VERB --help` for options."
+    help = (
+        "Proposals: generate (one job), regenerate, reopen, batch, list, show, approve, reject. "
+        "`proposals VERB --help` for options."
+    )
 
     def add_arguments(self, parser):
         verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -30,6 +33,21 @@ class Command(BaseCommand):
         batch.add_argument("--min-score", type=int, help="Default: PROPOSAL_BATCH_MIN_SCORE.")
         batch.add_argument("--generator", choices=GENERATORS)
         batch.add_argument("--now", action="store_true", help="Fan out from this process instead of queueing.")
+        regenerate = verbs.add_parser(
+            "regenerate", help="A new version with feedback and/or screening questions (queued unless --now)."
+        )
+        regenerate.add_argument("proposal_id", type=int)
+        regenerate.add_argument("--feedback", default="", help="What to change.")
+        regenerate.add_argument(
+            "--question", action="append", default=None, help="A screening question (repeat); replaces the list."
+        )
+        regenerate.add_argument("--generator", choices=GENERATORS, help="Default: PROPOSAL_GENERATOR.")
+        regenerate.add_argument("--now", action="store_true", help="Draft in this process instead of queueing.")
+        reopen = verbs.add_parser(
+            "reopen", help="An approved proposal back to review as a new version (no application sent yet; audited)."
+        )
+        reopen.add_argument("proposal_id", type=int)
+        reopen.add_argument("--reason", default="", help="Why, e.g. 'the form asks a question'.")
         listing = verbs.add_parser("list", help="Recent proposals.")
         listing.add_argument("--status", choices=ProposalStatus.values)
         listing.add_argument("--limit", type=int, default=20)
@@ -55,14 +73,66 @@ class Command(BaseCommand):
             task = task_enqueue(task_type="generate_proposal", payload=payload, source=TaskSource.CLI)
             self.stdout.write(f"Queued generate_proposal as task {task.id}.")
             return
+        before = Proposal.objects.filter(job_id=options["job_id"]).values_list("current_version", flat=True).first()
         proposal = services.proposal_generate(
             job_id=options["job_id"],
             profile_id=options["profile_id"],
             generator=options["generator"],
             screening_questions=options["question"],
         )
-        self.stdout.write(self.style.SUCCESS(f"Proposal {proposal.id} (version {proposal.current_version}) drafted."))
+        if not before:
+            said = f"Proposal {proposal.id} (version {proposal.current_version}) drafted."
+        elif proposal.current_version != before:
+            said = (
+                f"Proposal {proposal.id} regenerated as version {proposal.current_version} "
+                f"to answer {len(proposal.screening_questions)} screening question(s)."
+            )
+        else:
+            said = (
+                f"Proposal {proposal.id} already has version {proposal.current_version}; nothing new was drafted. "
+                f"Use `proposals regenerate {proposal.id} --feedback ... --question ...` for a new version."
+            )
+            self.stdout.write(self.style.WARNING(said))
+            self._show({"proposal_id": proposal.id})
+            return
+        self.stdout.write(self.style.SUCCESS(said))
         self._show({"proposal_id": proposal.id})
+
+    def _regenerate(self, options):
+        if not options["feedback"] and options["question"] is None:
+            raise CommandError("Give --feedback, --question (repeat for several), or both.")
+        if not options["now"]:
+            task = services.proposal_regenerate_request(
+                proposal_id=options["proposal_id"],
+                feedback=options["feedback"],
+                screening_questions=options["question"],
+                generator=options["generator"],
+                source=TaskSource.CLI,
+            )
+            self.stdout.write(f"Queued update_proposal as task {task.id}; it writes a new version.")
+            return
+        version = services.proposal_regenerate(
+            proposal_id=options["proposal_id"],
+            feedback=options["feedback"],
+            screening_questions=options["question"],
+            generator=options["generator"],
+            source=TaskSource.CLI,
+        )
+        self.stdout.write(
+            self.style.SUCCESS(f"Proposal {version.proposal_id} regenerated as version {version.number}.")
+        )
+        self._show({"proposal_id": version.proposal_id})
+
+    def _reopen(self, options):
+        proposal = services.proposal_reopen(
+            proposal_id=options["proposal_id"], reason=options["reason"], source=TaskSource.CLI
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Proposal {proposal.id} reopened as version {proposal.current_version} (in review). Edit or "
+                "regenerate it, approve it, then approve its application again."
+            )
+        )
 
     def _batch(self, options):
         payload = {k: options[k] for k in ("limit", "min_score", "generator") if options[k] is not None}
