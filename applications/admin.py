@@ -94,6 +94,10 @@ class ApplicationAdmin(admin.ModelAdmin):
     search_fields = ["job__title", "=job__upwork_id", "=confirmation_reference"]
     date_hierarchy = "created_at"
     inlines = [ScreenshotInline]
+
+    class Media:
+        css = {"all": ["console/console.css"]}
+
     actions = ["approve", "schedule_now", "dry_run", "cancel", "reopen", "batch_schedule"]
     readonly_fields = [
         "what_stopped_it",

@@ -193,6 +193,9 @@ class ProposalAdmin(admin.ModelAdmin):
     ]
     inlines = [VersionInline]
 
+    class Media:
+        css = {"all": ["console/console.css"]}  # the review page at phone width, short titles in the list
+
     def has_add_permission(self, request):
         return False  # proposals are drafted by generate_proposal
 

@@ -38,7 +38,7 @@ def job_rate(job) -> str:
 
 def short_title(title: str):
     """A title cut to fit one list row, the whole title in the tooltip."""
-    short = Truncator(title).chars(60)
+    short = Truncator(title).chars(48)
     if short == title:
         return title
     return format_html('<span title="{}">{}</span>', title, short)
