@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -291,7 +292,13 @@ def _truncate_words(text: str, limit: int) -> str:
     for line in text.split("\n"):
         line_words = line.split()
         if count + len(line_words) > limit:
-            kept.append(" ".join(line_words[: max(limit - count, 0)]).rstrip(",;:") + "…")
+            head = line_words[: max(limit - count, 0)]
+            if head or not any(k.strip() for k in kept):
+                kept.append(" ".join(head).rstrip(",;:") + "…")
+            else:  # the limit falls between lines: mark the end of the last kept line, not a new word
+                while not kept[-1].strip():
+                    kept.pop()
+                kept[-1] = kept[-1].rstrip(",;:") + "…"
             break
         kept.append(line)
         count += len(line_words)
@@ -320,29 +327,122 @@ def fit_word_limit(text: str, limit: int) -> tuple[str, int | None]:
     return (fitting.rstrip() if fitting else _truncate_words(text, limit)), words
 
 
+# --- the template drafter's voice: varied per job, following the profile's writing rules -------------
+_GREETINGS = ["Hi,", "Hello,", "Hi there,", "Good day,"]
+_FIT = [
+    'I read your post "{title}".',
+    'Your post "{title}" caught my eye.',
+    '"{title}" is the kind of work I do.',
+    'I would like to help with "{title}".',
+]
+_SKILLS = [
+    "I work with {skills}, which this job needs.",
+    "The job needs {skills}, which I work with.",
+    "You need {skills}: I work with {them}.",
+]
+_CLOSINGS = [
+    "I would be glad to discuss the details and a first step.",
+    "I would be glad to talk through the details and agree on a first step.",
+    "If it helps, we can start with a short call to agree on the first step.",
+]
+_SIGN_OFFS = ["Best regards,", "Kind regards,", "Thanks,", "All the best,"]
+_QUESTIONS = [
+    "Is there an existing codebase for this, or would I start from scratch?",
+    "What would you like to see working at the end of the first week?",
+    "Which part of the {skill} work matters most to you first?",
+    "Is there a date the first release has to be ready by?",
+]
+# How the body is laid out: which parts go in which paragraph, in which order.
+_LAYOUTS = [
+    [["fit", "who", "extra", "attached", "rate", "question", "closing"]],
+    [["who", "fit"], ["extra", "attached", "rate"], ["question", "closing"]],
+    [["fit", "extra"], ["who", "attached", "question"], ["rate", "closing"]],
+]
+_WORD_LIMIT_RULE = re.compile(r"(?:under|at most|max(?:imum)?|no more than|fewer than|less than)\s+(\d+)\s+words")
+
+
+@dataclass
+class WritingRules:
+    """The profile's own rules the template drafter knows how to follow (OpenAI gets the rules verbatim)."""
+
+    ask_question: bool = False
+    mention_nda: bool = False
+    no_greeting: bool = False
+    first_name_only: bool = False
+    always_rate: bool = False
+    word_limit: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> WritingRules:
+        rules = cls()
+        for raw in re.split(r"[\n;]+|(?<=[.!])\s+", text or ""):
+            rule = raw.strip().lower()
+            if not rule:
+                continue
+            if (
+                "question" in rule
+                and re.search(r"\bask", rule)
+                and not re.search(r"\b(?:no|never|don't|do not)\b", rule)
+            ):
+                rules.ask_question = True
+            if re.search(r"\bnda\b", rule):
+                rules.mention_nda = True
+            if re.search(r"\b(?:no|skip|without)\b.*\b(?:greeting|salutation)", rule):
+                rules.no_greeting = True
+            if "first name" in rule:
+                rules.first_name_only = True
+            if re.search(r"\b(?:mention|state|give|include)\b.*\brate\b", rule):
+                rules.always_rate = True
+            limit = _WORD_LIMIT_RULE.search(rule)
+            if limit:
+                rules.word_limit = int(limit.group(1))
+        return rules
+
+
+def _and_list(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else items[0]
+
+
+def _job_seed(job) -> str:
+    """The same job always reads the same; two jobs read differently."""
+    return f"{getattr(job, 'pk', None) or ''}:{job.upwork_id or job.title}"
+
+
 def draft_with_template(request: DraftRequest) -> Draft:
-    """A deterministic, offline draft from the profile and the job: the same inputs give the same text."""
+    """A deterministic, offline draft from the profile and the job: the same inputs give the same text.
+
+    Its greeting, phrasing and paragraph layout are chosen per job (seeded by the job), so two jobs do not
+    get the same paragraph; the profile's writing rules it understands are followed (WritingRules).
+    """
     job, profile = request.job, request.profile
+    pick = random.Random(_job_seed(job))  # variety, not security: the same job always gets the same choices
+    rules = WritingRules.parse(profile.writing_rules)
+    word_limit = min(request.word_limit, rules.word_limit or request.word_limit)
     description = job.description or ""
     job_skills = list(job.skills or [])
     lowered = f"{job.title}\n{description}\n{' '.join(job_skills)}".lower()
     shared = [s for s in profile.skills or [] if str(s).lower() in lowered]
-    opening, body, optional, closing = [], [], [], []
 
+    opening = []
     code_word = find_code_word(description)
     if code_word:
         opening.append(code_word)
-    opening.append("Hi,")
+    greeting = pick.choice(_GREETINGS)
+    if not rules.no_greeting:
+        opening.append(greeting)
     question = find_question_to_answer_first(description)
     if question:
         opening.append(f"You asked: {question} My answer: [answer before sending].")
-    fit = f'I read your post "{job.title}".'
+
+    parts: dict[str, str] = {}
+    fit = pick.choice(_FIT).format(title=job.title)
+    skills_line = pick.choice(_SKILLS)
     if shared:
-        fit += f" I work with {', '.join(shared[:-1]) + ' and ' + shared[-1] if len(shared) > 1 else shared[0]}"
-        fit += ", which this job needs."
-    body.append(fit)
+        fit += " " + skills_line.format(skills=_and_list(shared), them="both" if len(shared) == 2 else "them")
+    parts["fit"] = fit
     if profile.title:
-        body.append(f"I am a {profile.title}.")
+        parts["who"] = f"I am a {profile.title}."
+    optional = []
     bio = _sentences(profile.bio, 2)
     if bio:
         optional.append(bio)
@@ -350,20 +450,45 @@ def draft_with_template(request: DraftRequest) -> Draft:
     picked = (relevant or list(profile.achievements or []))[:2]
     if picked:
         optional.append("For example: " + "; ".join(a.rstrip(".") for a in picked) + ".")
+    if pick.random() < 0.5:
+        optional.reverse()
     if request.attachment_titles:
-        body.append("Attached: " + ", ".join(request.attachment_titles) + ", similar work I have done.")
-    if job.job_type == "hourly" and profile.hourly_rate is not None:
-        body.append(f"My rate is {_money(profile.hourly_rate)} per hour.")
-    body.append("I would be glad to discuss the details and a first step.")
-    closing += ["Best regards,", profile.name]
+        parts["attached"] = "Attached: " + ", ".join(request.attachment_titles) + ", similar work I have done."
+    rate = []
+    if profile.hourly_rate is not None and (job.job_type == "hourly" or rules.always_rate):
+        rate.append(f"My rate is {_money(profile.hourly_rate)} per hour.")
+    if rules.mention_nda:
+        rate.append("I am happy to sign an NDA.")
+    if rate:
+        parts["rate"] = " ".join(rate)
+    if rules.ask_question:
+        skill = (job_skills or shared or ["this"])[0]
+        parts["question"] = pick.choice(_QUESTIONS).format(skill=skill)
+    parts["closing"] = pick.choice(_CLOSINGS)
+    layout = pick.choice(_LAYOUTS)
+    name = profile.name.split()[0] if rules.first_name_only and profile.name else profile.name
+    closing = [pick.choice(_SIGN_OFFS), name]
     answers = []
     if request.screening_questions:
         answers.append("Screening answers:")
         for q in request.screening_questions:
             answers += [f"Q: {q}", "A: [answer before sending]"]
 
-    def assemble(extra: list[str]) -> str:
-        blocks = ["\n".join(opening), " ".join(body[:1] + extra + body[1:]), "\n".join(closing)]
+    def assemble(extra: list[str], body_words: int | None = None) -> str:
+        paragraphs = []
+        for names in layout:
+            sentences = []
+            for part in names:
+                if part == "extra":
+                    sentences += extra
+                elif parts.get(part):
+                    sentences.append(parts[part])
+            if sentences:
+                paragraphs.append(" ".join(sentences))
+        body = "\n\n".join(paragraphs)
+        if body_words is not None and len(body.split()) > body_words:
+            body = _truncate_words(body, body_words)
+        blocks = ["\n".join(opening), body, "\n".join(closing)]
         if answers:
             blocks.append("\n".join(answers))
         return "\n\n".join(block for block in blocks if block)
@@ -371,12 +496,14 @@ def draft_with_template(request: DraftRequest) -> Draft:
     # Drop the optional parts, last first, until the letter fits; cut words only as a last resort.
     for keep in range(len(optional), -1, -1):
         text = assemble(optional[:keep])
-        if len(text.split()) <= request.word_limit:
+        if len(text.split()) <= word_limit:
             break
-    else:  # pragma: no cover - the loop always breaks or ends on keep == 0
-        text = assemble([])
-    if len(text.split()) > request.word_limit:
-        text = _truncate_words(text, request.word_limit)
+    if len(text.split()) > word_limit:
+        # Cut the body, not the greeting, the signature or the answers' questions.
+        fixed = len(assemble([], body_words=0).split())
+        text = assemble([], body_words=max(word_limit - fixed, 1))
+    if len(text.split()) > word_limit:
+        text = _truncate_words(text, word_limit)
     return Draft(text=text, source="template", model="")
 
 

@@ -313,3 +313,7 @@ class MetricSnapshotAdmin(ReadOnlyAdmin):
     search_fields = ["task_type"]
     date_hierarchy = "bucket_start"
     ordering = ["-bucket_start", "task_type"]
+
+
+# The runtime switches' admin lives in its own module; importing it registers it.
+from queue_app import admin_switches  # noqa: E402, F401

@@ -33,6 +33,8 @@ PENALTIES = {
     "no_workers": 50,
     "stale_worker_heartbeat": 20,
     "high_failure_rate": 25,
+    # Failing over the threshold, but fewer tasks than HEALTH_MIN_SAMPLE: too few for a rate, too many to ignore.
+    "failures_in_small_sample": 10,
     "slow_processing": 15,
     "queue_backlog": 15,
     "scheduler_not_running": 15,
@@ -89,6 +91,16 @@ def _database_alerts(checks: dict, now: datetime) -> list[Alert]:
                 "high_failure_rate",
                 f"{window['failure_rate']:.0%} of the {ran} tasks finished in the last "
                 f"{limits['window_minutes']} min failed (threshold {limits['failure_rate_max']:.0%}).",
+                window["failure_rate"],
+                limits["failure_rate_max"],
+            )
+        )
+    elif 0 < ran < limits["min_sample"] and window["failure_rate"] > limits["failure_rate_max"]:
+        alerts.append(
+            _alert(
+                "failures_in_small_sample",
+                f"{window['failed']} of {ran} tasks failed in the last {limits['window_minutes']} min "
+                f"(too few for a failure rate: HEALTH_MIN_SAMPLE is {limits['min_sample']}); look at them.",
                 window["failure_rate"],
                 limits["failure_rate_max"],
             )

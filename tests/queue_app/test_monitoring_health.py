@@ -71,6 +71,31 @@ def test_failure_rate_needs_a_minimum_sample(redis_conn):
     assert "high_failure_rate" not in codes(health.queue_health())
 
 
+def test_failures_below_the_minimum_sample_still_warn_instead_of_scoring_100(redis_conn, settings):
+    """3 of 3 tasks failed with a minimum sample of 20: not HEALTHY 100/100 (issue 18)."""
+    settings.HEALTH_MIN_SAMPLE = 20
+    healthy_services(redis_conn)
+    finished(3, failed=3)
+
+    report = health.queue_health()
+
+    alert = next(alert for alert in report["alerts"] if alert["code"] == "failures_in_small_sample")
+    assert alert["severity"] == "warning"
+    assert alert["message"].startswith("3 of 3 tasks failed")
+    assert report["status"] == "degraded"
+    assert report["score"] == 100 - health.PENALTIES["failures_in_small_sample"] < 100
+
+
+def test_a_small_sample_within_the_threshold_stays_healthy(redis_conn, settings):
+    settings.HEALTH_MIN_SAMPLE = 20
+    healthy_services(redis_conn)
+    finished(12, failed=1)  # 8 %
+
+    report = health.queue_health()
+
+    assert report["status"] == "healthy" and report["score"] == 100
+
+
 def test_failure_rate_threshold_is_a_setting(redis_conn, settings):
     healthy_services(redis_conn)
     finished(10, failed=3)
