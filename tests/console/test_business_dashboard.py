@@ -77,3 +77,17 @@ def test_empty_dashboard_renders_zeroes(boss_client):
     response = boss_client.get(URL)
     assert response.status_code == 200
     assert all(row["today"] in (0, "$0.0000") for row in response.context["rows"])
+
+
+def test_switches_show_their_effective_values_and_link_to_their_admin(boss_client, boss, settings):
+    from queue_app.switches import switch_set
+
+    settings.APPLICATIONS_DRY_RUN = False
+    switch_set(key="applications.dry_run", value="on", user=boss)
+
+    response = boss_client.get(URL)
+
+    switches = {row["key"]: row for row in response.context["switches"]}
+    assert switches["applications.dry_run"]["shown"] == "on"
+    assert switches["applications.dry_run"]["overridden"] is True
+    assert 'href="/admin/queue_app/switch/"' in response.content.decode()

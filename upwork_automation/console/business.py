@@ -19,6 +19,7 @@ from applications.services import limits_summary
 from jobs.models import Job
 from proposals import selectors as proposal_selectors
 from proposals.models import Proposal, ProposalStatus, ProposalVersion
+from queue_app.switches import switches_state
 from upwork_automation.console import inbox
 
 
@@ -76,6 +77,12 @@ ROWS = [
     ("connects_spent", "Connects spent"),
     ("openai_spend", "OpenAI spend"),
 ]
+
+
+def _switch_text(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
 
 
 def business_dashboard(request: HttpRequest, *, site=None) -> HttpResponse:
@@ -136,9 +143,14 @@ def business_dashboard(request: HttpRequest, *, site=None) -> HttpResponse:
         if key == "openai_spend":
             today, month = f"${today:,.4f}", f"${month:,.4f}"
         rows.append({"id": key, "label": label, "today": today, "month": month})
+    switch_rows = [
+        {**row, "shown": _switch_text(row["value"]), "overridden": row["override"] is not None}
+        for row in switches_state()
+    ]
     context = {
         **site.each_context(request),
         "title": "Business dashboard",
+        "switches": switch_rows,
         "cards": cards,
         "rows": rows,
         "limits": limits,
