@@ -51,3 +51,22 @@ def test_cleaning_registries_shows_as_debug_when_the_level_is_debug(rq_log):
     assert [(r.levelname, r.getMessage()) for r in handler.records] == [
         ("DEBUG", "Worker w1: cleaning registries for queue: default.high")
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_starts_without_a_cleaning_line_per_queue(processes):
+    from queue_app.models import Task, TaskStatus
+    from queue_app.services import task_enqueue
+    from tests.conftest import wait_for
+
+    worker = processes.worker()
+    task = task_enqueue(task_type="noop", payload={})
+    wait_for(
+        lambda: Task.objects.filter(id=task.id, status=TaskStatus.COMPLETED).exists(),
+        timeout=60,
+        message="the worker ran a task (RQ cleans its registries before the first dequeue)",
+    )
+
+    output = processes.output(worker)
+    assert "Listening on" in output  # RQ's INFO lines still show
+    assert "cleaning registries" not in output
