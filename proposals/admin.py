@@ -433,7 +433,7 @@ class ProposalAdmin(admin.ModelAdmin):
 
 @admin.register(ProposalVersion)
 class ProposalVersionAdmin(admin.ModelAdmin):
-    list_display = ["proposal", "number", "source", "model", "estimated_cost", "created_at"]
+    list_display = ["proposal", "number", "source", "model", "cost", "created_at"]
     list_filter = ["source"]
     list_select_related = ["proposal"]
     readonly_fields = [f.name for f in ProposalVersion._meta.fields]
@@ -443,6 +443,13 @@ class ProposalVersionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of what was drafted, reviewed and sent stays
+
+    @admin.display(description="Estimated cost", ordering="estimated_cost")
+    def cost(self, version: ProposalVersion) -> str:
+        return f"${version.estimated_cost:,.4f}" if version.estimated_cost is not None else "-"
 
 
 @admin.register(ProposalAttachment)

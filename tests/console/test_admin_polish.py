@@ -133,6 +133,9 @@ def test_read_only_pages_have_no_save_and_no_delete(boss_client):
         assert 'name="_save"' not in page, url
         assert 'name="_continue"' not in page, url
         assert "deletelink" not in page, url
+    version = draft_for(good_job(title="Versioned")).versions.get()
+    page = boss_client.get(f"/admin/proposals/proposalversion/{version.id}/change/").content.decode()
+    assert 'name="_save"' not in page and "deletelink" not in page
 
 
 def test_plural_names_read_correctly_on_the_index(boss_client):
