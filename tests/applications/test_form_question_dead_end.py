@@ -93,3 +93,18 @@ def test_reopen_answer_and_approve_again_gets_the_form_filled(sandbox, browser_s
 
     assert result.outcome == "dry_run" and submissions(sandbox) == []
     assert Application.objects.get(id=application.id).last_dry_run_at is not None
+
+
+def test_a_real_submission_stopped_by_a_question_can_be_reopened(sandbox, browser_session):
+    application = _approved_without_the_question(sandbox)
+
+    with pytest.raises(services.SubmissionStopped):
+        services.application_submit(application_id=application.id)
+
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.NEEDS_ATTENTION and submissions(sandbox) == []
+    assert application.counts_toward_caps is False  # nothing was sent: the slot was given back
+    assert "does not answer" in application.error and "Reopen the proposal" in application.error
+    proposal_services.proposal_reopen(proposal_id=application.proposal_id)
+    application.refresh_from_db()
+    assert application.status == ApplicationStatus.AWAITING_APPROVAL
