@@ -120,6 +120,14 @@ def test_a_job_goes_from_the_inbox_to_a_submitted_application(
         expect(draft).to_contain_text("2 screening questions")
         expect(draft).to_contain_text("Hi, I have built Django REST APIs")
         page.screenshot(path=str(shots / "inbox-desktop-draft.png"), full_page=True)
+        # The review page reads on a phone too: nothing wider than the screen.
+        page.set_viewport_size(PHONE)
+        draft.locator("a", has_text="Read and edit").click()
+        page.wait_for_selector("#proposal_form")
+        assert no_sideways_scroll(page)
+        page.screenshot(path=str(shots / "review-phone.png"), full_page=True)
+        page.set_viewport_size(DESKTOP)
+        page.go_back()
         draft.locator("button[data-action=approve_proposal]").click()
         expect(page.locator(".messagelist")).to_contain_text(f"Proposal #{proposal.id} approved.")
 
