@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
-from django.http import FileResponse, Http404
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
@@ -11,6 +15,7 @@ from applications import services
 from applications.models import Application, ApplicationScreenshot
 from queue_app.errors import ApplicationError
 from queue_app.models import TaskSource
+from upwork_automation.console.display import money, short_title
 
 
 def _screenshot_url(screenshot: ApplicationScreenshot) -> str:
@@ -39,13 +44,44 @@ class ScreenshotInline(admin.TabularInline):
         )
 
 
+class CreateFromProposalForm(forms.Form):
+    """The admin's "Add application": pick an approved proposal that has none yet; the service does the rest."""
+
+    proposal = forms.ModelChoiceField(
+        queryset=None,
+        help_text="Approved proposals whose job has no application yet.",
+        empty_label="Choose an approved proposal",
+    )
+    bid_amount = forms.DecimalField(
+        required=False,
+        max_digits=10,
+        decimal_places=2,
+        min_value=0.01,
+        label="Bid (USD)",
+        help_text="The hourly rate for hourly jobs, the total for fixed-price jobs. Empty: your profile's rate "
+        "or the job's budget.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        from proposals.models import Proposal, ProposalStatus
+
+        super().__init__(*args, **kwargs)
+        self.fields["proposal"].queryset = (
+            Proposal.objects.select_related("job")
+            .filter(status=ProposalStatus.APPROVED, approved_version__isnull=False)
+            .exclude(Exists(Application.objects.filter(job=OuterRef("job"))))
+            .order_by("-reviewed_at")
+        )
+        self.fields["proposal"].label_from_instance = lambda p: f"#{p.id} {p.job.title}"
+
+
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "job_title",
         "status",
-        "bid_amount",
+        "bid",
         "connects_required",
         "connects_spent",
         "scheduled_for",
@@ -58,6 +94,10 @@ class ApplicationAdmin(admin.ModelAdmin):
     search_fields = ["job__title", "=job__upwork_id", "=confirmation_reference"]
     date_hierarchy = "created_at"
     inlines = [ScreenshotInline]
+
+    class Media:
+        css = {"all": ["console/console.css"]}
+
     actions = ["approve", "schedule_now", "dry_run", "cancel", "reopen", "batch_schedule"]
     readonly_fields = [
         "what_stopped_it",
@@ -94,8 +134,35 @@ class ApplicationAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("screenshots")
 
-    def has_add_permission(self, request) -> bool:
-        return False  # created from an approved proposal (API or CLI), never by hand
+    def add_view(self, request, form_url="", extra_context=None):
+        """ "Add application" creates one from an approved proposal through application_create (audited)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = CreateFromProposalForm(request.POST or None, initial={"proposal": request.GET.get("proposal")})
+        if request.method == "POST" and form.is_valid():
+            try:
+                application = services.application_create(
+                    proposal_id=form.cleaned_data["proposal"].id,
+                    bid_amount=form.cleaned_data["bid_amount"],
+                    **self._who(request),
+                )
+            except ApplicationError as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(
+                    request,
+                    f"Application #{application.id} created ({application.get_status_display().lower()}).",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:applications_application_change", args=[application.id]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Create an application from an approved proposal",
+            "form": form,
+            "opts": self.model._meta,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/applications/application/create_from_proposal.html", context)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # the record of what was sent stays; cancel instead
@@ -154,7 +221,11 @@ class ApplicationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Job", ordering="job__title")
     def job_title(self, application: Application) -> str:
-        return application.job.title
+        return short_title(application.job.title)
+
+    @admin.display(description="Bid", ordering="bid_amount")
+    def bid(self, application: Application) -> str:
+        return money(application.bid_amount, per_hour=application.job.job_type == "hourly")
 
     @admin.display(description="Screenshots")
     def screenshot_links(self, application: Application) -> str:

@@ -123,9 +123,23 @@ class ApplyBrowser:
 
     def _shot(self, page: Page, kind: str) -> None:
         try:
+            if kind in ("dry_run", "form_filled"):
+                self._show_whole_text(page)
             self.shots.append(Shot(kind=kind, png=page.screenshot(full_page=True), url=page.url))
         except PlaywrightError as error:
             logger.warning("Screenshot (%s) failed: %s", kind, str(error).splitlines()[0])
+
+    @staticmethod
+    def _show_whole_text(page: Page) -> None:
+        """Grow each filled text box to its content, so the full-page capture shows the whole letter and answers.
+
+        A textarea scrolls inside itself: a long letter would otherwise show only the lines last typed.
+        """
+        page.eval_on_selector_all(
+            "textarea",
+            "els => els.forEach(el => { el.style.height = 'auto'; el.style.height = (el.scrollHeight + 4) + 'px'; "
+            "el.scrollTop = 0; })",
+        )
 
     def _stop(self, page: Page, message: str, *, reason: str, clicked: bool = False) -> Stopped:
         self._shot(page, "attention")

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
 
 from jobs import services
-from jobs.models import BrowserSession, Job, SearchProfile, UpworkOAuthToken
+from jobs.models import BrowserSession, Job, SearchProfile, Strategy, UpworkOAuthToken
 from jobs.scoring import SCORE_PARTS
 from queue_app.errors import ApplicationError
+from queue_app.models import TaskSource
 from queue_app.services import task_enqueue
 from upwork_automation.api import client_ip
 from upwork_automation.auditing import AuditedModelAdminMixin
+from upwork_automation.console.display import ReadOnlyChangePageMixin, job_rate, money, short_title
+from upwork_automation.console.forms import ListFieldsAdminMixin
+
+# Money columns shown formatted ("$140,000") instead of the raw field ("140000.00").
+MONEY_FIELDS = ("budget", "hourly_min", "hourly_max", "client_total_spent")
 
 
 class ScoreBandFilter(admin.SimpleListFilter):
@@ -76,22 +88,34 @@ def _run_each(modeladmin, request, queryset, service, verb: str) -> None:
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
-    list_display = ["title", "score", "status", "passed_filters", "job_type", "rate", "client_country", "posted_at"]
+class JobAdmin(ReadOnlyChangePageMixin, admin.ModelAdmin):
+    change_form_template = "admin/jobs/job/change_form.html"
+    # Fits a 1280 px screen beside the nav and filter sidebars: the title is cut (whole in its tooltip);
+    # type shows in the rate ("/h"), the hard-filter verdict and the client in the filters and the page.
+    list_display = ["short_title_column", "score", "status", "rate", "country", "posted"]
+    list_display_links = ["short_title_column"]
     list_filter = ["status", ScoreBandFilter, BudgetFilter, "passed_filters", "job_type", "source", "profile"]
     search_fields = ["title", "=upwork_id", "client_country"]
     list_select_related = ["profile"]
     ordering = ["-score", "-posted_at"]
-    actions = ["shortlist", "reject", "archive"]
-    exclude = ["score_breakdown", "filter_reasons", "screening_questions"]
+    actions = ["generate_proposal", "shortlist", "reject", "archive"]
+    exclude = ["score_breakdown", "filter_reasons", "screening_questions", *MONEY_FIELDS]
     show_full_result_count = False
 
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # jobs are archived, not deleted: proposals and applications point at them
+
     def get_readonly_fields(self, request, obj=None):
         """Jobs come from Upwork: shown, not edited; status changes go through the actions."""
-        shown = [f.name for f in Job._meta.fields if f.name not in self.exclude]
+        shown = []
+        for field in Job._meta.fields:
+            if field.name in MONEY_FIELDS:
+                shown.append(f"{field.name}_money")
+            elif field.name not in self.exclude:
+                shown.append(field.name)
         return ["score_explanation", "filter_verdict", "screening_question_list", *shown]
 
     @admin.display(description="Screening questions")
@@ -100,11 +124,83 @@ class JobAdmin(admin.ModelAdmin):
             return "None found on the job's page."
         return format_html("<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((q,) for q in job.screening_questions)))
 
+    def get_urls(self):
+        extra = [
+            path(
+                "<int:job_id>/generate-proposal/",
+                self.admin_site.admin_view(require_POST(self.generate_proposal_view)),
+                name="jobs_job_generate_proposal",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def has_generate_permission(self, request) -> bool:
+        return request.user.has_perm("proposals.add_proposal")
+
+    def generate_proposal_view(self, request, job_id: int):
+        """The change page's "Generate proposal" button (POST, CSRF-checked)."""
+        job = get_object_or_404(Job, id=job_id)
+        if not self.has_generate_permission(request):
+            raise PermissionDenied("Generating a proposal needs the proposals.add_proposal permission.")
+        self._generate(request, job)
+        return HttpResponseRedirect(reverse("admin:jobs_job_change", args=[job.id]))
+
+    def _generate(self, request, job: Job) -> bool:
+        from proposals.services import proposal_generate_request
+
+        try:
+            task = proposal_generate_request(job_id=job.id, user=request.user, source=TaskSource.ADMIN)
+        except ApplicationError as error:
+            self.message_user(request, error.message, messages.WARNING)
+            return False
+        message = f"Drafting a proposal for “{job.title}” (task {task.id}); review it in the inbox."
+        self.message_user(request, message, messages.SUCCESS)
+        return True
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["can_generate"] = self.has_generate_permission(request)
+            context["proposal"] = obj.proposals.filter(current_version__gt=0).first()
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    class Media:
+        css = {"all": ["console/console.css"]}
+
+    def changelist_view(self, request, extra_context=None):
+        # The list needs the width the nav sidebar takes, beside the filters (the queue dashboard does the same).
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
+
+    @admin.display(description="Title", ordering="title")
+    def short_title_column(self, job: Job):
+        return short_title(job.title)
+
+    @admin.display(description="Country", ordering="client_country")
+    def country(self, job: Job) -> str:
+        return job.client_country or "-"
+
+    @admin.display(description="Posted", ordering="posted_at")
+    def posted(self, job: Job) -> str:
+        return timezone.localtime(job.posted_at).strftime("%d %b %H:%M") if job.posted_at else "-"
+
     @admin.display(description="Rate / budget")
     def rate(self, job: Job) -> str:
-        if job.job_type == "hourly":
-            return f"${job.hourly_min or '?'}-{job.hourly_max or '?'}/h"
-        return f"${job.budget}" if job.budget is not None else "-"
+        return job_rate(job)
+
+    @admin.display(description="Budget")
+    def budget_money(self, job: Job) -> str:
+        return money(job.budget)
+
+    @admin.display(description="Hourly min")
+    def hourly_min_money(self, job: Job) -> str:
+        return money(job.hourly_min, per_hour=True)
+
+    @admin.display(description="Hourly max")
+    def hourly_max_money(self, job: Job) -> str:
+        return money(job.hourly_max, per_hour=True)
+
+    @admin.display(description="Client total spent")
+    def client_total_spent_money(self, job: Job) -> str:
+        return money(job.client_total_spent)
 
     @admin.display(description="Why this score")
     def score_explanation(self, job: Job):
@@ -130,6 +226,11 @@ class JobAdmin(admin.ModelAdmin):
             return "Passed every hard filter."
         return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((r,) for r in job.filter_reasons)))
 
+    @admin.action(description="Generate proposal for the selected jobs", permissions=["generate"])
+    def generate_proposal(self, request, queryset):
+        for job in queryset:
+            self._generate(request, job)
+
     @admin.action(description="Shortlist selected jobs", permissions=["change"])
     def shortlist(self, request, queryset):
         _run_each(self, request, queryset, services.job_shortlist, "Shortlisted")
@@ -144,7 +245,10 @@ class JobAdmin(admin.ModelAdmin):
 
 
 @admin.register(SearchProfile)
-class SearchProfileAdmin(AuditedModelAdminMixin, admin.ModelAdmin):
+class SearchProfileAdmin(AuditedModelAdminMixin, ListFieldsAdminMixin, admin.ModelAdmin):
+    comma_list_fields = ("keywords", "skills", "categories", "strategies", "excluded_words", "excluded_countries")
+    line_list_fields = ("saved_searches",)
+    list_field_choices = {"strategies": list(Strategy.values)}
     list_display = ["name", "enabled", "source", "strategies", "handoff_top_n", "last_run_at"]
     list_filter = ["enabled", "source"]
     search_fields = ["name"]
@@ -169,7 +273,7 @@ class SearchProfileAdmin(AuditedModelAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(BrowserSession)
-class BrowserSessionAdmin(admin.ModelAdmin):
+class BrowserSessionAdmin(ReadOnlyChangePageMixin, admin.ModelAdmin):
     """Sessions are imported with `manage.py jobs_import_session` or the API; cookies are never shown."""
 
     list_display = ["name", "status", "attention_reason", "expires_at", "last_used_at", "imported_at"]
@@ -207,7 +311,7 @@ class BrowserSessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(UpworkOAuthToken)
-class UpworkOAuthTokenAdmin(admin.ModelAdmin):
+class UpworkOAuthTokenAdmin(ReadOnlyChangePageMixin, admin.ModelAdmin):
     """The API connection: tokens are encrypted and never displayed."""
 
     list_display = ["account", "status", "expires_at", "refreshed_at"]

@@ -241,6 +241,8 @@ class UpworkOAuthToken(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "Upwork OAuth token"
+        verbose_name_plural = "Upwork OAuth tokens"
         constraints = [models.UniqueConstraint(fields=["account"], name="jobs_upworkoauthtoken_account_unique")]
 
     def __str__(self) -> str:

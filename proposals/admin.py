@@ -14,10 +14,19 @@ from proposals.models import Attachment, FreelancerProfile, Proposal, ProposalAt
 from queue_app.errors import ApplicationError
 from queue_app.models import TaskSource
 from upwork_automation.auditing import AuditedModelAdminMixin
+from upwork_automation.console.display import money, short_title
+from upwork_automation.console.forms import ListField, ListFieldsAdminMixin
 from upwork_automation.weblinks import is_http_url
 
 
 class FreelancerProfileForm(forms.ModelForm):
+    skills = ListField(required=False, help_text="Skills you really have.")
+    achievements = ListField(
+        separator="\n",
+        required=False,
+        help_text="Concrete results (e.g. 'Cut page load from 4 s to 0.8 s').",
+    )
+
     class Meta:
         model = FreelancerProfile
         fields = [
@@ -44,12 +53,17 @@ class FreelancerProfileForm(forms.ModelForm):
 @admin.register(FreelancerProfile)
 class FreelancerProfileAdmin(AuditedModelAdminMixin, admin.ModelAdmin):
     form = FreelancerProfileForm
-    list_display = ["name", "title", "hourly_rate", "is_default", "updated_at"]
+    list_display = ["name", "title", "rate", "is_default", "updated_at"]
     search_fields = ["name", "title"]
+
+    @admin.display(description="Hourly rate", ordering="hourly_rate")
+    def rate(self, profile: FreelancerProfile) -> str:
+        return money(profile.hourly_rate, per_hour=True)
 
 
 @admin.register(Attachment)
-class AttachmentAdmin(AuditedModelAdminMixin, admin.ModelAdmin):
+class AttachmentAdmin(AuditedModelAdminMixin, ListFieldsAdminMixin, admin.ModelAdmin):
+    comma_list_fields = ("skills",)
     list_display = ["title", "skills", "active", "file", "created_at"]
     list_filter = ["active"]
     search_fields = ["title", "description"]
@@ -171,7 +185,7 @@ class ProposalAdmin(admin.ModelAdmin):
     search_fields = ["job__title", "=job__upwork_id"]
     list_select_related = ["job", "profile"]
     ordering = ["-updated_at"]
-    actions = ["approve", "reject", "submit", "reopen"]
+    actions = ["approve", "reject", "submit", "reopen", "create_application"]
     readonly_fields = [
         "job_panel",
         "status",
@@ -194,6 +208,9 @@ class ProposalAdmin(admin.ModelAdmin):
     ]
     inlines = [VersionInline]
 
+    class Media:
+        css = {"all": ["console/console.css"]}  # the review page at phone width, short titles in the list
+
     def has_add_permission(self, request):
         return False  # proposals are drafted by generate_proposal
 
@@ -214,7 +231,7 @@ class ProposalAdmin(admin.ModelAdmin):
 
     @admin.display(description="job", ordering="job__title")
     def job_title(self, proposal):
-        return proposal.job.title
+        return short_title(proposal.job.title)
 
     @admin.display(description="score", ordering="job__score")
     def job_score(self, proposal):
@@ -398,6 +415,25 @@ class ProposalAdmin(admin.ModelAdmin):
             ),
         )
 
+    def has_create_application_permission(self, request) -> bool:
+        return request.user.has_perm("applications.add_application")
+
+    @admin.action(description="Create an application from each approved proposal", permissions=["create_application"])
+    def create_application(self, request, queryset):
+        from applications.services import application_create
+
+        self._each(
+            request,
+            queryset,
+            "Created an application for",
+            lambda p: application_create(
+                proposal_id=p.id,
+                user=request.user,
+                source=TaskSource.ADMIN,
+                remote_addr=request.META.get("REMOTE_ADDR"),
+            ),
+        )
+
     @admin.action(description="Reopen for changes (approved, no application sent yet)", permissions=["change"])
     def reopen(self, request, queryset):
         self._each(
@@ -424,7 +460,7 @@ class ProposalAdmin(admin.ModelAdmin):
 
 @admin.register(ProposalVersion)
 class ProposalVersionAdmin(admin.ModelAdmin):
-    list_display = ["proposal", "number", "source", "model", "estimated_cost", "created_at"]
+    list_display = ["proposal", "number", "source", "model", "cost", "created_at"]
     list_filter = ["source"]
     list_select_related = ["proposal"]
     readonly_fields = [f.name for f in ProposalVersion._meta.fields]
@@ -434,6 +470,13 @@ class ProposalVersionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of what was drafted, reviewed and sent stays
+
+    @admin.display(description="Estimated cost", ordering="estimated_cost")
+    def cost(self, version: ProposalVersion) -> str:
+        return f"${version.estimated_cost:,.4f}" if version.estimated_cost is not None else "-"
 
 
 @admin.register(ProposalAttachment)

@@ -365,6 +365,34 @@ def proposal_generate(
     return proposal
 
 
+def proposal_generate_request(
+    *, job_id: int, profile_id: int | None = None, user=None, source: str = TaskSource.SYSTEM
+):
+    """A person asks for a draft (the admin's "Generate proposal"): queue generate_proposal once per job.
+
+    Refused when the job already has proposal text or a generation for it is still waiting or running.
+    The enqueue is audited as task.enqueue with the person's name.
+    """
+    from queue_app.models import CANCELLABLE_STATUSES, Task
+    from queue_app.services import task_enqueue
+
+    job = Job.objects.filter(id=job_id).first()
+    if job is None:
+        raise NotFound(f"No job with id {job_id}.")
+    drafted = Proposal.objects.filter(job=job, current_version__gt=0).first()
+    if drafted is not None:
+        raise InvalidTransition(f"Job {job_id} already has proposal #{drafted.id}; review it instead.")
+    running = Task.objects.filter(
+        task_type="generate_proposal", payload__job_id=job.id, status__in=CANCELLABLE_STATUSES
+    ).first()
+    if running is not None:
+        raise InvalidTransition(f"A draft for job {job_id} is already being written (task {running.id}).")
+    payload: dict[str, Any] = {"job_id": job.id}
+    if profile_id is not None:
+        payload["profile_id"] = profile_id
+    return task_enqueue(task_type="generate_proposal", payload=payload, source=source, user=user)
+
+
 def proposal_regenerate(
     *,
     proposal_id: int,

@@ -245,6 +245,7 @@ class WorkerProcess(models.Model):
     cpu_seconds = models.FloatField(null=True, blank=True, help_text="CPU time used, including work horses.")
 
     class Meta:
+        verbose_name_plural = "worker processes"
         ordering = ["-last_heartbeat"]
         constraints = [models.UniqueConstraint(fields=["name"], name="worker_process_name_uniq")]
         indexes = [
@@ -280,6 +281,7 @@ class AuditEntry(models.Model):
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "audit entries"
         ordering = ["-created_at"]
         indexes = [
             # Admin list, newest first; and the history of one object.

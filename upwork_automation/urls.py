@@ -12,6 +12,8 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from queue_app.dashboard import queue_dashboard
+from upwork_automation.console.business import business_dashboard
+from upwork_automation.console.inbox import inbox_action, inbox_view
 
 # Whatever sits under MEDIA_ROOT, a browser only downloads it: never rendered in our origin (a stored HTML or SVG
 # would run its script with a staff session), never sniffed into another type, sandboxed if opened anyway.
@@ -44,6 +46,13 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/queue/dashboard/", admin.site.admin_view(queue_dashboard), name="queue-dashboard"),
+    path("admin/inbox/", admin.site.admin_view(inbox_view), name="console-inbox"),
+    path(
+        "admin/inbox/<slug:name>/<int:object_id>/",
+        admin.site.admin_view(inbox_action),
+        name="console-inbox-action",
+    ),
+    path("admin/business/", admin.site.admin_view(business_dashboard), name="console-business"),
     path("admin/", admin.site.urls),
     # OpenAPI 3 schema and its docs (Swagger UI, Redoc; assets self-hosted): authenticated users only.
     # The split Swagger view serves its start-up script as a file, so the CSP needs no inline script.

@@ -368,6 +368,8 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"},
     },
+    # RQ's per-queue "cleaning registries" lines are routine: DEBUG, not INFO (queue_app/logs.py).
+    "filters": {"rq_maintenance_at_debug": {"()": "queue_app.logs.RQMaintenanceAtDebug"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
         "workers_file": {
@@ -382,7 +384,12 @@ LOGGING = {
         },
     },
     "loggers": {
-        "rq.worker": {"handlers": ["console", "workers_file"], "level": LOG_LEVEL, "propagate": False},
+        "rq.worker": {
+            "handlers": ["console", "workers_file"],
+            "filters": ["rq_maintenance_at_debug"],
+            "level": LOG_LEVEL,
+            "propagate": False,
+        },
         "queue_app.worker": {"handlers": ["console", "workers_file"], "level": LOG_LEVEL, "propagate": False},
         "queue_app.execution": {"handlers": ["console", "workers_file"], "level": LOG_LEVEL, "propagate": False},
         "rq_scheduler": {"handlers": ["console", "scheduler_file"], "level": LOG_LEVEL, "propagate": False},
