@@ -2,7 +2,7 @@
 
 Real parts: Chromium drives the admin, a real worker process drafts through the OpenAI client against the
 stand-in and submits through the sandbox marketplace. Screenshots at 1280 and 390 px wide are kept under
-TEST_ARTIFACTS_DIR (default <repo>/.artifacts/).
+TEST_ARTIFACTS_DIR (default <repo>/test-artifacts/).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ ANSWER_AVAILABILITY = "Thirty hours a week, starting Monday."
 
 
 def artifacts() -> Path:
-    folder = Path(os.environ.get("TEST_ARTIFACTS_DIR") or ROOT / ".artifacts")
+    folder = Path(os.environ.get("TEST_ARTIFACTS_DIR") or ROOT / "test-artifacts")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
