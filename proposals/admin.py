@@ -61,12 +61,8 @@ class FreelancerProfileAdmin(AuditedModelAdminMixin, admin.ModelAdmin):
         return money(profile.hourly_rate, per_hour=True)
 
 
-@admin.register(Attachment)
-class AttachmentAdmin(AuditedModelAdminMixin, ListFieldsAdminMixin, admin.ModelAdmin):
-    comma_list_fields = ("skills",)
-    list_display = ["title", "skills", "active", "file", "created_at"]
-    list_filter = ["active"]
-    search_fields = ["title", "description"]
+class AttachmentFilesAdmin(admin.ModelAdmin):
+    """Writes of attachments through their services, so a replaced or deleted file leaves the disk too."""
 
     def save_model(self, request, obj, form, change):
         old_name = form.initial.get("file").name if change and form.initial.get("file") else ""
@@ -76,8 +72,13 @@ class AttachmentAdmin(AuditedModelAdminMixin, ListFieldsAdminMixin, admin.ModelA
     def delete_model(self, request, obj):
         services.attachment_delete(attachments=[obj])
 
-    def delete_queryset(self, request, queryset):
-        services.attachment_delete(attachments=list(queryset))
+
+@admin.register(Attachment)
+class AttachmentAdmin(AuditedModelAdminMixin, ListFieldsAdminMixin, AttachmentFilesAdmin):
+    comma_list_fields = ("skills",)
+    list_display = ["title", "skills", "active", "file", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["title", "description"]
 
 
 class ProposalReviewForm(forms.ModelForm):

@@ -180,14 +180,8 @@ class FreelancerProfileViewSet(AuditedModelViewSetMixin, viewsets.ModelViewSet):
     serializer_class = FreelancerProfileSerializer
 
 
-class AttachmentViewSet(AuditedModelViewSetMixin, viewsets.ModelViewSet):
-    """Portfolio attachments (multipart upload of `file`)."""
-
-    queryset = Attachment.objects.all()
-    serializer_class = AttachmentSerializer
-    parser_classes = [parsers.MultiPartParser, parsers.FormParser, ApiJSONParser]
-    filterset_fields = ["active"]
-    search_fields = ["title", "description"]
+class AttachmentFilesViewSet(viewsets.ModelViewSet):
+    """Writes of attachments through their services, so a replaced or deleted file leaves the disk too."""
 
     def perform_update(self, serializer):
         old_name = serializer.instance.file.name
@@ -196,3 +190,13 @@ class AttachmentViewSet(AuditedModelViewSetMixin, viewsets.ModelViewSet):
 
     def perform_destroy(self, instance):
         services.attachment_delete(attachments=[instance])
+
+
+class AttachmentViewSet(AuditedModelViewSetMixin, AttachmentFilesViewSet):
+    """Portfolio attachments (multipart upload of `file`); every write audited."""
+
+    queryset = Attachment.objects.all()
+    serializer_class = AttachmentSerializer
+    parser_classes = [parsers.MultiPartParser, parsers.FormParser, ApiJSONParser]
+    filterset_fields = ["active"]
+    search_fields = ["title", "description"]

@@ -88,17 +88,19 @@ class AuditedModelViewSetMixin:
 
     def perform_create(self, serializer):
         with transaction.atomic():
-            self._audit(serializer.save(), "create", None)
+            super().perform_create(serializer)
+            self._audit(serializer.instance, "create", None)
 
     def perform_update(self, serializer):
         with transaction.atomic():
             before = _snapshot_from_db(serializer.instance)
-            self._audit(serializer.save(), "update", before)
+            super().perform_update(serializer)
+            self._audit(serializer.instance, "update", before)
 
     def perform_destroy(self, instance):
         with transaction.atomic():
             before, pk = model_snapshot(instance), instance.pk
-            instance.delete()
+            super().perform_destroy(instance)  # a view class below this one may delete through its service
             instance.pk = pk
             self._audit(instance, "delete", before)
 
@@ -135,5 +137,5 @@ class AuditedModelAdminMixin:
             self._audit(request, obj, "delete", before)
 
     def delete_queryset(self, request, queryset):
-        for obj in queryset:
+        for obj in queryset:  # one audited delete each (an admin class below this one may delete through a service)
             self.delete_model(request, obj)
