@@ -85,7 +85,10 @@ def test_rq_resolves_each_serializer_once_and_still_refuses_a_bad_one():
 
     assert rq.job.resolve_serializer is rq_compat.resolve_serializer
     assert rq.queue.resolve_serializer is rq_compat.resolve_serializer
-    assert rq_compat.resolve_serializer(None) is DefaultSerializer
+    # RQ's default (pickle) is never used: Redis is not trusted (tests/queue_app/test_job_security.py).
+    assert rq_compat.resolve_serializer(None) is rq_compat.JobSerializer
+    assert rq_compat.resolve_serializer("rq.serializers.DefaultSerializer") is rq_compat.JobSerializer
+    assert rq_compat.resolve_serializer(DefaultSerializer) is rq_compat.JobSerializer
     assert rq_compat.resolve_serializer("json") is JSONSerializer
     before = rq_compat._resolve_hashable.cache_info().hits
     rq_compat.resolve_serializer(DefaultSerializer)
