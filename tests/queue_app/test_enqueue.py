@@ -26,7 +26,7 @@ def test_enqueue_writes_a_queued_row_and_an_rq_job_with_the_same_id(django_captu
     assert task.enqueued_at is not None
     job = Job.fetch(str(task.id), connection=redis_conn)
     assert job.origin == "system.normal"  # the noop type's family, the task's priority
-    assert job.args == (str(task.id), "noop")
+    assert job.args == [str(task.id), "noop"]  # JSON: a list
     assert job.timeout == 300
     assert str(task.id) in transport.get_queue("system.normal").job_ids
 
@@ -195,7 +195,7 @@ def test_a_single_enqueue_writes_the_row_and_its_audit_row_in_one_statement(redi
     assert stored.created_at == task.created_at and stored.status == TaskStatus.QUEUED
     entry = AuditEntry.objects.get(object_id=str(task.id))
     assert (entry.action, entry.source, entry.after["task_type"]) == ("task.enqueue", "api", "noop")
-    assert Job.fetch(str(task.id), connection=redis_conn).args == (str(task.id), "noop")
+    assert Job.fetch(str(task.id), connection=redis_conn).args == [str(task.id), "noop"]
 
 
 @pytest.mark.django_db(transaction=True)
