@@ -68,6 +68,8 @@ def test_a_worker_refuses_planted_jobs_without_unpickling_or_running_them_and_ke
     foreign_marker = tmp_path / "foreign"
     # A foreign function in the format the code of the day writes (pickle before this change).
     foreign = _queue().enqueue_call("os.mkdir", args=(str(foreign_marker),), job_id="planted-foreign")
+    unreadable = _queue().enqueue_call(transport.JOB_FUNCTION, args=("x", "noop"), job_id="planted-unreadable")
+    unreadable.connection.hset(unreadable.key, "status", "no-such-status")  # RQ cannot even build the job
     task = services.task_enqueue(task_type="noop")  # queued behind both
     worker = processes.worker(worker_class=worker_class)
 
@@ -81,6 +83,7 @@ def test_a_worker_refuses_planted_jobs_without_unpickling_or_running_them_and_ke
         assert job_id.encode() in set(transport.get_connection().zrange(_queue().failed_job_registry.key, 0, -1))
     wait_for(lambda: "refused job planted-foreign" in processes.output(worker), message="refusal logged")
     assert "refused job planted-pickled" in processes.output(worker)
+    assert "refused job planted-unreadable: its hash is unreadable" in processes.output(worker)
     assert worker.poll() is None
 
 
