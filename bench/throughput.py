@@ -33,6 +33,8 @@ os.environ.update(
     DJANGO_SETTINGS_MODULE="upwork_automation.settings.base",
     LOG_LEVEL="WARNING",
     SCHEDULER_ENABLED="false",
+    # Our worker classes refuse every job but the task runner; the raw-RQ runs on them need this one.
+    WORKER_EXTRA_JOB_FUNCTIONS="bench.raw_jobs.noop",
 )
 QUEUES = ["critical", "high", "normal", "low"]
 # Bare jobs go where noop tasks go, so both kinds of worker (ours expands 'normal' to every

@@ -8,17 +8,37 @@ from rest_framework import serializers
 
 from queue_app.registry import TaskContext
 
+# The noop's knobs are for tests and probes, and anyone who may enqueue a task may turn them: each is
+# capped so that no request makes a worker hold much memory, sleep past a minute, fail for long or
+# write a large result (an operator could once ask for 4 GB). Over a cap: 400 naming the field.
+NOOP_MAX_SLEEP_MS = 60_000
+NOOP_MAX_FAIL_TIMES = 10
+NOOP_MAX_ALLOCATE_MB = 128  # probes a memory limit (TASK_LIMITS memory_limit_mb) of up to about 100 MB
+NOOP_MAX_RESULT_KB = 128  # over the 32 KB a work horse hands back through its pipe
+
 
 class NoopPayload(serializers.Serializer):
-    sleep_ms = serializers.IntegerField(required=False, min_value=0, max_value=3_600_000, default=0)
+    sleep_ms = serializers.IntegerField(required=False, min_value=0, max_value=NOOP_MAX_SLEEP_MS, default=0)
     fail_times = serializers.IntegerField(
-        required=False, min_value=0, default=0, help_text="Fail the first N attempts, then succeed."
+        required=False,
+        min_value=0,
+        max_value=NOOP_MAX_FAIL_TIMES,
+        default=0,
+        help_text="Fail the first N attempts, then succeed.",
     )
     allocate_mb = serializers.IntegerField(
-        required=False, min_value=0, max_value=4096, default=0, help_text="Allocate this much memory (limit probes)."
+        required=False,
+        min_value=0,
+        max_value=NOOP_MAX_ALLOCATE_MB,
+        default=0,
+        help_text="Allocate this much memory (limit probes).",
     )
     result_kb = serializers.IntegerField(
-        required=False, min_value=0, max_value=1024, default=0, help_text="Pad the result to about this many KB."
+        required=False,
+        min_value=0,
+        max_value=NOOP_MAX_RESULT_KB,
+        default=0,
+        help_text="Pad the result to about this many KB.",
     )
 
 

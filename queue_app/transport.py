@@ -16,14 +16,18 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.command import send_command, send_stop_job_command
-from rq.exceptions import NoSuchJobError
-from rq.job import Job
+from rq.exceptions import DeserializationError, NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.utils import now as rq_now
 
 from queue_app.models import Task
 
 logger = logging.getLogger(__name__)
 
 JOB_FUNCTION = "queue_app.execution.run_task"
+# Every RQ job function this app's workers run: the task runner, and the job of a schedule's cron
+# entry (queue_app.scheduler.SCHEDULE_JOB_FUNCTION) should a plain rq-scheduler move one to a queue.
+JOB_FUNCTIONS = frozenset({JOB_FUNCTION, "queue_app.scheduling.schedule_fire_due"})
 ONE_SECOND = timedelta(seconds=1)
 
 
@@ -149,6 +153,59 @@ def push(tasks: Iterable[Task], *, now: datetime | None = None) -> None:
         pipe.execute()
 
 
+class TaskJob(Job):
+    """RQ's Job without callbacks or webhooks (settings.RQ['JOB_CLASS']): this app sets none.
+
+    A callback or webhook named in a hash planted in Redis would otherwise be imported and called,
+    or sent, by RQ itself: a failure callback even for a job that never ran, when a worker's
+    maintenance cleans it out of a started registry.
+    """
+
+    success_callback = None
+    failure_callback = None
+    stopped_callback = None
+
+    def send_webhooks(self, status, *, exc_string=None) -> None:
+        if self.webhooks:
+            logger.warning("Job %s names webhooks; not sent (this app sets none)", self.id)
+
+
+def job_refusal(job: Job) -> str | None:
+    """Why a worker of this app must not run this RQ job (None: run it).
+
+    Redis is not trusted (see rq_compat): a job runs only if its data is JSON naming one of
+    JOB_FUNCTIONS (or settings.WORKER_EXTRA_JOB_FUNCTIONS) as a plain function, with no callbacks
+    and no webhooks, which this app never sets and RQ would import or call on its own.
+    """
+    try:
+        func_name, instance = job.func_name, job.instance
+    except DeserializationError:
+        return "its data is not JSON (a pickled job?) and was not read"
+    if instance is not None or not isinstance(func_name, str):
+        return "its data does not name a plain function"
+    if func_name not in JOB_FUNCTIONS and func_name not in settings.WORKER_EXTRA_JOB_FUNCTIONS:
+        return f"its function {func_name[:200]!r} is not one this app's workers run"
+    if job._success_callback_name or job._failure_callback_name or job._stopped_callback_name:
+        return "it names callbacks, which this app never sets"
+    if job.webhooks:
+        return "it names webhooks, which this app never sets"
+    return None
+
+
+def job_refuse(job: Job, queue: Queue, *, reason: str, worker_name: str) -> None:
+    """Record a dequeued job as failed without running anything of it.
+
+    RQ's own failure path is not used: it would retry the job, call its failure callback, send
+    its webhooks and enqueue its dependents, all read from the refused hash.
+    """
+    job.ended_at = rq_now()
+    with job.connection.pipeline() as pipe:
+        job.set_status(JobStatus.FAILED, pipeline=pipe)
+        pipe.lrem(queue.intermediate_queue_key, 1, job.id)  # a worker of a single queue moves it there
+        job._handle_failure(f"Refused by worker {worker_name}: {reason}.", pipeline=pipe, worker_name=worker_name)
+        pipe.execute()
+
+
 def missing_jobs(task_ids: list[str]) -> list[str]:
     """The ids among these whose RQ job hash is not in Redis (one pipelined round trip)."""
     return lost_jobs(task_ids, settled=None).missing
@@ -250,6 +307,8 @@ __all__ = [
     "RedisError",
     "get_connection",
     "get_queue",
+    "job_refusal",
+    "job_refuse",
     "lost_jobs",
     "missing_jobs",
     "priority_queues",

@@ -30,7 +30,7 @@ from rq.scheduler import RQScheduler
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
-from queue_app import execution, limits, maintenance
+from queue_app import execution, limits, maintenance, transport
 from queue_app.db import run_with_reconnect
 from queue_app.execution import begin_start, lifecycle_writer, record_crash
 from queue_app.models import WorkerProcess, WorkerState
@@ -216,6 +216,36 @@ class HeartbeatMixin:
             logger.info("Worker %s: Redis is back; resuming work", self.name)
             with contextlib.suppress(RedisError):
                 self.connection.delete(self.key)  # our own registration, left without a death mark
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """RQ's dequeue, handing on only jobs this app runs (transport.job_refusal); Redis is not trusted.
+
+        A refused job is recorded failed with the reason and never executed. A job whose hash RQ
+        cannot even read (a bad field) is logged and dropped instead of ending RQ's work loop.
+        """
+        while True:
+            try:
+                result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            except RedisError:
+                raise
+            except Exception as error:
+                if getattr(error, "job_id", None) is None:  # not from reading a popped job
+                    raise
+                logger.error("Worker %s: refused job %s: its hash is unreadable (%r)", self.name, error.job_id, error)
+                continue
+            if result is None:
+                return None
+            job, queue = result
+            reason = transport.job_refusal(job)
+            if reason is None:
+                return result
+            logger.error("Worker %s: refused job %s from %s: %s", self.name, job.id, queue.name, reason)
+            try:
+                transport.job_refuse(job, queue, reason=reason, worker_name=self.name)
+            except RedisError:
+                raise
+            except Exception:
+                logger.exception("Worker %s: could not record refused job %s as failed", self.name, job.id)
 
     def set_state(self, state, pipeline=None):
         # RQ marks the worker idle twice per job (after it, and again before the dequeue).

@@ -297,8 +297,24 @@ def test_compose_config_accepts_the_file():
         command = ["docker-compose", "config", "--quiet"]
     else:
         pytest.skip("neither `docker compose` nor `docker-compose` is installed (install either to validate the file)")
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    env = {**os.environ, "REDIS_PASSWORD": "0123abcd"}
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False, env=env)
     assert result.returncode == 0, result.stderr
+    env.pop("REDIS_PASSWORD")
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert result.returncode != 0 and "REDIS_PASSWORD" in result.stderr
+
+
+def test_compose_redis_requires_a_password_and_the_app_sends_it(compose):
+    """Whoever can write to Redis can make workers run jobs: the stack's Redis refuses clients without it."""
+    required = "${REDIS_PASSWORD:?"
+    redis = compose["services"]["redis"]
+    assert "--requirepass" in " ".join(redis["command"])
+    assert redis["environment"]["REDISCLI_AUTH"].startswith(required)  # the command's and the healthcheck's
+    url = compose["x-app"]["environment"]["REDIS_URL"]
+    assert url.startswith("redis://:" + required) and url.endswith("@redis:6379/0")
+    for name in APP_SERVICES:
+        assert compose["services"][name]["environment"]["REDIS_URL"] == url
 
 
 def test_dockerfile_builds_from_python_311_slim_and_collects_static_files():

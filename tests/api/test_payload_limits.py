@@ -57,3 +57,23 @@ def test_the_body_limit_applies_to_the_api_only(client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = client.post("/admin/login/", {"username": "x", "password": "y" * 2000})
     assert response.status_code != 413
+
+
+@pytest.mark.parametrize(
+    ("knob", "value"),
+    [("allocate_mb", 4096), ("allocate_mb", 129), ("sleep_ms", 3_600_000), ("fail_times", 1000), ("result_kb", 1024)],
+)
+def test_the_noops_test_knobs_are_capped_with_a_400_naming_the_field(operator_client, knob, value):
+    """An operator could make a worker allocate 4 GB or sleep an hour through the diagnostic noop."""
+    response = operator_client.post("/api/queue/tasks/", {"task_type": "noop", "payload": {knob: value}}, format="json")
+    assert response.status_code == 400, response.json()
+    assert list(response.json()["error"]["field_errors"]) == [f"payload.{knob}"]
+    assert not Task.objects.exists()
+
+
+def test_the_noops_knobs_within_their_caps_are_accepted(operator_client):
+    payload = {"allocate_mb": 128, "sleep_ms": 60_000, "fail_times": 10, "result_kb": 128}
+    body = {"task_type": "noop_discovery", "payload": payload, "delay": 3600}
+    response = operator_client.post("/api/queue/tasks/", body, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["payload"] == payload

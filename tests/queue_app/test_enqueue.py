@@ -26,7 +26,7 @@ def test_enqueue_writes_a_queued_row_and_an_rq_job_with_the_same_id(django_captu
     assert task.enqueued_at is not None
     job = Job.fetch(str(task.id), connection=redis_conn)
     assert job.origin == "system.normal"  # the noop type's family, the task's priority
-    assert job.args == (str(task.id), "noop")
+    assert job.args == [str(task.id), "noop"]  # JSON: a list
     assert job.timeout == 300
     assert str(task.id) in transport.get_queue("system.normal").job_ids
 
@@ -85,7 +85,10 @@ def test_rq_resolves_each_serializer_once_and_still_refuses_a_bad_one():
 
     assert rq.job.resolve_serializer is rq_compat.resolve_serializer
     assert rq.queue.resolve_serializer is rq_compat.resolve_serializer
-    assert rq_compat.resolve_serializer(None) is DefaultSerializer
+    # RQ's default (pickle) is never used: Redis is not trusted (tests/queue_app/test_job_security.py).
+    assert rq_compat.resolve_serializer(None) is rq_compat.JobSerializer
+    assert rq_compat.resolve_serializer("rq.serializers.DefaultSerializer") is rq_compat.JobSerializer
+    assert rq_compat.resolve_serializer(DefaultSerializer) is rq_compat.JobSerializer
     assert rq_compat.resolve_serializer("json") is JSONSerializer
     before = rq_compat._resolve_hashable.cache_info().hits
     rq_compat.resolve_serializer(DefaultSerializer)
@@ -192,7 +195,7 @@ def test_a_single_enqueue_writes_the_row_and_its_audit_row_in_one_statement(redi
     assert stored.created_at == task.created_at and stored.status == TaskStatus.QUEUED
     entry = AuditEntry.objects.get(object_id=str(task.id))
     assert (entry.action, entry.source, entry.after["task_type"]) == ("task.enqueue", "api", "noop")
-    assert Job.fetch(str(task.id), connection=redis_conn).args == (str(task.id), "noop")
+    assert Job.fetch(str(task.id), connection=redis_conn).args == [str(task.id), "noop"]
 
 
 @pytest.mark.django_db(transaction=True)

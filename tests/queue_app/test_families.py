@@ -188,7 +188,7 @@ def test_repeated_stop_signals_during_a_cold_stop_still_put_the_task_back(proces
 
 @pytest.mark.parametrize("worker_class", ["queue_app.worker.TaskWorker", "queue_app.worker.TaskSimpleWorker"])
 def test_a_task_over_its_memory_limit_fails_cleanly_and_the_worker_keeps_serving(processes, worker_class):
-    hog = services.task_enqueue(task_type="noop", payload={"allocate_mb": 512}, max_retries=0)
+    hog = services.task_enqueue(task_type="noop", payload={"allocate_mb": 128}, max_retries=0)
     env = {"TASK_LIMITS": json.dumps({"noop": {"memory_limit_mb": 64}})}
     processes.worker(worker_class=worker_class, **env)
     wait_for(lambda: _status(hog) == TaskStatus.FAILED, timeout=60, message="memory hog failed")

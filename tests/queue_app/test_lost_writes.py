@@ -147,8 +147,10 @@ def test_the_worker_refreshes_its_redis_key_once_a_second_at_most_but_always_for
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_simple_worker_records_a_job_with_its_end_heartbeat_and_idle_state_in_one_transaction(redis_conn):
+def test_the_simple_worker_records_a_job_with_its_end_heartbeat_and_idle_state_in_one_transaction(redis_conn, settings):
     from rq import Queue
+
+    settings.WORKER_EXTRA_JOB_FUNCTIONS = ["bench.raw_jobs.noop"]  # a bare RQ job: refused otherwise
 
     queue = Queue("system.normal", connection=transport.get_connection())
     job = queue.enqueue("bench.raw_jobs.noop")

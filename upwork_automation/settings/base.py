@@ -139,6 +139,8 @@ RQ = {
     # chooses the job id (the task's UUID), so django-rq pushes immediately.
     "COMMIT_MODE": "auto",
     "WORKER_CLASS": env("WORKER_CLASS", default="queue_app.worker.TaskWorker"),
+    # No callbacks or webhooks from Redis (README, Security).
+    "JOB_CLASS": "queue_app.transport.TaskJob",
     # `manage.py rqscheduler` fires ScheduledTask rows (queue_app/scheduler.py).
     "SCHEDULER_CLASS": "queue_app.scheduler.ScheduleScheduler",
 }
@@ -169,6 +171,10 @@ MAINTENANCE_INTERVAL = env.int("MAINTENANCE_INTERVAL", default=5)
 RECONCILE_INTERVAL = env.int("RECONCILE_INTERVAL", default=30)
 RECONCILE_GRACE_SECONDS = env.int("RECONCILE_GRACE_SECONDS", default=10)
 WORKER_REDIS_MAX_BACKOFF = env.int("WORKER_REDIS_MAX_BACKOFF", default=8)
+# RQ job functions (dotted paths) the task workers run beside the task runner; every other job in
+# Redis is refused (queue_app.transport.job_refusal). Empty in production; bench/throughput.py
+# sets it for its bare-RQ baseline on our worker classes.
+WORKER_EXTRA_JOB_FUNCTIONS = env.list("WORKER_EXTRA_JOB_FUNCTIONS", default=[])
 # Specialized workers (queue_app/registry.py families, queue_app/limits.py).
 # WORKER_POOLS: which worker processes run_workers starts, e.g. "discovery:1,proposals:2,applications+system:1";
 # empty means WORKER_CONCURRENCY workers serving every family.
