@@ -5,6 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # Extra arguments, e.g. `make test ARGS="-k priority -x"`.
 ARGS ?=
+# Parallel test workers (pytest-xdist); most tests wait on real processes, so more workers than cores pay.
+# `make test TEST_WORKERS=0` runs in one process.
+TEST_WORKERS ?= 3
 
 .PHONY: help venv run demo test lint format lock bench schemathesis migrate admin check-deploy compose-config clean-data
 
@@ -21,7 +24,7 @@ demo: ## Like `make run`, against the local sandbox marketplace (own database, t
 	@bash scripts/run.sh demo
 
 test: venv ## Run the test suite (finds or installs Chromium; its own test database and Redis; embedded PostgreSQL if none answers)
-	@rc=0; $(PY) scripts/devservices.py test $(ARGS) || rc=$$?; \
+	@rc=0; $(PY) scripts/devservices.py test -n $(TEST_WORKERS) $(ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5) — that is a failure here." >&2; fi; \
 	exit $$rc
 
