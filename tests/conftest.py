@@ -124,6 +124,18 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 20.0, interval
         time.sleep(interval)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _test_database_dropped_at_the_end(django_db_setup, django_db_blocker):
+    """Before pytest-django drops the run's test database: end the sessions a killed process's backend may still
+    hold on it (PostgreSQL refuses to drop a database in use, and the run would leave it behind)."""
+    yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def redis_conn():
     """The test Redis database, empty at the start of every test."""
