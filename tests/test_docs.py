@@ -183,7 +183,9 @@ def test_every_module_and_name_in_the_architecture_page_exists():
     paths = set(re.findall(rf"\b((?:{apps})/[\w/]*\.py)\b", text))
     dotted = set(re.findall(rf"\b((?:{apps})(?:\.[A-Za-z_]\w*)+)", text))
     assert len(paths) >= 8, "the architecture page names the modules it describes"
-    problems = [f"{path}: no file" for path in sorted(paths) if not (ROOT / path).exists()]
+    folders = set(re.findall(rf"\b((?:{apps})/(?:\w+/)+)(?![\w.])", text))
+    problems = [f"{path}: no file" for path in sorted(paths) if not (ROOT / path).is_file()]
+    problems += [f"{folder}: no folder" for folder in sorted(folders) if not (ROOT / folder).is_dir()]
     problems += [problem for name in sorted(dotted) if (problem := resolve(name.removesuffix(".py")))]
     # `path.py:name` names a function or class (or Class.method) defined in that module
     for path, name in re.findall(rf"\b((?:{apps})/[\w/]*\.py):([A-Za-z_][\w.]*\w)", text):
