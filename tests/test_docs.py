@@ -193,3 +193,31 @@ def test_every_module_and_name_in_the_architecture_page_exists():
         if (ROOT / path).exists() and (problem := resolve(f"{module}.{name}")):
             problems.append(f"{path}:{name}: {problem}")
     assert not problems, "docs/architecture.md: " + "; ".join(problems)
+
+
+URL_PATH = re.compile(r"(?<![\w.:/])(/(?:api|admin|media)/[^\s`'\"(),;]*)")
+
+
+def url_problem(path: str) -> str | None:
+    """Why `path` (placeholders like {id} allowed) resolves to no view, if it does not."""
+    from django.urls import Resolver404, resolve
+
+    if "…" in path or path.count("/") < 3:  # a prefix: "/api/queue/metrics/…", "/media/"
+        return None
+    stems = {re.sub(r"\{[^}]*\}", value, path) for value in ("1", "00000000-0000-0000-0000-000000000001", "x")}
+    for candidate in stems:
+        try:
+            resolve(candidate.split("?")[0])
+            return None
+        except Resolver404:
+            continue
+    return f"{path}: no URL pattern matches"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_every_url_path_named_resolves_to_a_view(page):
+    text = page.read_text()
+    paths = {path for snippet in code(text) for path in URL_PATH.findall(snippet)}
+    paths |= set(re.findall(r"http://127\.0\.0\.1:8000(/[^\s|)]*)", text))
+    problems = [problem for path in sorted(paths) if (problem := url_problem(path))]
+    assert not problems, f"{page_id(page)}: " + "; ".join(problems)
