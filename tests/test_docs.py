@@ -1,5 +1,5 @@
-"""The README and docs/ tell the truth: links and anchors resolve, and every command, target, file, module and
-test they name exists."""
+"""The README and docs/ tell the truth: links and anchors resolve, and every command, verb, option, make target,
+file, module, test and URL they name exists."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import get_commands, load_command_class
+from django.urls import Resolver404, resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -23,6 +24,7 @@ HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$", re.MULTILINE)
 MANAGE = re.compile(r"manage\.py\s+([\w-]+)((?:\s+[^\s`]+)*)")
 MAKE = re.compile(r"(?<![\w-])make\s+([a-z][\w-]*)")
 PY_PATH = re.compile(r"(?<![\w./-])((?:[\w-]+/)+[\w-]+\.py)\b")
+URL_PATH = re.compile(r"(?<![\w.:/])(/(?:api|admin|media)/[^\s`'\"(),;]*)")
 TEST_NAME = re.compile(r"(?<![\w/.-])(test_\w*[a-z])(?![\w.<])")  # a test function, not a file
 
 
@@ -160,7 +162,7 @@ def test_every_python_file_and_test_named_exists(page):
     assert not missing, f"{page_id(page)} names files or tests that do not exist: {missing}"
 
 
-def resolve(dotted: str) -> str | None:
+def dotted_problem(dotted: str) -> str | None:
     """Why the dotted name `app.module[.attribute]` does not resolve, if it does not."""
     parts = dotted.split(".")
     for split in range(len(parts), 0, -1):
@@ -186,22 +188,17 @@ def test_every_module_and_name_in_the_architecture_page_exists():
     folders = set(re.findall(rf"\b((?:{apps})/(?:\w+/)+)(?![\w.])", text))
     problems = [f"{path}: no file" for path in sorted(paths) if not (ROOT / path).is_file()]
     problems += [f"{folder}: no folder" for folder in sorted(folders) if not (ROOT / folder).is_dir()]
-    problems += [problem for name in sorted(dotted) if (problem := resolve(name.removesuffix(".py")))]
+    problems += [problem for name in sorted(dotted) if (problem := dotted_problem(name.removesuffix(".py")))]
     # `path.py:name` names a function or class (or Class.method) defined in that module
     for path, name in re.findall(rf"\b((?:{apps})/[\w/]*\.py):([A-Za-z_][\w.]*\w)", text):
         module = path.removesuffix(".py").replace("/", ".")
-        if (ROOT / path).exists() and (problem := resolve(f"{module}.{name}")):
+        if (ROOT / path).exists() and (problem := dotted_problem(f"{module}.{name}")):
             problems.append(f"{path}:{name}: {problem}")
     assert not problems, "docs/architecture.md: " + "; ".join(problems)
 
 
-URL_PATH = re.compile(r"(?<![\w.:/])(/(?:api|admin|media)/[^\s`'\"(),;]*)")
-
-
 def url_problem(path: str) -> str | None:
     """Why `path` (placeholders like {id} allowed) resolves to no view, if it does not."""
-    from django.urls import Resolver404, resolve
-
     if "…" in path or path.count("/") < 3:  # a prefix: "/api/queue/metrics/…", "/media/"
         return None
     stems = {re.sub(r"\{[^}]*\}", value, path) for value in ("1", "00000000-0000-0000-0000-000000000001", "x")}
