@@ -1,4 +1,4 @@
-"""`make demo`: the README's demo, verbatim — the sandbox starts, web, workers and scheduler talk to it, a first
+"""`make demo`: the demo of docs/discovery.md, verbatim — the sandbox starts, web, workers and scheduler talk to it, a first
 discovery finds jobs and the template drafter drafts their proposals, and Ctrl-C leaves nothing behind."""
 
 from __future__ import annotations

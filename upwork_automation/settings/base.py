@@ -139,7 +139,7 @@ RQ = {
     # chooses the job id (the task's UUID), so django-rq pushes immediately.
     "COMMIT_MODE": "auto",
     "WORKER_CLASS": env("WORKER_CLASS", default="queue_app.worker.TaskWorker"),
-    # No callbacks or webhooks from Redis (README, Security).
+    # No callbacks or webhooks from Redis (docs/security.md).
     "JOB_CLASS": "queue_app.transport.TaskJob",
     # `manage.py rqscheduler` fires ScheduledTask rows (queue_app/scheduler.py).
     "SCHEDULER_CLASS": "queue_app.scheduler.ScheduleScheduler",
