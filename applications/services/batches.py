@@ -12,11 +12,12 @@ from django.utils import timezone
 from applications import conf, selectors
 from applications.models import Application, ApplicationStatus
 from applications.selectors import usage_read
-from applications.services.common import GateRefused, _audit, _set_status, _view
+from applications.services.common import GateRefused, _audit, _view
 from applications.services.gates import _next_gap, _take_submission_lock, connects_needed, gates_check
 from applications.services.submission import _dry_run_gates
 from queue_app.errors import NotFound
 from queue_app.models import TaskSource
+from upwork_automation import transitions
 
 
 def applications_batch_schedule(
@@ -75,7 +76,7 @@ def applications_batch_schedule(
                 continue
             before = _view(application)
             application.scheduled_for = at
-            _set_status(application, ApplicationStatus.SCHEDULED, now)
+            transitions.set_status(application, ApplicationStatus.SCHEDULED, now)
             application.save(update_fields=["scheduled_for", "status", "status_changed_at", "updated_at"])
             task_enqueue(
                 task_type="submit_application",

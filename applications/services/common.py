@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 
 from applications.models import Application, ApplicationStatus
-from queue_app.audit import audit_record
-from queue_app.errors import ApplicationError, InvalidTransition, NotFound, ValidationFailed
+from queue_app.errors import ApplicationError, ValidationFailed
+from upwork_automation import transitions
 
 # pg_advisory_xact_lock key serialising "check the caps, then take a submission slot" across all workers.
 SUBMISSION_LOCK_KEY = 0x55_50_57_41_50_50  # "UPWAPP"
@@ -46,29 +44,7 @@ def _user_or_none(user):
 
 
 def _lock(application_id: int) -> Application:
-    application = (
-        Application.objects.select_for_update(of=("self",))
-        .select_related("job", "proposal")
-        .filter(id=application_id)
-        .first()
-    )
-    if application is None:
-        raise NotFound(f"No application with id {application_id}.")
-    return application
-
-
-def _require(application: Application, allowed: tuple, action: str) -> None:
-    if application.status not in allowed:
-        raise InvalidTransition(
-            f"Application {application.id} is {application.status}; it can be {action} only when "
-            f"{' or '.join(str(s) for s in allowed)}."
-        )
-
-
-def _set_status(application: Application, status: str, now: datetime | None = None) -> None:
-    if application.status != status:
-        application.status = status
-        application.status_changed_at = now or timezone.now()
+    return transitions.lock(Application, application_id, related=("job", "proposal"))
 
 
 def _view(application: Application) -> dict[str, Any]:
@@ -95,14 +71,13 @@ def _audit(
     remote_addr: str | None = None,
     **extra,
 ) -> None:
-    audit_record(
-        action=f"application.{action}",
-        object_type="application",
-        object_id=application.id,
-        source=source,
-        user=user,
+    transitions.audit(
+        application,
+        action,
         before=before,
         after={**_view(application), **extra},
+        source=source,
+        user=user,
         remote_addr=remote_addr,
     )
 

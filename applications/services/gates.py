@@ -13,7 +13,8 @@ from django.utils import timezone
 from applications import conf
 from applications.models import Application, ApplicationStatus
 from applications.selectors import Usage, usage_read
-from applications.services.common import STARTABLE, SUBMISSION_LOCK_KEY, GateRefused, _lock, _set_status
+from applications.services.common import STARTABLE, SUBMISSION_LOCK_KEY, GateRefused, _lock
+from upwork_automation import transitions
 
 logger = logging.getLogger(__name__)
 
@@ -100,13 +101,13 @@ def application_claim(*, application_id: int, now: datetime | None = None) -> Ap
         except GateRefused as refused:
             refusal = refused
             if refused.gate != "gap" and application.status == ApplicationStatus.SCHEDULED:
-                _set_status(application, ApplicationStatus.APPROVED, now)
+                transitions.set_status(application, ApplicationStatus.APPROVED, now)
             if refused.gate != "status":
                 application.error = refused.message
             application.save(update_fields=["status", "status_changed_at", "error", "updated_at"])
         else:
             application.previous_status = application.status
-            _set_status(application, ApplicationStatus.SUBMITTING, now)
+            transitions.set_status(application, ApplicationStatus.SUBMITTING, now)
             application.claimed_at = now
             application.counts_toward_caps = True
             application.connects_reserved = connects_needed(application)

@@ -21,13 +21,12 @@ from applications.services.common import (
     _default_bid,
     _lock,
     _money,
-    _require,
-    _set_status,
     _user_or_none,
     _view,
 )
 from queue_app.errors import InvalidTransition, NotFound, PermissionRefused, ValidationFailed
 from queue_app.models import TaskSource
+from upwork_automation import transitions
 
 
 def application_create(
@@ -111,7 +110,7 @@ def application_approve(
 
     with transaction.atomic():
         application = _lock(application_id)
-        _require(application, (ApplicationStatus.AWAITING_APPROVAL,), "approved")
+        transitions.require(application, (ApplicationStatus.AWAITING_APPROVAL,), "approved")
         proposal = application.proposal
         if proposal.status != ProposalStatus.APPROVED or proposal.approved_version_id is None:
             raise InvalidTransition(
@@ -158,7 +157,7 @@ def application_approve(
         application.approved_by = _user_or_none(user)
         application.approved_at = now
         application.error = ""
-        _set_status(application, ApplicationStatus.APPROVED, now)
+        transitions.set_status(application, ApplicationStatus.APPROVED, now)
         application.save()
         _audit(application, "approve", before=before, source=source, user=user, remote_addr=remote_addr)
     return application
@@ -182,10 +181,10 @@ def application_schedule(
         raise ValidationFailed("run_at needs a time zone.", field_errors={"run_at": ["Time zone missing."]})
     with transaction.atomic():
         application = _lock(application_id)
-        _require(application, (ApplicationStatus.APPROVED,), "scheduled")
+        transitions.require(application, (ApplicationStatus.APPROVED,), "scheduled")
         before = _view(application)
         application.scheduled_for = run_at
-        _set_status(application, ApplicationStatus.SCHEDULED, now)
+        transitions.set_status(application, ApplicationStatus.SCHEDULED, now)
         application.save(update_fields=["scheduled_for", "status", "status_changed_at", "updated_at"])
         payload: dict[str, Any] = {"application_id": application.id}
         if dry_run is not None:
@@ -209,9 +208,9 @@ def application_cancel(
         application = _lock(application_id)
         if application.status == ApplicationStatus.CANCELLED:
             return application
-        _require(application, CANCELLABLE, "cancelled")
+        transitions.require(application, CANCELLABLE, "cancelled")
         before = _view(application)
-        _set_status(application, ApplicationStatus.CANCELLED)
+        transitions.set_status(application, ApplicationStatus.CANCELLED)
         application.save(update_fields=["status", "status_changed_at", "updated_at"])
         _audit(application, "cancel", before=before, source=source, user=user, remote_addr=remote_addr)
     return application
@@ -225,7 +224,7 @@ def application_defer(*, application_id: int, run_at: datetime, source: str = Ta
             return
         before = _view(application)
         application.scheduled_for = run_at
-        _set_status(application, ApplicationStatus.SCHEDULED)
+        transitions.set_status(application, ApplicationStatus.SCHEDULED)
         application.save(update_fields=["scheduled_for", "status", "status_changed_at", "updated_at"])
         _audit(application, "defer", before=before, source=source)
 
@@ -236,9 +235,9 @@ def application_reopen(
     """After a person looked at a failure or a stop: back to awaiting approval (it must be approved again)."""
     with transaction.atomic():
         application = _lock(application_id)
-        _require(application, REOPENABLE, "reopened")
+        transitions.require(application, REOPENABLE, "reopened")
         before = _view(application)
-        _set_status(application, ApplicationStatus.AWAITING_APPROVAL)
+        transitions.set_status(application, ApplicationStatus.AWAITING_APPROVAL)
         application.scheduled_for = None
         application.save(update_fields=["status", "status_changed_at", "scheduled_for", "updated_at"])
         _audit(application, "reopen", before=before, source=source, user=user, remote_addr=remote_addr)
@@ -279,7 +278,7 @@ def applications_hold_for_proposal(
         if application.status not in HOLDABLE:
             continue
         before = _view(application)
-        _set_status(application, ApplicationStatus.AWAITING_APPROVAL)
+        transitions.set_status(application, ApplicationStatus.AWAITING_APPROVAL)
         application.scheduled_for = None
         application.error = reason
         application.save(update_fields=["status", "status_changed_at", "scheduled_for", "error", "updated_at"])

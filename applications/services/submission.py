@@ -12,11 +12,12 @@ from django.utils import timezone
 from applications import browser, conf
 from applications.models import Application, ApplicationStatus
 from applications.selectors import Usage
-from applications.services.common import STARTABLE, GateRefused, _audit, _lock, _set_status, _view
+from applications.services.common import STARTABLE, GateRefused, _audit, _lock, _view
 from applications.services.evidence import _form_input, _mark_session, _save_shots, _session
 from applications.services.gates import _note_refusal, _release, application_claim, gates_check
 from queue_app.errors import ApplicationError, InvalidTransition, NotFound
 from queue_app.models import TaskSource
+from upwork_automation import transitions
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ def _dry_run(application: Application, *, source: str) -> SubmitResult:
         before = _view(application)
         application.last_dry_run_at = timezone.now()
         if application.status == ApplicationStatus.SCHEDULED:  # a dry run replaces that run: approved again
-            _set_status(application, ApplicationStatus.APPROVED)
+            transitions.set_status(application, ApplicationStatus.APPROVED)
             application.scheduled_for = None
         application.save(
             update_fields=["last_dry_run_at", "status", "status_changed_at", "scheduled_for", "updated_at"]
@@ -202,7 +203,7 @@ def _record_submitted(application_id: int, outcome: browser.SubmitOutcome, *, so
             logger.warning(
                 "Application %s left submitting while the browser ran (%s)", application_id, application.status
             )
-        _set_status(application, ApplicationStatus.SUBMITTED, now)
+        transitions.set_status(application, ApplicationStatus.SUBMITTED, now)
         application.submitted_at = now
         application.confirmation_reference = outcome.reference[:100]
         if outcome.connects_on_page is not None:  # never more than reserved: connects_check refused that
@@ -239,7 +240,7 @@ def _attention(application_id: int, message: str, *, source: str, url: str = "")
     with transaction.atomic():
         application = _lock(application_id)
         before = _view(application)
-        _set_status(application, ApplicationStatus.NEEDS_ATTENTION)
+        transitions.set_status(application, ApplicationStatus.NEEDS_ATTENTION)
         application.error = message
         application.save(update_fields=["status", "status_changed_at", "error", "updated_at"])
         _audit(application, "needs_attention", before=before, source=source, url=url)

@@ -7,11 +7,12 @@ from django.utils import timezone
 
 from applications import browser
 from applications.models import Application, ApplicationStatus
-from applications.services.common import _audit, _lock, _set_status, _view
+from applications.services.common import _audit, _lock, _view
 from applications.services.evidence import _mark_session, _save_shots, _session
 from applications.services.submission import SubmissionRetryable, SubmissionStopped, _attention
 from queue_app.errors import NotFound
 from queue_app.models import TaskSource
+from upwork_automation import transitions
 
 
 def application_verify(*, application_id: int, source: str = TaskSource.SYSTEM) -> dict:
@@ -49,7 +50,7 @@ def application_verify(*, application_id: int, source: str = TaskSource.SYSTEM) 
         application = _lock(application_id)
         before = _view(application)
         if application.status == ApplicationStatus.SUBMITTED:
-            _set_status(application, ApplicationStatus.VERIFIED)
+            transitions.set_status(application, ApplicationStatus.VERIFIED)
             application.verified_at = timezone.now()
             application.save(update_fields=["status", "status_changed_at", "verified_at", "updated_at"])
             _audit(application, "verify", before=before, source=source)

@@ -16,9 +16,9 @@ from proposals.models import (
     ProposalAttachment,
 )
 from proposals.services.common import _lock
-from queue_app.audit import audit_record
 from queue_app.errors import ValidationFailed
 from queue_app.models import TaskSource
+from upwork_automation import transitions
 
 logger = logging.getLogger(__name__)
 
@@ -101,10 +101,9 @@ def proposal_attachments_set(
             )
             for position, attachment_id in enumerate(unique_ids)
         )
-        audit_record(
-            action="proposal.attachments",
-            object_type="proposal",
-            object_id=proposal.id,
+        transitions.audit(
+            proposal,
+            "attachments",
             source=source,
             user=user,
             before={"attachment_ids": before},

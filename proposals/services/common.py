@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.utils import timezone
 
 from proposals import drafting, matching, selectors
 from proposals.models import (
@@ -16,6 +15,7 @@ from proposals.models import (
     ProposalVersion,
 )
 from queue_app.errors import InvalidTransition, NotFound, ValidationFailed
+from upwork_automation import transitions
 
 logger = logging.getLogger(__name__)
 
@@ -49,27 +49,14 @@ def _profile(profile_id: int | None):
 
 
 def _lock(proposal_id: int) -> Proposal:
-    proposal = Proposal.objects.select_for_update().filter(id=proposal_id).first()
-    if proposal is None:
-        raise NotFound(f"No proposal with id {proposal_id}.")
-    return proposal
+    return transitions.lock(Proposal, proposal_id)
 
 
 def _require(proposal: Proposal, allowed: tuple, action: str) -> None:
-    if proposal.status not in allowed:
-        hint = ""
-        if proposal.status == ProposalStatus.APPROVED and ProposalStatus.APPROVED not in allowed:
-            hint = " Reopen it first (it becomes a new version in review) while no application has been sent."
-        raise InvalidTransition(
-            f"Proposal {proposal.id} is {proposal.status}; it can be {action} only when "
-            f"{' or '.join(str(s) for s in allowed)}.{hint}"
-        )
-
-
-def _set_status(proposal: Proposal, status: str) -> None:
-    if proposal.status != status:
-        proposal.status = status
-        proposal.status_changed_at = timezone.now()
+    hint = ""
+    if proposal.status == ProposalStatus.APPROVED and ProposalStatus.APPROVED not in allowed:
+        hint = " Reopen it first (it becomes a new version in review) while no application has been sent."
+    transitions.require(proposal, allowed, action, hint=hint)
 
 
 def _add_version(
@@ -98,7 +85,7 @@ def _add_version(
         created_by=user if user is not None and getattr(user, "is_authenticated", False) else None,
     )
     proposal.current_version = number
-    _set_status(proposal, status)
+    transitions.set_status(proposal, status)
     proposal.save(update_fields=["current_version", "status", "status_changed_at", "updated_at"])
     return version
 

@@ -31,9 +31,9 @@ from proposals.services.common import (
     _version_of_task,
 )
 from proposals.services.costs import cost_release, openai_budget
-from queue_app.audit import audit_record
 from queue_app.errors import InvalidTransition, NotFound, ValidationFailed
 from queue_app.models import TaskSource
+from upwork_automation import transitions
 
 logger = logging.getLogger(__name__)
 
@@ -180,10 +180,9 @@ def proposal_regenerate(
             proposal = _lock(proposal_id)
             _require(proposal, REVISABLE, "regenerated")  # approved meanwhile: the new text is dropped
             if questions != list(proposal.screening_questions or []):
-                audit_record(
-                    action="proposal.questions",
-                    object_type="proposal",
-                    object_id=proposal.id,
+                transitions.audit(
+                    proposal,
+                    "questions",
                     source=source,
                     user=user,
                     before={"screening_questions": proposal.screening_questions},

@@ -22,12 +22,11 @@ from proposals.services.common import (
     _clean_questions,
     _lock,
     _require,
-    _set_status,
 )
 from proposals.services.export import _enqueue_export
-from queue_app.audit import audit_record
 from queue_app.errors import InvalidTransition, ValidationFailed
 from queue_app.models import TaskSource
+from upwork_automation import transitions
 
 
 def _review_view(proposal: Proposal) -> dict[str, Any]:
@@ -48,7 +47,7 @@ def proposal_submit(*, proposal_id: int, user=None, source: str = TaskSource.SYS
         _require(proposal, SUBMITTABLE, "submitted for review")
         if not proposal.current_version:
             raise InvalidTransition(f"Proposal {proposal.id} has no text yet.")
-        _set_status(proposal, ProposalStatus.IN_REVIEW)
+        transitions.set_status(proposal, ProposalStatus.IN_REVIEW)
         proposal.save(update_fields=["status", "status_changed_at", "updated_at"])
     return proposal
 
@@ -64,17 +63,16 @@ def proposal_approve(
         if version is None:
             raise InvalidTransition(f"Proposal {proposal.id} has no text to approve yet.")
         before = _review_view(proposal)
-        _set_status(proposal, ProposalStatus.APPROVED)
+        transitions.set_status(proposal, ProposalStatus.APPROVED)
         proposal.approved_version = version
         proposal.reviewed_by = user if user is not None and getattr(user, "is_authenticated", False) else None
         proposal.reviewed_at = timezone.now()
         if feedback:
             proposal.reviewer_feedback = feedback
         proposal.save()
-        audit_record(
-            action="proposal.approve",
-            object_type="proposal",
-            object_id=proposal.id,
+        transitions.audit(
+            proposal,
+            "approve",
             source=source,
             user=user,
             before=before,
@@ -93,15 +91,14 @@ def proposal_reject(
         proposal = _lock(proposal_id)
         _require(proposal, REVIEWABLE, "rejected")
         before = _review_view(proposal)
-        _set_status(proposal, ProposalStatus.REJECTED)
+        transitions.set_status(proposal, ProposalStatus.REJECTED)
         proposal.reviewer_feedback = feedback
         proposal.reviewed_by = user if user is not None and getattr(user, "is_authenticated", False) else None
         proposal.reviewed_at = timezone.now()
         proposal.save()
-        audit_record(
-            action="proposal.reject",
-            object_type="proposal",
-            object_id=proposal.id,
+        transitions.audit(
+            proposal,
+            "reject",
             source=source,
             user=user,
             before=before,
@@ -146,7 +143,7 @@ def proposal_reopen(
             text = _with_answers(text, questions + added, {}, placeholder_for=added)
             proposal.screening_questions = questions + added
         draft = drafting.Draft(text=text, source=VersionSource.EDIT)
-        _set_status(proposal, ProposalStatus.IN_REVIEW)
+        transitions.set_status(proposal, ProposalStatus.IN_REVIEW)
         proposal.approved_version = None
         proposal.reviewer_feedback = reason or proposal.reviewer_feedback
         proposal.save(
@@ -160,10 +157,9 @@ def proposal_reopen(
             ]
         )
         _add_version(proposal, draft=draft, status=ProposalStatus.IN_REVIEW, feedback=reason, user=user)
-        audit_record(
-            action="proposal.reopen",
-            object_type="proposal",
-            object_id=proposal.id,
+        transitions.audit(
+            proposal,
+            "reopen",
             source=source,
             user=user,
             before=before,
@@ -225,10 +221,9 @@ def proposal_answers_set(
             status=ProposalStatus.IN_REVIEW,
             user=user,
         )
-        audit_record(
-            action="proposal.answers",
-            object_type="proposal",
-            object_id=proposal.id,
+        transitions.audit(
+            proposal,
+            "answers",
             source=source,
             user=user,
             before={"version": current.number},

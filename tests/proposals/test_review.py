@@ -6,9 +6,9 @@ import pytest
 
 from proposals import services
 from proposals.models import Proposal, ProposalStatus, ProposalVersion
-from proposals.services import review
 from queue_app.errors import InvalidTransition, ValidationFailed
 from queue_app.models import AuditEntry
+from upwork_automation import transitions
 
 pytestmark = pytest.mark.django_db
 
@@ -89,7 +89,7 @@ def test_a_failed_audit_write_rolls_the_approval_back(proposal, monkeypatch):
     def broken_audit(**kwargs):
         raise RuntimeError("audit table unavailable")
 
-    monkeypatch.setattr(review, "audit_record", broken_audit)
+    monkeypatch.setattr(transitions, "audit_record", broken_audit)
     with pytest.raises(RuntimeError):
         services.proposal_approve(proposal_id=proposal.id)
     proposal.refresh_from_db()
