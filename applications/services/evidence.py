@@ -47,7 +47,7 @@ def _session():
     session = browser_session_usable()
     if session is None:
         raise GateRefused(
-            "No active browser session: import one (manage.py jobs_import_session) or reactivate it.",
+            "No active browser session: import one (manage.py jobs import-session) or reactivate it.",
             gate="browser_session",
         )
     return session

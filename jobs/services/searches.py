@@ -58,7 +58,7 @@ def _open_source(kind: str) -> _OpenSource:
     if kind == SourceKind.API:
         token = selectors.oauth_token_active()
         if token is None:
-            raise NoUsableSession("The Upwork API is not connected; run `manage.py jobs_upwork_connect` first.")
+            raise NoUsableSession("The Upwork API is not connected; run `manage.py jobs upwork-connect` first.")
         tokens = TokenSet(
             access_token=token.access_token,
             refresh_token=token.refresh_token,
@@ -70,7 +70,7 @@ def _open_source(kind: str) -> _OpenSource:
     session = selectors.browser_session_usable()
     if session is None:
         raise NoUsableSession(
-            "No active browser session: import one with `manage.py jobs_import_session --file state.json`, "
+            "No active browser session: import one with `manage.py jobs import-session --file state.json`, "
             "or fix the one that needs attention."
         )
     BrowserSession.objects.filter(id=session.id).update(last_used_at=timezone.now())
