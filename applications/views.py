@@ -113,7 +113,7 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=False, methods=["get"])
     def limits(self, request):
-        return Response(services.limits_summary())
+        return Response(selectors.limits_summary())
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     @action(detail=True, methods=["get"], url_path=r"screenshots/(?P<screenshot_id>\d+)", url_name="screenshot")

@@ -274,7 +274,7 @@ class SearchProfileAdmin(AuditedModelAdminMixin, ListFieldsAdminMixin, admin.Mod
 
 @admin.register(BrowserSession)
 class BrowserSessionAdmin(ReadOnlyChangePageMixin, admin.ModelAdmin):
-    """Sessions are imported with `manage.py jobs_import_session` or the API; cookies are never shown."""
+    """Sessions are imported with `manage.py jobs import-session` or the API; cookies are never shown."""
 
     list_display = ["name", "status", "attention_reason", "expires_at", "last_used_at", "imported_at"]
     list_filter = ["status"]

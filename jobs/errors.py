@@ -46,7 +46,7 @@ class DiscoveryBlocked(PermanentTaskError):
             f"{session} is marked needs attention and is not used until a person reactivates it. "
             "To resume: open that page in a browser logged in to the same Upwork account and clear it "
             "(after a login wall, import a fresh session instead: "
-            "manage.py jobs_import_session --file state.json --name NAME --replace); "
+            "manage.py jobs import-session --file state.json --name NAME --replace); "
             f"then mark the session active again ({reactivate}, or the admin action "
             "'Mark active again' under Jobs > Browser sessions) and retry this task "
             f"(manage.py queue retry {task_id})."

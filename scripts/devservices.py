@@ -40,7 +40,7 @@ VENV_BIN = Path(sys.prefix) / "bin"
 DATABASE_NAME = "upwork_automation"
 LOCAL_POSTGRES = f"postgres://postgres@127.0.0.1:5432/{DATABASE_NAME}"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
-DEMO_PROFILE = "Sandbox demo"  # made by `manage.py jobs_sandbox_setup`
+DEMO_PROFILE = "Sandbox demo"  # made by `manage.py jobs sandbox-setup`
 EMBEDDED_REQUIREMENTS = ROOT / "requirements-embedded.txt"
 ADMIN_PASSWORD_FILE = DATA_DIR / "admin-password"
 
@@ -466,8 +466,8 @@ def command_run(*, demo: bool = False) -> int:
         url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/admin/"
         notes: tuple[str, ...] = ()
         if demo:
-            manage(child_env, "jobs_sandbox_setup")  # sandbox session + API, demo search and freelancer profiles
-            manage(child_env, "jobs_search", "--profile", DEMO_PROFILE, "--enqueue")  # the workers take it
+            manage(child_env, "jobs", "sandbox-setup")  # sandbox session + API, demo search and freelancer profiles
+            manage(child_env, "jobs", "search", "--profile", DEMO_PROFILE, "--enqueue")  # the workers take it
             notes = (
                 f"Demo against the sandbox marketplace at {child_env['UPWORK_BASE_URL']} (not Upwork):",
                 "the first discovery is queued; its jobs appear under Jobs, their drafts under Proposals.",

@@ -110,7 +110,7 @@ class UpworkOAuthClient:
         if response.status_code in (400, 401):
             raise ApiAuthError(
                 f"Upwork refused the {form['grant_type']} grant ({_error_code(response)}); "
-                "connect the account again with `manage.py jobs_upwork_connect`."
+                "connect the account again with `manage.py jobs upwork-connect`."
             )
         if response.status_code >= 300:
             raise ApiError(f"Upwork's token endpoint answered HTTP {response.status_code}.")
@@ -209,7 +209,7 @@ class UpworkGraphQLClient:
             if response.status_code in (401, 403):
                 raise ApiAuthError(
                     f"Upwork's API refused the token (HTTP {response.status_code}) even after a refresh; "
-                    "connect the account again with `manage.py jobs_upwork_connect`."
+                    "connect the account again with `manage.py jobs upwork-connect`."
                 )
             if response.status_code == 429:
                 retry_after = _retry_after(response)

@@ -1,4 +1,4 @@
-"""Log in to the sandbox and write a Playwright storage state file for `manage.py jobs_import_session`.
+"""Log in to the sandbox and write a Playwright storage state file for `manage.py jobs import-session`.
 
     python -m scripts.sandbox.make_state --url http://127.0.0.1:8765 --out sandbox-state.json
 
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="sandbox-state.json")
     args = parser.parse_args(argv)
     Path(args.out).write_text(json.dumps(sandbox_storage_state(args.url), indent=2))
-    print(f"Wrote {args.out}; import it with: python manage.py jobs_import_session --file {args.out} --name sandbox")
+    print(f"Wrote {args.out}; import it with: python manage.py jobs import-session --file {args.out} --name sandbox")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from applications import conf, services
+from applications import conf, selectors, services
 from applications.models import Application, ApplicationStatus
+from applications.services import gates
 from queue_app.errors import InvalidTransition, ValidationFailed
 from tests.applications.conftest import make_application
 from tests.conftest import ROOT, subprocess_env
@@ -118,7 +119,7 @@ def test_yesterdays_submissions_do_not_count_toward_todays_cap(sandbox, browser_
     made = make_application(sandbox, 1)
     application = Application.objects.get(id=made.application.id)
 
-    usage = services.usage_read(now=timezone.now(), exclude_id=application.id)
+    usage = selectors.usage_read(now=timezone.now(), exclude_id=application.id)
     services.gates_check(application, usage=usage, now=timezone.now())  # does not raise
     assert usage.today == 0
 
@@ -166,7 +167,7 @@ def test_the_gap_is_the_minimum_plus_jitter(sandbox, settings):
     settings.APPLICATIONS_MIN_GAP_SECONDS = 600
     settings.APPLICATIONS_GAP_JITTER_SECONDS = 300
     now = timezone.now()
-    gaps = {(services._next_gap(now) - now).total_seconds() for _ in range(50)}
+    gaps = {(gates._next_gap(now) - now).total_seconds() for _ in range(50)}
 
     assert all(600 <= gap <= 900 for gap in gaps)
     assert len(gaps) > 1

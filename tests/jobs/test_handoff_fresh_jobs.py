@@ -82,7 +82,7 @@ def test_without_a_freelancer_profile_drafting_is_skipped_with_a_note(search_pro
 
 def test_jobs_search_says_honestly_that_nothing_went_to_drafting(search_profile):
     out, err = StringIO(), StringIO()
-    call_command("jobs_search", "--profile", str(search_profile.id), stdout=out, stderr=err)
+    call_command("jobs", "search", "--profile", str(search_profile.id), stdout=out, stderr=err)
     result = json.loads(out.getvalue())
     assert result["handed_to_proposals"] == []
     assert "Drafting skipped" in err.getvalue() and "no default freelancer profile" in err.getvalue()
@@ -91,7 +91,7 @@ def test_jobs_search_says_honestly_that_nothing_went_to_drafting(search_profile)
 def test_jobs_search_names_the_jobs_it_queued_for_drafting(search_profile):
     baker.make(FreelancerProfile, name="Ann", is_default=True)
     out, err = StringIO(), StringIO()
-    call_command("jobs_search", "--profile", str(search_profile.id), stdout=out, stderr=err)
+    call_command("jobs", "search", "--profile", str(search_profile.id), stdout=out, stderr=err)
     handed = json.loads(out.getvalue())["handed_to_proposals"]
     assert len(handed) == 3
     assert f"Queued drafting for 3 job(s) first seen in this run: {', '.join(map(str, handed))}" in err.getvalue()

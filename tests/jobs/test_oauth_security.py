@@ -12,6 +12,7 @@ from jobs import services
 from jobs.errors import ApiAuthError
 from jobs.models import UpworkOAuthToken
 from jobs.sources.upwork_api import UpworkOAuthClient
+from queue_app.errors import ValidationFailed
 from queue_app.models import AuditEntry
 from tests.jobs.conftest import authorization_code
 from upwork_automation.permissions import OPERATOR, VIEWER, role_grant
@@ -90,5 +91,5 @@ def test_connect_and_disconnect_are_audited(sandbox, django_user_model):
 def test_a_state_from_the_service_needs_its_store(sandbox):
     store: dict = {}
     code, state = authorization_code(sandbox, store)
-    with pytest.raises(services.ValidationFailed, match="not started in this session"):
+    with pytest.raises(ValidationFailed, match="not started in this session"):
         services.oauth_connect(code=code, state=state, store={})

@@ -7,6 +7,7 @@ from model_bakery import baker
 
 from jobs import services
 from jobs.models import Job, SearchProfile
+from jobs.sources.base import SearchSpec
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ def test_discovery_through_the_api_stores_each_jobs_questions(sandbox, api_token
 def test_a_later_sighting_with_questions_fills_them_in(sandbox, api_token):
     job = sandbox.state.jobs[0]
     baker.make(Job, upwork_id=job.ciphertext, title=job.title, screening_questions=[])
-    services.job_search_run(spec=services.SearchSpec(strategy="search", query=job.title), source="api")
+    services.job_search_run(spec=SearchSpec(strategy="search", query=job.title), source="api")
     assert Job.objects.get(upwork_id=job.ciphertext).screening_questions == job.screening_questions
 
 

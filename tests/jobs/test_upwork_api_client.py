@@ -11,6 +11,7 @@ from jobs.errors import ApiAuthError, ApiError, ApiRateLimited
 from jobs.models import UpworkOAuthToken
 from jobs.sources.base import SearchSpec
 from jobs.sources.upwork_api import TokenSet, UpworkGraphQLClient, UpworkOAuthClient
+from queue_app.errors import ValidationFailed
 from tests.jobs.conftest import authorization_code
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +41,7 @@ def test_authorization_code_flow_stores_tokens_encrypted(sandbox):
 def test_a_tampered_state_is_refused(sandbox):
     store: dict = {}
     code, _state = authorization_code(sandbox, store)
-    with pytest.raises(services.ValidationFailed):
+    with pytest.raises(ValidationFailed):
         services.oauth_connect(code=code, state="forged", store=store)
     assert not UpworkOAuthToken.objects.exists()
 

@@ -8,6 +8,7 @@ from proposals import services
 from proposals.models import Proposal, ProposalStatus, ProposalVersion
 from queue_app.errors import InvalidTransition, ValidationFailed
 from queue_app.models import AuditEntry
+from upwork_automation import transitions
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +89,7 @@ def test_a_failed_audit_write_rolls_the_approval_back(proposal, monkeypatch):
     def broken_audit(**kwargs):
         raise RuntimeError("audit table unavailable")
 
-    monkeypatch.setattr(services, "audit_record", broken_audit)
+    monkeypatch.setattr(transitions, "audit_record", broken_audit)
     with pytest.raises(RuntimeError):
         services.proposal_approve(proposal_id=proposal.id)
     proposal.refresh_from_db()

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from applications import selectors as application_selectors
 from applications.models import Application
-from applications.services import limits_summary
+from applications.selectors import limits_summary
 from jobs.models import Job
 from proposals import selectors as proposal_selectors
 from proposals.models import Proposal, ProposalStatus, ProposalVersion

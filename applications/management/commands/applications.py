@@ -144,4 +144,4 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Batch queued as task {task.id}."))
 
     def handle_limits(self, options):
-        self.stdout.write(json.dumps(services.limits_summary(), indent=2, default=str))
+        self.stdout.write(json.dumps(selectors.limits_summary(), indent=2, default=str))
