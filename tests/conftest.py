@@ -129,6 +129,8 @@ def _test_database_dropped_at_the_end(django_db_setup, django_db_blocker):
     """Before pytest-django drops the run's test database: end the sessions a killed process's backend may still
     hold on it (PostgreSQL refuses to drop a database in use, and the run would leave it behind)."""
     yield
+    if not connection.settings_dict["NAME"].startswith("test_"):
+        return  # the test database is already gone (nothing of this run used it)
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"

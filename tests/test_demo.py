@@ -1,5 +1,5 @@
-"""`make demo`: the demo of docs/discovery.md, verbatim — the sandbox starts, web, workers and scheduler talk to it, a first
-discovery finds jobs and the template drafter drafts their proposals, and Ctrl-C leaves nothing behind."""
+"""`make demo`: the demo of docs/discovery.md, verbatim — the sandbox starts, web, workers and scheduler talk to it,
+a first discovery finds jobs and the template drafter drafts their proposals, and Ctrl-C leaves nothing behind."""
 
 from __future__ import annotations
 
