@@ -13,6 +13,7 @@ from proposals import selectors, services
 from proposals.models import Attachment, FreelancerProfile, Proposal, ProposalAttachment, ProposalVersion
 from queue_app.errors import ApplicationError
 from queue_app.models import TaskSource
+from upwork_automation.api import client_ip
 from upwork_automation.auditing import AuditedModelAdminMixin
 from upwork_automation.console.display import money, short_title
 from upwork_automation.console.forms import ListField, ListFieldsAdminMixin
@@ -292,7 +293,13 @@ class ProposalAdmin(admin.ModelAdmin):
         """Edits go through the services: a changed text is a new version, a changed choice an override."""
         try:
             if "reviewer_feedback" in form.changed_data:
-                Proposal.objects.filter(id=obj.id).update(reviewer_feedback=obj.reviewer_feedback)
+                services.proposal_feedback_set(
+                    proposal_id=obj.id,
+                    feedback=obj.reviewer_feedback,
+                    user=request.user,
+                    source=TaskSource.ADMIN,
+                    remote_addr=client_ip(request),
+                )
             if "text" in form.changed_data and form.cleaned_data["text"].strip():
                 version = services.proposal_edit(proposal_id=obj.id, text=form.cleaned_data["text"], user=request.user)
                 self.message_user(request, f"Saved as version {version.number}.", messages.SUCCESS)

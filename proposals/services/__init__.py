@@ -34,6 +34,7 @@ from proposals.services.export import (
 from proposals.services.review import (
     proposal_answers_set,
     proposal_approve,
+    proposal_feedback_set,
     proposal_reject,
     proposal_reopen,
     proposal_submit,
@@ -56,6 +57,7 @@ __all__ = [
     "proposal_attachments_set",
     "proposal_edit",
     "proposal_export",
+    "proposal_feedback_set",
     "proposal_generate",
     "proposal_generate_request",
     "proposal_regenerate",

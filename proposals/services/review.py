@@ -108,6 +108,29 @@ def proposal_reject(
     return proposal
 
 
+def proposal_feedback_set(
+    *, proposal_id: int, feedback: str, user=None, source: str = TaskSource.SYSTEM, remote_addr: str | None = None
+) -> Proposal:
+    """Keep a reviewer's note for the next regeneration without changing the status; audited."""
+    with transaction.atomic():
+        proposal = _lock(proposal_id)
+        if proposal.reviewer_feedback == feedback:
+            return proposal
+        before = {"reviewer_feedback": proposal.reviewer_feedback}
+        proposal.reviewer_feedback = feedback
+        proposal.save(update_fields=["reviewer_feedback"])
+        transitions.audit(
+            proposal,
+            "feedback",
+            source=source,
+            user=user,
+            before=before,
+            after={"reviewer_feedback": feedback},
+            remote_addr=remote_addr,
+        )
+    return proposal
+
+
 def proposal_reopen(
     *, proposal_id: int, reason: str = "", user=None, source: str = TaskSource.SYSTEM, remote_addr: str | None = None
 ) -> Proposal:

@@ -74,6 +74,22 @@ def test_save_and_approve_approves_the_saved_text_and_audits_it(staff_client, pr
     assert (entry.source, entry.actor) == ("admin", staff_client.user)
 
 
+def test_feedback_written_on_the_proposal_is_saved_through_the_service_and_audited(staff_client, proposal):
+    response = staff_client.post(
+        f"/admin/proposals/proposal/{proposal.id}/change/", _form(proposal, reviewer_feedback="Shorter, please.")
+    )
+    assert response.status_code == 302
+    proposal.refresh_from_db()
+    assert proposal.reviewer_feedback == "Shorter, please."
+    entry = AuditEntry.objects.get(action="proposal.feedback")
+    assert (entry.source, entry.actor, entry.before, entry.after) == (
+        "admin",
+        staff_client.user,
+        {"reviewer_feedback": ""},
+        {"reviewer_feedback": "Shorter, please."},
+    )
+
+
 def test_the_reject_action_uses_the_feedback_written_on_the_proposal(staff_client, proposal):
     Proposal.objects.filter(id=proposal.id).update(reviewer_feedback="Too long.")
     staff_client.post(
