@@ -148,7 +148,11 @@ def test_the_domain_apps_declare_their_families_and_limits_from_settings(setting
 
 
 def test_the_domain_apps_declare_their_task_types_in_their_families():
-    families = {name: task_type.family for name, task_type in registry.all_types().items()}
+    families = {
+        name: task_type.family
+        for name, task_type in registry.all_types().items()
+        if not task_type.handler.__module__.startswith("tests.")  # types some tests register
+    }
     assert families == {
         "noop": "system",
         "cleanup_tasks": "system",
