@@ -1,4 +1,4 @@
-"""App config: registers the application task types (family `applications`, one at a time by default)."""
+"""App config: the applications family (one at a time by default), switches, task types, schedule, health check."""
 
 from django.apps import AppConfig
 
@@ -9,8 +9,11 @@ class ApplicationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from applications import tasks
-        from queue_app import registry, switches
+        from applications.health import applications_alerts
+        from queue_app import health, registry, switches
 
         # Flipped by an operator in the admin (Runtime switches), read by workers at task time; the
         # environment variable of the same name is the default.
@@ -34,9 +37,16 @@ class ApplicationsConfig(AppConfig):
             description="At most this many submissions a day (resets at midnight, business time zone).",
         )
 
+        registry.register_family(
+            "applications",
+            limits=registry.Limits(concurrency=settings.APPLICATIONS_CONCURRENCY),
+            description="Submissions spend Connects: one at a time across all hosts.",
+            probe=True,
+        )
         registry.register(
             "submit_application",
             tasks.submit_application,
+            family="applications",
             payload_serializer=tasks.SubmitApplicationPayload,
             priority="high",
             timeout=600,
@@ -47,6 +57,7 @@ class ApplicationsConfig(AppConfig):
         registry.register(
             "batch_submit_applications",
             tasks.batch_submit_applications,
+            family="applications",
             payload_serializer=tasks.BatchSubmitApplicationsPayload,
             priority="normal",
             timeout=120,
@@ -56,6 +67,7 @@ class ApplicationsConfig(AppConfig):
         registry.register(
             "verify_submission",
             tasks.verify_submission,
+            family="applications",
             payload_serializer=tasks.VerifySubmissionPayload,
             priority="normal",
             timeout=300,
@@ -63,3 +75,11 @@ class ApplicationsConfig(AppConfig):
             description="Open the proposals list and confirm a submitted application is there; missing: "
             "needs attention.",
         )
+        registry.register_default_schedule(
+            "application_submission",
+            task_type="batch_submit_applications",
+            cron_expression="0 */2 * * *",
+            description="Submit approved applications every 2 hours "
+            "(daily limits are enforced by the applications app).",
+        )
+        health.register_check(applications_alerts, penalties={"applications_need_attention": 10}, needs_database=True)

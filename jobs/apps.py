@@ -1,4 +1,4 @@
-"""App config: registers the job discovery task types."""
+"""App config: the discovery family and its limits, task types, default schedules and the browser health check."""
 
 from django.apps import AppConfig
 
@@ -9,8 +9,11 @@ class JobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from jobs import tasks
-        from queue_app import registry, switches
+        from jobs.health import browser_alerts
+        from queue_app import health, registry, switches
 
         switches.switch_declare(
             key="discovery.scheduled",
@@ -19,9 +22,16 @@ class JobsConfig(AppConfig):
             description="Off = job_discovery tasks fired by a schedule do nothing (manual runs still work).",
         )
 
+        registry.register_family(
+            "discovery",
+            limits=registry.Limits(per_host_concurrency=settings.DISCOVERY_PER_HOST_CONCURRENCY),
+            description="Job search with a browser: one Chromium per task, so few per host.",
+            probe=True,
+        )
         registry.register(
             "job_discovery",
             tasks.job_discovery,
+            family="discovery",
             payload_serializer=tasks.JobDiscoveryPayload,
             priority="normal",
             timeout=1800,
@@ -31,6 +41,7 @@ class JobsConfig(AppConfig):
         registry.register(
             "job_search",
             tasks.job_search,
+            family="discovery",
             payload_serializer=tasks.JobSearchPayload,
             priority="normal",
             timeout=900,
@@ -39,6 +50,7 @@ class JobsConfig(AppConfig):
         registry.register(
             "job_filtering",
             tasks.job_filtering,
+            family="discovery",
             payload_serializer=tasks.JobFilteringPayload,
             priority="low",
             timeout=900,
@@ -52,3 +64,17 @@ class JobsConfig(AppConfig):
             timeout=300,
             description="Expire browser sessions past their expiry, purge old ones, stop stray browser processes.",
         )
+        registry.register_default_schedule(
+            "job_discovery",
+            task_type="job_discovery",
+            cron_expression="*/30 {hours} * * {days}",
+            description="Job discovery every 30 minutes during business hours on business days.",
+            business_hours=True,
+        )
+        registry.register_default_schedule(
+            "browser_session_cleanup",
+            task_type="cleanup_browser_sessions",
+            cron_expression="0 */4 * * *",
+            description="Close stale browser sessions every 4 hours.",
+        )
+        health.register_check(browser_alerts, penalties={"browser_unavailable": 10})

@@ -1,4 +1,4 @@
-"""App config: registers the proposal task types."""
+"""App config: the proposals family and its OpenAI rate limit, task types and default schedule."""
 
 from django.apps import AppConfig
 
@@ -9,12 +9,21 @@ class ProposalsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from proposals import tasks
         from queue_app import registry
 
+        registry.register_family(
+            "proposals",
+            limits=registry.Limits(rate=settings.OPENAI_RATE_LIMIT),
+            description="OpenAI drafting: rate-limited and paid per token.",
+            probe=True,
+        )
         registry.register(
             "generate_proposal",
             tasks.generate_proposal,
+            family="proposals",
             payload_serializer=tasks.GenerateProposalPayload,
             priority="normal",
             timeout=600,
@@ -23,6 +32,7 @@ class ProposalsConfig(AppConfig):
         registry.register(
             "batch_generate_proposals",
             tasks.batch_generate_proposals,
+            family="proposals",
             payload_serializer=tasks.BatchGenerateProposalsPayload,
             priority="normal",
             timeout=300,
@@ -32,6 +42,7 @@ class ProposalsConfig(AppConfig):
         registry.register(
             "update_proposal",
             tasks.update_proposal,
+            family="proposals",
             payload_serializer=tasks.UpdateProposalPayload,
             priority="high",
             timeout=600,
@@ -44,4 +55,10 @@ class ProposalsConfig(AppConfig):
             priority="low",
             timeout=300,
             description="Export an approved proposal version to Google Docs (skipped when not configured).",
+        )
+        registry.register_default_schedule(
+            "proposal_generation",
+            task_type="batch_generate_proposals",
+            cron_expression="0 * * * *",
+            description="Proposals for filtered jobs, hourly.",
         )

@@ -1,4 +1,4 @@
-"""App config: registers the queue's own task types."""
+"""App config: the queue's own family, task types and default schedules; the domain apps declare theirs."""
 
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
@@ -24,23 +24,9 @@ class QueueAppConfig(AppConfig):
         rq_compat.install()
         post_migrate.connect(_ensure_switches, sender=self)
 
-        # Families: each has its own queues (one per priority) and limits across all workers.
+        # Families: each has its own queues (one per priority) and limits across all workers. The domain
+        # apps declare theirs, with their task types, default schedules and health checks, in their ready().
         registry.register_family("system", description="Queue upkeep: cleanup, metrics, probes.")
-        registry.register_family(
-            "discovery",
-            limits=registry.Limits(per_host_concurrency=settings.DISCOVERY_PER_HOST_CONCURRENCY),
-            description="Job search with a browser: one Chromium per task, so few per host.",
-        )
-        registry.register_family(
-            "proposals",
-            limits=registry.Limits(rate=settings.OPENAI_RATE_LIMIT),
-            description="OpenAI drafting: rate-limited and paid per token.",
-        )
-        registry.register_family(
-            "applications",
-            limits=registry.Limits(concurrency=settings.APPLICATIONS_CONCURRENCY),
-            description="Submissions spend Connects: one at a time across all hosts.",
-        )
         for name in settings.TASK_FAMILIES_EXTRA:
             registry.register_family(name)
 
@@ -52,16 +38,6 @@ class QueueAppConfig(AppConfig):
             timeout=300,
             description="Does nothing; optional sleep_ms and fail_times. For benchmarks and health probes.",
         )
-        for family in ("discovery", "proposals", "applications"):
-            # A noop in each family: probes that family's workers and its limits.
-            registry.register(
-                f"noop_{family}",
-                tasks.noop,
-                payload_serializer=tasks.NoopPayload,
-                family=family,
-                timeout=300,
-                description=f"Does nothing in the {family} family; a probe of that family's workers.",
-            )
         registry.register(
             "cleanup_tasks",
             tasks.cleanup_tasks,
@@ -78,4 +54,24 @@ class QueueAppConfig(AppConfig):
             priority="low",
             timeout=1800,
             description="Stores hourly metric snapshots per task type for the closed hours since the last run.",
+        )
+
+        registry.register_default_schedule(
+            "system_cleanup",
+            task_type="cleanup_tasks",
+            cron_expression="0 2 * * *",
+            description="Delete old finished tasks daily at 02:00.",
+        )
+        registry.register_default_schedule(
+            "metrics_calculation",
+            task_type="calculate_metrics",
+            cron_expression="0 6 * * 1",
+            description="Weekly metrics calculation, Mondays at 06:00.",
+        )
+        # History and lifetime counts read the snapshots up to the last run: keep them an hour fresh.
+        registry.register_default_schedule(
+            "metrics_snapshots",
+            task_type="calculate_metrics",
+            cron_expression="5 * * * *",
+            description="Hourly metric snapshots.",
         )

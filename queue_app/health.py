@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connection
 from django.db.utils import DatabaseError
@@ -17,7 +17,6 @@ from redis.exceptions import RedisError
 from rq import Worker
 
 from queue_app import selectors, transport
-from upwork_automation import chromium
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +38,7 @@ PENALTIES = {
     "slow_processing": 15,
     "queue_backlog": 15,
     "scheduler_not_running": 15,
-    "applications_need_attention": 10,
-    "browser_unavailable": 10,
-}
+}  # and those of the checks the apps register (register_check)
 CRITICAL_ALERTS = {"database_unreachable", "redis_unreachable", "no_workers"}
 
 
@@ -56,6 +53,23 @@ class Alert:
     @property
     def penalty(self) -> int:
         return PENALTIES[self.code]
+
+
+Check = Callable[[dict], list[Alert]]
+
+# The apps' checks (register_check), each with whether it reads the database.
+_checks: dict[Check, bool] = {}
+
+
+def register_check(check: Check, *, penalties: dict[str, int], needs_database: bool = False) -> None:
+    """Add an app's check to queue_health, called from its AppConfig.ready().
+
+    The check records what it found in the `checks` dict it is given and returns its alerts (warnings);
+    `penalties` gives the points each of its alert codes takes off the score. A check that reads the
+    database runs only when PostgreSQL answers.
+    """
+    PENALTIES.update(penalties)
+    _checks[check] = needs_database
 
 
 def _alert(code: str, message: str, value: Any, threshold: Any) -> Alert:
@@ -117,7 +131,9 @@ def _database_alerts(checks: dict, now: datetime) -> list[Alert]:
                 limits["avg_duration_max_seconds"],
             )
         )
-    alerts += _applications_alerts(checks)
+    for check, needs_database in _checks.items():
+        if needs_database:
+            alerts += check(checks)
     waiting = selectors.waiting_summary(now=now)
     checks["pending"] = waiting["count"]
     checks["oldest_waiting"] = waiting["oldest"]
@@ -131,36 +147,6 @@ def _database_alerts(checks: dict, now: datetime) -> list[Alert]:
             )
         )
     return alerts
-
-
-def _applications_alerts(checks: dict) -> list[Alert]:
-    """Applications stopped by a CAPTCHA, a login wall or an unexpected page wait for a person."""
-    if not django_apps.is_installed("applications"):
-        return []
-    from applications.selectors import needing_attention_count
-
-    count = needing_attention_count()
-    checks["applications_needing_attention"] = count
-    if count <= 0:
-        return []
-    return [
-        _alert(
-            "applications_need_attention",
-            f"{count} application(s) need attention (CAPTCHA, login wall, unexpected page or unverified); "
-            "see /admin/applications/application/?status__exact=needs_attention.",
-            count,
-            0,
-        )
-    ]
-
-
-def _browser_alerts(checks: dict) -> list[Alert]:
-    """Discovery's browser source and submissions need a Chromium; say so before a task fails on it."""
-    found = chromium.status(settings.JOBS_BROWSER_EXECUTABLE)
-    checks["browser"] = found
-    if found["available"]:
-        return []
-    return [_alert("browser_unavailable", found["error"], False, True)]
 
 
 def _redis_alerts(checks: dict, conn: Redis, now: datetime) -> list[Alert]:
@@ -237,7 +223,9 @@ def queue_health(*, now: datetime | None = None, redis_connection: Redis | None 
     checks: dict[str, Any] = {}
     alerts = _database_alerts(checks, now)
     alerts += _redis_alerts(checks, redis_connection or transport.get_connection(), now)
-    alerts += _browser_alerts(checks)
+    for check, needs_database in _checks.items():
+        if not needs_database:
+            alerts += check(checks)
     score = max(0, 100 - sum(alert.penalty for alert in alerts))
     if any(alert.severity == "critical" for alert in alerts) or score < 50:
         status = CRITICAL
@@ -255,4 +243,4 @@ def queue_health(*, now: datetime | None = None, redis_connection: Redis | None 
     }
 
 
-__all__ = ["EXIT_CODES", "SCHEDULER_HEARTBEAT_KEY", "queue_health", "thresholds"]
+__all__ = ["EXIT_CODES", "SCHEDULER_HEARTBEAT_KEY", "Alert", "queue_health", "register_check", "thresholds"]

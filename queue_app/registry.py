@@ -1,4 +1,4 @@
-"""Task type registry: each app registers its task types in its AppConfig.ready()."""
+"""What the apps declare in their AppConfig.ready(): task types, families and their limits, default schedules."""
 
 from __future__ import annotations
 
@@ -104,6 +104,22 @@ class TaskType:
         return [{**payload, **to_json(dict(cleaned))} for payload, cleaned in zip(payloads, validated, strict=True)]
 
 
+@dataclass(frozen=True)
+class DefaultSchedule:
+    """A schedule created once, by name, when missing (scheduling.schedules_ensure_defaults).
+
+    With business_hours, `{hours}` and `{days}` in the cron expression become the business hours
+    and days of the settings when the defaults are read, and the schedule runs in the business time zone.
+    """
+
+    name: str
+    task_type: str
+    cron_expression: str
+    description: str
+    business_hours: bool = False
+    payload: dict | None = None
+
+
 # A DRF serializer deep-copies its declared fields each time one is built: a third of a single
 # enqueue's validation. The payload serializers keep no state between run_validation calls
 # (no context, no initial_data), so each thread builds one per class and reuses it.
@@ -120,19 +136,7 @@ def _validator(serializer_class: type[serializers.Serializer]) -> serializers.Se
 
 _registry: dict[str, TaskType] = {}
 _families: dict[str, Family] = {}
-
-# The product's task types and their families; a type may also name its family when registered.
-PRODUCT_TYPE_FAMILIES = {
-    "job_discovery": "discovery",
-    "job_search": "discovery",
-    "job_filtering": "discovery",
-    "generate_proposal": "proposals",
-    "batch_generate_proposals": "proposals",
-    "update_proposal": "proposals",
-    "submit_application": "applications",
-    "batch_submit_applications": "applications",
-    "verify_submission": "applications",
-}
+_default_schedules: dict[str, DefaultSchedule] = {}
 
 
 def queue_name(family: str, priority: str) -> str:
@@ -140,8 +144,11 @@ def queue_name(family: str, priority: str) -> str:
     return f"{family}.{priority}"
 
 
-def register_family(name: str, *, limits: Limits | None = None, description: str = "") -> Family:
-    """Declare a family. Its queues are added to RQ_QUEUES so `rqworker <family>.<priority>` works."""
+def register_family(name: str, *, limits: Limits | None = None, description: str = "", probe: bool = False) -> Family:
+    """Declare a family. Its queues are added to RQ_QUEUES so `rqworker <family>.<priority>` works.
+
+    With probe, a `noop_<family>` task type too: a noop that probes the family's workers and limits.
+    """
     from django.conf import settings
 
     if not name or "." in name or name in settings.TASK_PRIORITIES:
@@ -151,6 +158,17 @@ def register_family(name: str, *, limits: Limits | None = None, description: str
     template = next(iter(settings.RQ_QUEUES.values()))
     for queue in [name, *(queue_name(name, priority) for priority in settings.TASK_PRIORITIES)]:
         settings.RQ_QUEUES.setdefault(queue, dict(template))
+    if probe:
+        from queue_app import tasks  # imports this module
+
+        register(
+            f"noop_{name}",
+            tasks.noop,
+            payload_serializer=tasks.NoopPayload,
+            family=name,
+            timeout=300,
+            description=f"Does nothing in the {name} family; a probe of that family's workers.",
+        )
     return family
 
 
@@ -178,7 +196,7 @@ def register(
     limits: Limits | None = None,
     memory_limit_mb: int | None = None,
 ) -> TaskType:
-    family = family or PRODUCT_TYPE_FAMILIES.get(name, "system")
+    family = family or "system"
     get_family(family)
     task_type = TaskType(
         name=name,
@@ -212,3 +230,26 @@ def get(name: str) -> TaskType:
 
 def all_types() -> dict[str, TaskType]:
     return dict(_registry)
+
+
+def register_default_schedule(
+    name: str,
+    *,
+    task_type: str,
+    cron_expression: str,
+    description: str,
+    business_hours: bool = False,
+    payload: dict | None = None,
+) -> DefaultSchedule:
+    """Declare a default schedule (see DefaultSchedule); the app that owns the task type declares it."""
+    default = DefaultSchedule(name, task_type, cron_expression, description, business_hours, payload)
+    existing = _default_schedules.get(name)
+    if existing is not None and existing != default:
+        raise ValueError(f"Default schedule '{name}' is already declared differently.")
+    _default_schedules[name] = default
+    return default
+
+
+def default_schedules() -> list[DefaultSchedule]:
+    """The declared default schedules, in the order they were declared (cron templates not filled in)."""
+    return list(_default_schedules.values())

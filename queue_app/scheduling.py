@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -520,49 +520,15 @@ def schedules_sync(*, scheduler) -> SyncResult:
 # --- Default schedules ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class DefaultSchedule:
-    name: str
-    task_type: str
-    cron_expression: str
-    description: str
-    business_hours: bool = False
-    payload: dict | None = None
-
-
-def default_schedules() -> list[DefaultSchedule]:
-    """The product's default schedules; business hours and days come from settings."""
+def default_schedules() -> list[registry.DefaultSchedule]:
+    """The default schedules the apps declared, business hours and days filled in from settings."""
     start, end = settings.BUSINESS_HOURS_START, settings.BUSINESS_HOURS_END
     hours = f"{start}-{end - 1}" if end - 1 > start else str(start)
     return [
-        DefaultSchedule(
-            "job_discovery",
-            "job_discovery",
-            f"*/30 {hours} * * {settings.BUSINESS_DAYS}",
-            "Job discovery every 30 minutes during business hours on business days.",
-            business_hours=True,
-        ),
-        DefaultSchedule(
-            "proposal_generation", "batch_generate_proposals", "0 * * * *", "Proposals for filtered jobs, hourly."
-        ),
-        DefaultSchedule(
-            "application_submission",
-            "batch_submit_applications",
-            "0 */2 * * *",
-            "Submit approved applications every 2 hours (daily limits are enforced by the applications app).",
-        ),
-        DefaultSchedule("system_cleanup", "cleanup_tasks", "0 2 * * *", "Delete old finished tasks daily at 02:00."),
-        DefaultSchedule(
-            "metrics_calculation", "calculate_metrics", "0 6 * * 1", "Weekly metrics calculation, Mondays at 06:00."
-        ),
-        # History and lifetime counts read the snapshots up to the last run: keep them an hour fresh.
-        DefaultSchedule("metrics_snapshots", "calculate_metrics", "5 * * * *", "Hourly metric snapshots."),
-        DefaultSchedule(
-            "browser_session_cleanup",
-            "cleanup_browser_sessions",
-            "0 */4 * * *",
-            "Close stale browser sessions every 4 hours.",
-        ),
+        replace(default, cron_expression=default.cron_expression.format(hours=hours, days=settings.BUSINESS_DAYS))
+        if default.business_hours
+        else default
+        for default in registry.default_schedules()
     ]
 
 
