@@ -65,6 +65,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server,
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=timeout, check=False)
     assert report.exists(), result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads(report.read_text())
+    assert summary.get("test_cases") and summary.get("operations"), (  # a run that stopped before testing anything
+        f"schemathesis stopped early: {json.dumps(summary)[:2000]}\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    )
     errors = [error for error in summary["errors"] if not any(bug in json.dumps(error) for bug in GENERATOR_BUGS)]
     line = (
         f"schemathesis: {summary['test_cases']['generated']} cases over {summary['operations']['tested']} operations "
