@@ -272,8 +272,8 @@ def pend_many(ids: Iterable, *, clear_enqueued: bool = True) -> int:
     return _moved(ids, [TaskStatus.QUEUED], status=TaskStatus.PENDING, **changes)
 
 
-def pend(task_id) -> bool:
-    return pend_many([task_id]) == 1
+def pend(task_id, *, clear_enqueued: bool = True) -> bool:
+    return pend_many([task_id], clear_enqueued=clear_enqueued) == 1
 
 
 def deliver_many(ids: Iterable, *, now: datetime) -> int:
