@@ -176,9 +176,11 @@ def _requeue_unrecorded_completions(*, now, settled) -> list[str]:
     reasons = dict.fromkeys(found.ended, "ended") | dict.fromkeys(found.stranded, "never ran")
     requeued = []
     with transaction.atomic():
-        for task_id in Task.objects.select_for_update(skip_locked=True).filter(
-            id__in=list(reasons), status=TaskStatus.PROCESSING
-        ).values_list("id", flat=True):
+        for task_id in (
+            Task.objects.select_for_update(skip_locked=True)
+            .filter(id__in=list(reasons), status=TaskStatus.PROCESSING)
+            .values_list("id", flat=True)
+        ):
             if reasons[str(task_id)] == "ended":
                 error_type, message = "OutcomeLost", "The run ended but its outcome was not recorded in PostgreSQL."
             else:
