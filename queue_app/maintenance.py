@@ -6,7 +6,7 @@ with a TTL spaces the runs cluster-wide, so any number of callers cost one run p
 
 Delivery is at-least-once: a task may be delivered again after a crash or a Redis loss. Two
 deliveries never run it at the same time: a worker starts a task only through the conditional
-UPDATE in queue_app.execution, which only one of them can win.
+UPDATE in queue_app.lifecycle, which only one of them can win.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from queue_app import limits, transport
+from queue_app import lifecycle, limits, transport
 from queue_app.models import Task, TaskStatus, WorkerProcess
 
 logger = logging.getLogger(__name__)
@@ -53,46 +53,29 @@ def tasks_recover_crashed(*, now=None) -> list[str]:
         .exclude(worker_name__in=live)
         .values_list("id", "worker_name")
     )
-    requeued: list[Task] = []
+    requeued: list = []
     for task_id, worker_name in candidates:
         with transaction.atomic():
             task = (
                 Task.objects.select_for_update(skip_locked=True)
                 .filter(id=task_id, status=TaskStatus.PROCESSING, worker_name=worker_name)
+                .only("id", "attempts", "max_retries")
                 .first()
             )
             if task is None:
                 continue
             message = f"Worker {worker_name or '(unknown)'} stopped heartbeating while running this task."
-            task.error_type = "WorkerLost"
-            task.error_message = message
-            task.error_traceback = ""
-            task.finished_at = now
+            lost = {"now": now, "error_type": "WorkerLost", "error_message": message}
             if task.attempts <= task.max_retries:
-                task.status = TaskStatus.QUEUED
-                task.enqueued_at = now
-                task.run_at = None
-                requeued.append(task)
+                lifecycle.requeue(task.id, **lost)
+                requeued.append(task.id)
+                outcome = TaskStatus.QUEUED
             else:
-                task.status = TaskStatus.FAILED
-            task.save(
-                update_fields=[
-                    "status",
-                    "error_type",
-                    "error_message",
-                    "error_traceback",
-                    "finished_at",
-                    "enqueued_at",
-                    "run_at",
-                ]
-            )
-        logger.warning("Task %s: %s -> %s", task.id, message, task.status)
-    for task in requeued:
-        transport.remove(str(task.id))  # the dead worker's job, so RQ's own cleanup cannot deliver it again
-        limits.release_everywhere(str(task.id))
-    if requeued:
-        transport.push(requeued)
-    return [str(task.id) for task in requeued]
+                lifecycle.give_up(task.id, **lost)
+                outcome = TaskStatus.FAILED
+        logger.warning("Task %s: %s -> %s", task.id, message, outcome)
+    _redeliver(requeued)
+    return [str(task_id) for task_id in requeued]
 
 
 def tasks_requeue_interrupted(*, worker_name: str) -> list[str]:
@@ -103,35 +86,25 @@ def tasks_requeue_interrupted(*, worker_name: str) -> list[str]:
     retries are used up.
     """
     now = timezone.now()
-    requeued = []
     with transaction.atomic():
-        for task in Task.objects.select_for_update().filter(status=TaskStatus.PROCESSING, worker_name=worker_name):
-            _mark_queued_again(
-                task, now=now, error_type="WorkerShutdown", message=f"Worker {worker_name} shut down during the task."
-            )
-            requeued.append(task)
+        requeued = list(
+            Task.objects.select_for_update()
+            .filter(status=TaskStatus.PROCESSING, worker_name=worker_name)
+            .values_list("id", flat=True)
+        )
+        message = f"Worker {worker_name} shut down during the task. Queued again."
+        lifecycle.requeue_many(requeued, now=now, error_type="WorkerShutdown", error_message=message)
     _redeliver(requeued)
-    return [str(task.id) for task in requeued]
+    return [str(task_id) for task_id in requeued]
 
 
-def _mark_queued_again(task: Task, *, now, error_type: str, message: str) -> None:
-    """Save an interrupted run's row as queued again (the run counted as an attempt)."""
-    task.status = TaskStatus.QUEUED
-    task.enqueued_at = now
-    task.finished_at = now
-    task.run_at = None
-    task.error_type = error_type
-    task.error_message = f"{message} Queued again."
-    task.save(update_fields=["status", "enqueued_at", "finished_at", "run_at", "error_type", "error_message"])
-
-
-def _redeliver(tasks: list[Task]) -> None:
-    """Replace the RQ jobs of rows saved as queued again, and free their limit slots."""
-    for task in tasks:
-        transport.remove(str(task.id))
-        limits.release_everywhere(str(task.id))
-    if tasks:
-        transport.push(tasks)
+def _redeliver(task_ids: list) -> None:
+    """Replace the RQ jobs of rows queued again, and free their limit slots."""
+    for task_id in task_ids:
+        transport.remove(str(task_id))  # the old job, so RQ's own cleanup cannot deliver it again
+        limits.release_everywhere(str(task_id))
+    if task_ids:
+        transport.push(Task.objects.filter(id__in=task_ids, status=TaskStatus.QUEUED))
 
 
 def tasks_reconcile(*, now=None, batch_size: int = 1000) -> list[str]:
@@ -178,9 +151,7 @@ def tasks_reconcile(*, now=None, batch_size: int = 1000) -> list[str]:
             transport.push(lost, now=now)
             pending = [task.id for task in lost if task.status == TaskStatus.PENDING]
             if pending:
-                Task.objects.filter(id__in=pending, status=TaskStatus.PENDING).update(
-                    status=TaskStatus.QUEUED, enqueued_at=now
-                )
+                lifecycle.deliver_many(pending, now=now)
             redelivered += [str(task.id) for task in lost]
     redelivered += _requeue_unrecorded_completions(now=now, settled=settled)
     if redelivered:
@@ -205,18 +176,20 @@ def _requeue_unrecorded_completions(*, now, settled) -> list[str]:
     reasons = dict.fromkeys(found.ended, "ended") | dict.fromkeys(found.stranded, "never ran")
     requeued = []
     with transaction.atomic():
-        for task in Task.objects.select_for_update(skip_locked=True).filter(
-            id__in=list(reasons), status=TaskStatus.PROCESSING
+        for task_id in (
+            Task.objects.select_for_update(skip_locked=True)
+            .filter(id__in=list(reasons), status=TaskStatus.PROCESSING)
+            .values_list("id", flat=True)
         ):
-            if reasons[str(task.id)] == "ended":
+            if reasons[str(task_id)] == "ended":
                 error_type, message = "OutcomeLost", "The run ended but its outcome was not recorded in PostgreSQL."
             else:
                 error_type, message = "StartLost", "A worker started the task but lost its RQ job before running it."
-            _mark_queued_again(task, now=now, error_type=error_type, message=message)
-            requeued.append(task)
-            logger.warning("Task %s: %s; queued again", task.id, message)
+            lifecycle.requeue(task_id, now=now, error_type=error_type, error_message=f"{message} Queued again.")
+            requeued.append(task_id)
+            logger.warning("Task %s: %s; queued again", task_id, message)
     _redeliver(requeued)
-    return [str(task.id) for task in requeued]
+    return [str(task_id) for task_id in requeued]
 
 
 def _take_turn(key: str, seconds: int) -> bool:

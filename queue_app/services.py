@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from queue_app import limits, registry, transport
+from queue_app import lifecycle, limits, registry, transport
 from queue_app.audit import audit_entry, audit_record
 from queue_app.db import copy_insert, insert_together
 from queue_app.errors import InvalidTransition, NotFound, ValidationFailed
@@ -121,9 +121,7 @@ def _deliver_after_commit(tasks: list[Task]) -> None:
         except transport.RedisError:
             ids = [task.id for task in tasks]
             logger.warning("Redis unreachable; %d task(s) kept as pending for reconcile", len(ids))
-            Task.objects.filter(id__in=ids, status=TaskStatus.QUEUED).update(
-                status=TaskStatus.PENDING, enqueued_at=None
-            )
+            lifecycle.pend_many(ids)
 
     transaction.on_commit(deliver)
 
@@ -277,12 +275,8 @@ def task_cancel(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None, rem
             )
         was_running = task.status == TaskStatus.PROCESSING
         before = _audit_view(task)
-        now = timezone.now()
-        task.status = TaskStatus.CANCELLED
-        task.finished_at = now
-        if was_running and task.started_at:
-            task.duration = (now - task.started_at).total_seconds()
-        task.save(update_fields=["status", "finished_at", "duration"])
+        lifecycle.cancel(task.id, now=timezone.now())  # the row is locked: the conditional UPDATE takes it
+        task.refresh_from_db(fields=["status", "finished_at", "duration"])
         audit_record(
             action="task.cancel",
             object_type="task",
@@ -313,12 +307,8 @@ def task_retry(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None, remo
         if task.status not in RETRYABLE_STATUSES:
             raise InvalidTransition(f"Task {task.id} is {task.status}; only failed or cancelled tasks can be retried.")
         before = _audit_view(task)
-        now = timezone.now()
-        task.status = TaskStatus.QUEUED
-        task.enqueued_at = now
-        task.run_at = None
-        task.finished_at = None
-        task.save(update_fields=["status", "enqueued_at", "run_at", "finished_at"])
+        lifecycle.retry(task.id, now=timezone.now())  # the row is locked: the conditional UPDATE takes it
+        task.refresh_from_db(fields=["status", "enqueued_at", "run_at", "finished_at"])
         audit_record(
             action="task.retry",
             object_type="task",
@@ -335,7 +325,7 @@ def task_retry(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None, remo
                 transport.remove(str(task.id))
                 transport.push([task])
             except transport.RedisError:
-                Task.objects.filter(id=task.id, status=TaskStatus.QUEUED).update(status=TaskStatus.PENDING)
+                lifecycle.pend(task.id, clear_enqueued=False)
 
         transaction.on_commit(redeliver)
     return task

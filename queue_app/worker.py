@@ -30,9 +30,9 @@ from rq.scheduler import RQScheduler
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
-from queue_app import execution, limits, maintenance, transport
+from queue_app import limits, maintenance, transport
 from queue_app.db import run_with_reconnect
-from queue_app.execution import begin_start, lifecycle_writer, record_crash
+from queue_app.execution import HorseChannel, record_crash
 from queue_app.models import WorkerProcess, WorkerState
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,8 @@ class HeartbeatMixin:
         super().__init__(_expanded_queues(queues), *args, **kwargs)
 
     def _init_heartbeats(self) -> None:
-        lifecycle_writer.enabled = True  # starts collected in run_task; see LifecycleWriter
+        self.channel = HorseChannel()  # this worker's writer, early start and pipes; see HorseChannel
+        self.channel.writer.enabled = True  # starts collected in run_task; see LifecycleWriter
         self.job_monitoring_interval = settings.WORKER_HEARTBEAT_SECONDS
         # Redis outages: RQ retries with doubling waits; cap them so a worker is back within
         # seconds of Redis returning instead of up to a minute.
@@ -327,7 +328,7 @@ class HeartbeatMixin:
         super().teardown()
 
     def register_death(self):
-        lifecycle_writer.confirm(timeout=30)
+        self.channel.writer.confirm(timeout=30)
         super().register_death()
         self.db_heartbeat(force=True, stopped=True)
         if not self.is_horse:
@@ -405,7 +406,7 @@ class TaskWorker(HeartbeatMixin, Worker):
         self._start_write_fd: int | None = None
 
     def execute_job(self, job, queue):
-        lifecycle_writer.confirm()  # the previous task's completion, before a new process copies this one
+        self.channel.writer.confirm()  # the previous task's completion, before a new process copies this one
         _close_db_connections(keep=HORSE_ALIAS)
         self._started_task_id = None
         self._starting_job_id = job.id
@@ -415,7 +416,7 @@ class TaskWorker(HeartbeatMixin, Worker):
             # the writer thread; its answer goes to the horse through a pipe once it arrives, so
             # the round trip overlaps with RQ's preparation of the job and the fork. (In a fresh
             # horse the first statement costs a few times more: copy-on-write page faults.)
-            self._started_task_id = begin_start(job, self.name)
+            self._started_task_id = self.channel.begin_start(job, self.name)
         except Exception:
             logger.exception("Worker %s: start of %s not sent here; the work horse will try", self.name, job.id)
             _drop_connection_for_horses()
@@ -442,15 +443,15 @@ class TaskWorker(HeartbeatMixin, Worker):
 
     def fork_work_horse(self, job, queue):
         task_id, self._started_task_id = self._started_task_id, None
-        self._start_write_fd = execution.open_start_pipe()
-        self._outcome_read_fd = execution.open_outcome_pipe()
+        self._start_write_fd = self.channel.open_start_pipe()
+        self._outcome_read_fd = self.channel.open_outcome_pipe()
         try:
             return super().fork_work_horse(job, queue)
         finally:
             if not self.is_horse:
-                execution.close_outcome_pipe_writer()
+                self.channel.close_outcome_pipe_writer()
                 start_write_fd, self._start_write_fd = self._start_write_fd, None
-                execution.hand_start_to_horse(task_id, start_write_fd)
+                self.channel.hand_start_to_horse(task_id, start_write_fd)
                 if self._stopped_job_id == job.id:  # a stop (cancel) that came before the fork
                     self.kill_horse()
 
@@ -464,7 +465,7 @@ class TaskWorker(HeartbeatMixin, Worker):
         super().kill_horse(sig)
 
     def main_work_horse(self, job, queue):
-        lifecycle_writer.enabled = False  # in the horse: hand back through the pipe, or write inline
+        self.channel.writer.enabled = False  # in the horse: hand back through the pipe, or write inline
         for fd in (self._outcome_read_fd, self._start_write_fd):  # the parent's ends
             if fd is not None:
                 os.close(fd)
@@ -485,7 +486,7 @@ class TaskWorker(HeartbeatMixin, Worker):
         if self._outcome_read_fd is not None:
             read_fd, self._outcome_read_fd = self._outcome_read_fd, None
             try:
-                execution.record_outcome_from_horse(read_fd)
+                self.channel.record_outcome_from_horse(read_fd)
             except Exception:
                 logger.exception("Worker %s: could not record a work horse's outcome", self.name)
         return retpid, ret_val, rusage
@@ -526,7 +527,7 @@ class TaskSimpleWorker(HeartbeatMixin, SimpleWorker):
         # The start goes out now, and RQ's preparation of the job (two Redis round trips) runs
         # while PostgreSQL answers; run_task collects the answer.
         try:
-            begin_start(job, self.name)
+            self.channel.begin_start(job, self.name)
         except Exception:
             logger.exception("Worker %s: start of %s not sent early; the task will try", self.name, job.id)
         # The job runs in this thread, so a helper thread keeps the heartbeat going meanwhile.

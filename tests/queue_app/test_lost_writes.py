@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 from rq.job import Job
 
-from queue_app import execution, maintenance, services, transport
+from queue_app import lifecycle, maintenance, services, transport
 from queue_app.models import Task, TaskStatus
 from queue_app.worker import TaskSimpleWorker
 from tests.conftest import subprocess_env, wait_for
@@ -84,23 +84,22 @@ def test_ended_jobs_ignores_queued_and_missing_jobs(redis_conn, transactional_db
 
 @pytest.mark.django_db(transaction=True, databases=["default", "task_state"])
 def test_the_lifecycle_writer_writes_inline_unless_a_worker_turned_it_on():
-    writer = execution.LifecycleWriter()
+    writer = lifecycle.LifecycleWriter()
     task = services.task_enqueue(task_type="noop")
     Task.objects.filter(id=task.id).update(status=TaskStatus.PROCESSING)
-    writer.submit(execution._COMPLETE_SQL, ['{"ok": true}', task.created_at, 0.5, str(task.id)])
+    lifecycle.complete(str(task.id), result='{"ok": true}', finished_at=task.created_at, duration=0.5, writer=writer)
     assert Task.objects.get(id=task.id).status == TaskStatus.COMPLETED  # written before submit returned
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "task_state"])
 @pytest.mark.parametrize("enabled", [False, True], ids=["inline", "thread"])
 def test_the_lifecycle_writer_answers_a_start_with_the_rows_or_the_error(enabled):
-    writer = execution.LifecycleWriter()
+    writer = lifecycle.LifecycleWriter()
     writer.enabled = enabled
     task = services.task_enqueue(task_type="noop", payload={"sleep_ms": 5})
-    start = [task.created_at, "w1", str(task.id), *execution._STARTABLE]
     try:
-        first = writer.call(execution._START_SQL, start)
-        second = writer.call(execution._START_SQL, start)  # the row is processing now: no rows
+        first = lifecycle.start(str(task.id), worker_name="w1", now=task.created_at, writer=writer)
+        second = lifecycle.start(str(task.id), worker_name="w1", now=task.created_at, writer=writer)  # now processing
         broken = writer.call("SELECT no_such_column FROM queue_app_task", [])
         ((task_type, payload, attempt, max_retries),) = first.result(timeout=10)
         assert (task_type, json.loads(payload)["sleep_ms"], attempt, max_retries) == ("noop", 5, 1, 3)
@@ -115,12 +114,12 @@ def test_the_lifecycle_writer_answers_a_start_with_the_rows_or_the_error(enabled
 
 @pytest.mark.django_db(transaction=True, databases=["default", "task_state"])
 def test_the_lifecycle_writer_confirms_every_write_it_took():
-    writer = execution.LifecycleWriter()
+    writer = lifecycle.LifecycleWriter()
     writer.enabled = True
     tasks = [services.task_enqueue(task_type="noop") for _ in range(20)]
     Task.objects.filter(id__in=[t.id for t in tasks]).update(status=TaskStatus.PROCESSING)
     for task in tasks:
-        writer.submit(execution._COMPLETE_SQL, ["null", task.created_at, 0.1, str(task.id)])
+        lifecycle.complete(str(task.id), result="null", finished_at=task.created_at, duration=0.1, writer=writer)
     try:
         assert writer.confirm(timeout=10)
         assert Task.objects.filter(status=TaskStatus.COMPLETED).count() == 20
