@@ -68,11 +68,23 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server,
     assert summary.get("test_cases") and summary.get("operations"), (  # a run that stopped before testing anything
         f"schemathesis stopped early: {json.dumps(summary)[:2000]}\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
     )
-    errors = [error for error in summary["errors"] if not any(bug in json.dumps(error) for bug in GENERATOR_BUGS)]
+    # The JSON report only counts errors by title ("Runtime Error"); their text is in the output. An error is the
+    # generator's own when the output shows one of the known generator bugs for it.
+    generator_bugs = sum(result.stdout.count(bug) for bug in GENERATOR_BUGS)
+    errors = []
+    for error in summary["errors"]:
+        text = json.dumps(error)
+        if any(bug in text for bug in GENERATOR_BUGS):
+            continue
+        count = error.get("count", 1) if isinstance(error, dict) else 1
+        if "Runtime Error" in text and count <= generator_bugs:
+            generator_bugs -= count
+            continue
+        errors.append(error)
     line = (
         f"schemathesis: {summary['test_cases']['generated']} cases over {summary['operations']['tested']} operations "
         f"(phases {phases}, {examples} examples each), {len(summary['failures'])} failures, "
-        f"{len(summary['errors'])} errors ({len(summary['errors']) - len(errors)} inside the generator), "
+        f"{len(summary['errors'])} kinds of error ({len(summary['errors']) - len(errors)} inside the generator), "
         f"{summary['running_time']:.0f} s"
     )
     with capsys.disabled():
