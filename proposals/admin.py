@@ -51,6 +51,11 @@ class FreelancerProfileForm(forms.ModelForm):
         return value
 
 
+def _by(request) -> dict:
+    """Who acts, as the services take it: the admin user, the admin source and the client's address."""
+    return {"user": request.user, "source": TaskSource.ADMIN, "remote_addr": client_ip(request)}
+
+
 @admin.register(FreelancerProfile)
 class FreelancerProfileAdmin(AuditedModelAdminMixin, admin.ModelAdmin):
     form = FreelancerProfileForm
@@ -341,9 +346,7 @@ class ProposalAdmin(admin.ModelAdmin):
                 proposal = services.proposal_reopen(
                     proposal_id=obj.id,
                     reason=request.POST.get("reviewer_feedback", "").strip(),
-                    user=request.user,
-                    source=TaskSource.ADMIN,
-                    remote_addr=request.META.get("REMOTE_ADDR"),
+                    **_by(request),
                 )
                 self.message_user(
                     request,
@@ -367,9 +370,7 @@ class ProposalAdmin(admin.ModelAdmin):
             try:
                 call(
                     proposal_id=obj.id,
-                    user=request.user,
-                    source=TaskSource.ADMIN,
-                    remote_addr=request.META.get("REMOTE_ADDR"),
+                    **_by(request),
                     **options,
                 )
                 self.message_user(request, f"Proposal #{obj.id} {obj.status} -> {button[1:]}d.", messages.SUCCESS)
@@ -402,9 +403,7 @@ class ProposalAdmin(admin.ModelAdmin):
             "Approved",
             lambda p: services.proposal_approve(
                 proposal_id=p.id,
-                user=request.user,
-                source=TaskSource.ADMIN,
-                remote_addr=request.META.get("REMOTE_ADDR"),
+                **_by(request),
             ),
         )
 
@@ -417,9 +416,7 @@ class ProposalAdmin(admin.ModelAdmin):
             lambda p: services.proposal_reject(
                 proposal_id=p.id,
                 feedback=p.reviewer_feedback,
-                user=request.user,
-                source=TaskSource.ADMIN,
-                remote_addr=request.META.get("REMOTE_ADDR"),
+                **_by(request),
             ),
         )
 
@@ -436,9 +433,7 @@ class ProposalAdmin(admin.ModelAdmin):
             "Created an application for",
             lambda p: application_create(
                 proposal_id=p.id,
-                user=request.user,
-                source=TaskSource.ADMIN,
-                remote_addr=request.META.get("REMOTE_ADDR"),
+                **_by(request),
             ),
         )
 
@@ -450,9 +445,7 @@ class ProposalAdmin(admin.ModelAdmin):
             "Reopened",
             lambda p: services.proposal_reopen(
                 proposal_id=p.id,
-                user=request.user,
-                source=TaskSource.ADMIN,
-                remote_addr=request.META.get("REMOTE_ADDR"),
+                **_by(request),
             ),
         )
 

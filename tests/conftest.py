@@ -25,6 +25,16 @@ from rest_framework.test import APIClient
 
 from tests.services import PrivateRedis, leftover_processes, redis_server_binary
 
+# Switches for the Chromium the browser tests start themselves (the app adds its own: jobs.sources.browser).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 PRIVATE_REDIS = pytest.StashKey[PrivateRedis]()
 LEFTOVERS = pytest.StashKey[str]()
 POSTGRES_STARTED = pytest.StashKey[object]()

@@ -7,8 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from tests.conftest import subprocess_env, wait_for
-from tests.queue_app.test_monitoring_dashboard import CHROMIUM_ARGS
+from tests.conftest import CHROMIUM_ARGS, subprocess_env, wait_for
 from upwork_automation.permissions import OPERATOR, role_grant
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.queue_app.test_monitoring_dashboard import CHROMIUM_ARGS
+from tests.conftest import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.django_db
 

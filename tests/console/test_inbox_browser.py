@@ -19,22 +19,12 @@ from proposals.models import Proposal, ProposalStatus
 from queue_app.models import AuditEntry
 from tests.applications.conftest import submissions
 from tests.applications.conftest import worker_env as sandbox_env
-from tests.conftest import wait_for
+from tests.conftest import CHROMIUM_ARGS, wait_for
 from tests.proposals.conftest import worker_env as openai_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 ANSWER_EXPERIENCE = "I built two logistics dashboards on Django REST Framework in 2024."
@@ -74,10 +64,16 @@ def no_sideways_scroll(page) -> bool:
 
 
 def test_a_job_goes_from_the_inbox_to_a_submitted_application(
-    processes, live_server, sandbox, media_root, browser_session, openai_stub, profile, django_user_model
+    processes,
+    live_server,
+    sandbox,
+    media_root,
+    browser_session,
+    openai_stub,
+    profile,
+    django_user_model,
+    chromium_executable,
 ):
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get update && apt-get install -y chromium")
     from playwright.sync_api import expect, sync_playwright
 
     job = sandbox_job_row(sandbox, 0)
@@ -93,7 +89,7 @@ def test_a_job_goes_from_the_inbox_to_a_submitted_application(
     shots = artifacts()
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=DESKTOP)
         page.goto(f"{live_server.url}/admin/login/?next=/admin/")
         page.fill("#id_username", "boss")

@@ -11,21 +11,13 @@ from django.utils import timezone
 
 from queue_app import metrics
 from queue_app.models import Task
+from tests.conftest import CHROMIUM_ARGS
 from tests.queue_app.monitoring_factories import healthy_services
 
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def week_of_tasks() -> dict:
