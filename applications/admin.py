@@ -13,8 +13,8 @@ from django.utils.html import format_html, format_html_join
 
 from applications import services
 from applications.models import Application, ApplicationScreenshot
-from queue_app.errors import ApplicationError
-from queue_app.models import TaskSource
+from core.actor import Actor
+from core.errors import ApplicationError
 from upwork_automation.console.display import money, short_title
 
 
@@ -144,7 +144,7 @@ class ApplicationAdmin(admin.ModelAdmin):
                 application = services.application_create(
                     proposal_id=form.cleaned_data["proposal"].id,
                     bid_amount=form.cleaned_data["bid_amount"],
-                    **self._who(request),
+                    actor=Actor.admin(request),
                 )
             except ApplicationError as error:
                 form.add_error(None, error.message)
@@ -248,16 +248,13 @@ class ApplicationAdmin(admin.ModelAdmin):
         for message in refused:
             self.message_user(request, message, messages.ERROR)
 
-    def _who(self, request) -> dict:
-        return {"user": request.user, "source": TaskSource.ADMIN, "remote_addr": request.META.get("REMOTE_ADDR")}
-
     @admin.action(description="Approve (send exactly this proposal version, bid and answers)", permissions=["approve"])
     def approve(self, request, queryset):
         self._each(
             request,
             queryset,
             "approved",
-            lambda a: services.application_approve(application_id=a.id, **self._who(request)),
+            lambda a: services.application_approve(application_id=a.id, actor=Actor.admin(request)),
         )
 
     @admin.action(description="Schedule now (every safety gate is checked when it runs)", permissions=["change"])
@@ -266,7 +263,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             request,
             queryset,
             "scheduled",
-            lambda a: services.application_schedule(application_id=a.id, **self._who(request)),
+            lambda a: services.application_schedule(application_id=a.id, actor=Actor.admin(request)),
         )
 
     @admin.action(description="Dry run (fill the form and screenshot it, never submit)", permissions=["change"])
@@ -275,9 +272,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             request,
             queryset,
             "queued for a dry run",
-            lambda a: services.application_dry_run_request(
-                application_id=a.id, user=request.user, source=TaskSource.ADMIN
-            ),
+            lambda a: services.application_dry_run_request(application_id=a.id, actor=Actor.admin(request)),
         )
 
     @admin.action(description="Cancel", permissions=["change"])
@@ -286,7 +281,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             request,
             queryset,
             "cancelled",
-            lambda a: services.application_cancel(application_id=a.id, **self._who(request)),
+            lambda a: services.application_cancel(application_id=a.id, actor=Actor.admin(request)),
         )
 
     @admin.action(description="Reopen (back to awaiting approval after a person checked)", permissions=["change"])
@@ -295,7 +290,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             request,
             queryset,
             "reopened",
-            lambda a: services.application_reopen(application_id=a.id, **self._who(request)),
+            lambda a: services.application_reopen(application_id=a.id, actor=Actor.admin(request)),
         )
 
     @admin.action(
@@ -304,7 +299,7 @@ class ApplicationAdmin(admin.ModelAdmin):
     def batch_schedule(self, request, queryset):
         try:
             task = services.applications_batch_request(
-                application_ids=list(queryset.values_list("id", flat=True)), user=request.user, source=TaskSource.ADMIN
+                application_ids=list(queryset.values_list("id", flat=True)), actor=Actor.admin(request)
             )
         except ApplicationError as error:
             self.message_user(request, error.message, messages.ERROR)

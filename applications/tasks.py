@@ -7,7 +7,7 @@ import logging
 from rest_framework import serializers
 
 from applications import services
-from queue_app.errors import NotFound, PermanentTaskError
+from core.errors import NotFound, PermanentTaskError
 from queue_app.registry import TaskContext
 
 logger = logging.getLogger(__name__)

@@ -20,9 +20,8 @@ from applications.serializers import (
     CreateSerializer,
     ScheduleSerializer,
 )
-from queue_app.models import TaskSource
+from core.actor import Actor
 from queue_app.serializers import TaskSerializer
-from upwork_automation.api import client_ip
 
 
 class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -47,9 +46,6 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def _detail(self, application_id: int, *, code: int = status.HTTP_200_OK) -> Response:
         return Response(ApplicationSerializer(self.get_queryset().get(id=application_id)).data, status=code)
 
-    def _who(self, request) -> dict:
-        return {"user": request.user, "source": TaskSource.API, "remote_addr": client_ip(request)}
-
     @extend_schema(request=CreateSerializer, responses=ApplicationSerializer)
     def create(self, request):
         data = self._input(CreateSerializer, request)
@@ -57,7 +53,7 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             proposal_id=data["proposal_id"],
             bid_amount=data["bid_amount"],
             boost_connects=data["boost_connects"],
-            **self._who(request),
+            actor=Actor.from_request(request),
         )
         return self._detail(application.id, code=status.HTTP_201_CREATED)
 
@@ -70,7 +66,7 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             application_id=self.get_object().id,
             bid_amount=data["bid_amount"],
             screening_answers=answers,
-            **self._who(request),
+            actor=Actor.from_request(request),
         )
         return self._detail(pk)
 
@@ -78,26 +74,28 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @action(detail=True, methods=["post"])
     def schedule(self, request, pk=None):
         data = self._input(ScheduleSerializer, request)
-        services.application_schedule(application_id=self.get_object().id, run_at=data["run_at"], **self._who(request))
+        services.application_schedule(
+            application_id=self.get_object().id, run_at=data["run_at"], actor=Actor.from_request(request)
+        )
         return self._detail(pk)
 
     @extend_schema(request=None, responses=ApplicationSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        services.application_cancel(application_id=self.get_object().id, **self._who(request))
+        services.application_cancel(application_id=self.get_object().id, actor=Actor.from_request(request))
         return self._detail(pk)
 
     @extend_schema(request=None, responses=ApplicationSerializer)
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
-        services.application_reopen(application_id=self.get_object().id, **self._who(request))
+        services.application_reopen(application_id=self.get_object().id, actor=Actor.from_request(request))
         return self._detail(pk)
 
     @extend_schema(request=None, responses=TaskSerializer)
     @action(detail=True, methods=["post"], url_path="dry-run")
     def dry_run(self, request, pk=None):
         task = services.application_dry_run_request(
-            application_id=self.get_object().id, user=request.user, source=TaskSource.API
+            application_id=self.get_object().id, actor=Actor.from_request(request)
         )
         return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
 
@@ -106,7 +104,7 @@ class ApplicationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def batch(self, request):
         data = self._input(BatchSerializer, request)
         task = services.applications_batch_request(
-            application_ids=data["application_ids"], limit=data["limit"], user=request.user, source=TaskSource.API
+            application_ids=data["application_ids"], limit=data["limit"], actor=Actor.from_request(request)
         )
         return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
 

@@ -95,7 +95,8 @@ def reset() -> None:
     A CHECKPOINT then flushes the previous run's dirty pages, so no run pays for another's."""
     from django.db import DatabaseError, connection, transaction
 
-    from queue_app.models import AuditEntry, Task, WorkerProcess
+    from core.models import AuditEntry
+    from queue_app.models import Task, WorkerProcess
     from queue_app.transport import get_connection
 
     if not connection.settings_dict["NAME"].startswith("upwork_bench"):

@@ -11,14 +11,13 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from core.actor import Actor
+from core.auditing import AuditedModelAdminMixin
+from core.errors import ApplicationError
 from jobs import services
 from jobs.models import BrowserSession, Job, SearchProfile, Strategy, UpworkOAuthToken
 from jobs.scoring import SCORE_PARTS
-from queue_app.errors import ApplicationError
-from queue_app.models import TaskSource
 from queue_app.services import task_enqueue
-from upwork_automation.api import client_ip
-from upwork_automation.auditing import AuditedModelAdminMixin
 from upwork_automation.console.display import ReadOnlyChangePageMixin, job_rate, money, short_title
 from upwork_automation.console.forms import ListFieldsAdminMixin
 
@@ -66,11 +65,6 @@ class BudgetFilter(admin.SimpleListFilter):
         if value == "hourly_40_plus":
             return queryset.filter(job_type="hourly", hourly_max__gte=40)
         return queryset
-
-
-def _who(request) -> dict:
-    """Who and from where, for the audit rows of admin writes."""
-    return {"user": request.user, "source": "admin", "remote_addr": client_ip(request)}
 
 
 def _run_each(modeladmin, request, queryset, service, verb: str) -> None:
@@ -149,7 +143,7 @@ class JobAdmin(ReadOnlyChangePageMixin, admin.ModelAdmin):
         from proposals.services import proposal_generate_request
 
         try:
-            task = proposal_generate_request(job_id=job.id, user=request.user, source=TaskSource.ADMIN)
+            task = proposal_generate_request(job_id=job.id, actor=Actor.admin(request))
         except ApplicationError as error:
             self.message_user(request, error.message, messages.WARNING)
             return False
@@ -258,17 +252,13 @@ class SearchProfileAdmin(AuditedModelAdminMixin, ListFieldsAdminMixin, admin.Mod
     @admin.action(description="Run discovery now (enqueue job_discovery)", permissions=["change"])
     def run_discovery(self, request, queryset):
         for profile in queryset:
-            task_enqueue(
-                task_type="job_discovery", payload={"profile_id": profile.id}, source="admin", user=request.user
-            )
+            task_enqueue(task_type="job_discovery", payload={"profile_id": profile.id}, actor=Actor.admin(request))
         self.message_user(request, f"Enqueued discovery for {queryset.count()} profile(s).", messages.SUCCESS)
 
     @admin.action(description="Re-apply filters and scores (enqueue job_filtering)", permissions=["change"])
     def rescore(self, request, queryset):
         for profile in queryset:
-            task_enqueue(
-                task_type="job_filtering", payload={"profile_id": profile.id}, source="admin", user=request.user
-            )
+            task_enqueue(task_type="job_filtering", payload={"profile_id": profile.id}, actor=Actor.admin(request))
         self.message_user(request, f"Enqueued re-scoring for {queryset.count()} profile(s).", messages.SUCCESS)
 
 
@@ -300,14 +290,14 @@ class BrowserSessionAdmin(ReadOnlyChangePageMixin, admin.ModelAdmin):
     def reactivate(self, request, queryset):
         for session in queryset:
             try:
-                services.browser_session_reactivate(session_id=session.id, **_who(request))
+                services.browser_session_reactivate(session_id=session.id, actor=Actor.admin(request))
             except ApplicationError as error:
                 self.message_user(request, f"{session.name}: {error.message}", messages.WARNING)
 
     @admin.action(description="Revoke (forget the cookies)", permissions=["change"])
     def revoke(self, request, queryset):
         for session in queryset:
-            services.browser_session_revoke(session_id=session.id, **_who(request))
+            services.browser_session_revoke(session_id=session.id, actor=Actor.admin(request))
 
 
 @admin.register(UpworkOAuthToken)
@@ -323,9 +313,7 @@ class UpworkOAuthTokenAdmin(ReadOnlyChangePageMixin, admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         """Deleting is disconnecting: through the service, audited."""
-        services.oauth_disconnect(
-            account=obj.account, user=request.user, source="admin", remote_addr=request.META.get("REMOTE_ADDR")
-        )
+        services.oauth_disconnect(account=obj.account, actor=Actor.admin(request))
 
     def delete_queryset(self, request, queryset):
         for token in queryset:

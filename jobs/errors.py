@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from queue_app.errors import ApplicationError, PermanentTaskError
+from core.errors import ApplicationError, PermanentTaskError
 
 
 class SourceError(ApplicationError):

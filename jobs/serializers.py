@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from core.parsers import DepthLimitedJSONField
 from jobs import scoring
 from jobs.models import BrowserSession, Job, SearchProfile, Strategy, UpworkOAuthToken
-from upwork_automation.parsers import DepthLimitedJSONField
 
 
 class JobSerializer(serializers.ModelSerializer):

@@ -8,6 +8,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.actor import Actor
+from core.auditing import AuditedModelViewSetMixin
+from core.errors import NotFound
+from core.permissions import IsOperator
 from jobs import selectors, services
 from jobs.filters import JobFilter
 from jobs.models import BrowserSession, SearchProfile
@@ -18,18 +22,8 @@ from jobs.serializers import (
     SearchProfileSerializer,
     UpworkConnectionSerializer,
 )
-from queue_app.errors import NotFound
-from queue_app.models import TaskSource
 from queue_app.serializers import TaskSerializer
 from queue_app.services import task_enqueue
-from upwork_automation.api import client_ip
-from upwork_automation.auditing import AuditedModelViewSetMixin
-from upwork_automation.permissions import IsOperator
-
-
-def _who(request) -> dict:
-    """Who and from where, for the audit rows of API writes."""
-    return {"user": request.user, "source": TaskSource.API, "remote_addr": client_ip(request)}
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -75,7 +69,7 @@ class SearchProfileViewSet(AuditedModelViewSetMixin, viewsets.ModelViewSet):
     def discover(self, request, pk=None):
         profile = self.get_object()
         task = task_enqueue(
-            task_type="job_discovery", payload={"profile_id": profile.id}, source=TaskSource.API, user=request.user
+            task_type="job_discovery", payload={"profile_id": profile.id}, actor=Actor.from_request(request)
         )
         return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
 
@@ -84,7 +78,7 @@ class SearchProfileViewSet(AuditedModelViewSetMixin, viewsets.ModelViewSet):
     def rescore(self, request, pk=None):
         profile = self.get_object()
         task = task_enqueue(
-            task_type="job_filtering", payload={"profile_id": profile.id}, source=TaskSource.API, user=request.user
+            task_type="job_filtering", payload={"profile_id": profile.id}, actor=Actor.from_request(request)
         )
         return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
 
@@ -100,20 +94,22 @@ class BrowserSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     def create(self, request):
         serializer = BrowserSessionImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        session = services.browser_session_import(**serializer.validated_data, **_who(request))
+        session = services.browser_session_import(**serializer.validated_data, actor=Actor.from_request(request))
         return Response(BrowserSessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=BrowserSessionSerializer)
     @action(detail=True, methods=["post"])
     def reactivate(self, request, pk=None):
-        session = services.browser_session_reactivate(session_id=self.get_object().id, **_who(request))
+        session = services.browser_session_reactivate(
+            session_id=self.get_object().id, actor=Actor.from_request(request)
+        )
         return Response(BrowserSessionSerializer(session).data)
 
     @extend_schema(request=None, responses=BrowserSessionSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
         session = self.get_object()
-        services.browser_session_revoke(session_id=session.id, **_who(request))
+        services.browser_session_revoke(session_id=session.id, actor=Actor.from_request(request))
         session.refresh_from_db()
         return Response(BrowserSessionSerializer(session).data)
 
@@ -137,16 +133,16 @@ class UpworkConnectView(APIView):
         token = selectors.oauth_token_active()
         return Response(
             {
-                "authorize_url": services.oauth_authorization_start(store=request.session, user=request.user),
+                "authorize_url": services.oauth_authorization_start(
+                    store=request.session, actor=Actor.from_request(request)
+                ),
                 "connection": UpworkConnectionSerializer(token).data if token else None,
             }
         )
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request):
-        if not services.oauth_disconnect(
-            user=request.user, source=TaskSource.API, remote_addr=request.META.get("REMOTE_ADDR")
-        ):
+        if not services.oauth_disconnect(actor=Actor.from_request(request)):
             raise NotFound("The Upwork API is not connected.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -168,8 +164,6 @@ class UpworkCallbackView(APIView):
             code=request.query_params.get("code", ""),
             state=request.query_params.get("state", ""),
             store=request.session,
-            user=request.user,
-            source=TaskSource.API,
-            remote_addr=request.META.get("REMOTE_ADDR"),
+            actor=Actor.from_request(request),
         )
         return Response(UpworkConnectionSerializer(token).data)

@@ -9,12 +9,11 @@ from django.http import HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
 
 from applications.content import split_letter_and_answers
+from core.actor import Actor
+from core.auditing import AuditedModelAdminMixin
+from core.errors import ApplicationError
 from proposals import selectors, services
 from proposals.models import Attachment, FreelancerProfile, Proposal, ProposalAttachment, ProposalVersion
-from queue_app.errors import ApplicationError
-from queue_app.models import TaskSource
-from upwork_automation.api import client_ip
-from upwork_automation.auditing import AuditedModelAdminMixin
 from upwork_automation.console.display import money, short_title
 from upwork_automation.console.forms import ListField, ListFieldsAdminMixin
 from upwork_automation.weblinks import is_http_url
@@ -49,11 +48,6 @@ class FreelancerProfileForm(forms.ModelForm):
         if value and other is not None:
             raise forms.ValidationError(f"'{other.name}' is the default profile; unset it first.")
         return value
-
-
-def _by(request) -> dict:
-    """Who acts, as the services take it: the admin user, the admin source and the client's address."""
-    return {"user": request.user, "source": TaskSource.ADMIN, "remote_addr": client_ip(request)}
 
 
 @admin.register(FreelancerProfile)
@@ -301,18 +295,16 @@ class ProposalAdmin(admin.ModelAdmin):
                 services.proposal_feedback_set(
                     proposal_id=obj.id,
                     feedback=obj.reviewer_feedback,
-                    user=request.user,
-                    source=TaskSource.ADMIN,
-                    remote_addr=client_ip(request),
+                    actor=Actor.admin(request),
                 )
             if "text" in form.changed_data and form.cleaned_data["text"].strip():
-                version = services.proposal_edit(proposal_id=obj.id, text=form.cleaned_data["text"], user=request.user)
+                version = services.proposal_edit(
+                    proposal_id=obj.id, text=form.cleaned_data["text"], actor=Actor.admin(request)
+                )
                 self.message_user(request, f"Saved as version {version.number}.", messages.SUCCESS)
             answers = form.changed_answers()
             if answers:
-                version = services.proposal_answers_set(
-                    proposal_id=obj.id, answers=answers, user=request.user, source=TaskSource.ADMIN
-                )
+                version = services.proposal_answers_set(proposal_id=obj.id, answers=answers, actor=Actor.admin(request))
                 self.message_user(request, f"Answers saved as version {version.number}.", messages.SUCCESS)
             questions = form.new_questions()
             if questions is not None:
@@ -320,8 +312,7 @@ class ProposalAdmin(admin.ModelAdmin):
                     proposal_id=obj.id,
                     screening_questions=questions,
                     feedback=obj.reviewer_feedback,
-                    user=request.user,
-                    source=TaskSource.ADMIN,
+                    actor=Actor.admin(request),
                 )
                 self.message_user(
                     request,
@@ -333,8 +324,7 @@ class ProposalAdmin(admin.ModelAdmin):
                 services.proposal_attachments_set(
                     proposal_id=obj.id,
                     attachment_ids=[a.id for a in form.cleaned_data["chosen"]],
-                    user=request.user,
-                    source=TaskSource.ADMIN,
+                    actor=Actor.admin(request),
                 )
         except ApplicationError as error:
             self.message_user(request, error.message, messages.ERROR)
@@ -346,7 +336,7 @@ class ProposalAdmin(admin.ModelAdmin):
                 proposal = services.proposal_reopen(
                     proposal_id=obj.id,
                     reason=request.POST.get("reviewer_feedback", "").strip(),
-                    **_by(request),
+                    actor=Actor.admin(request),
                 )
                 self.message_user(
                     request,
@@ -370,7 +360,7 @@ class ProposalAdmin(admin.ModelAdmin):
             try:
                 call(
                     proposal_id=obj.id,
-                    **_by(request),
+                    actor=Actor.admin(request),
                     **options,
                 )
                 self.message_user(request, f"Proposal #{obj.id} {obj.status} -> {button[1:]}d.", messages.SUCCESS)
@@ -403,7 +393,7 @@ class ProposalAdmin(admin.ModelAdmin):
             "Approved",
             lambda p: services.proposal_approve(
                 proposal_id=p.id,
-                **_by(request),
+                actor=Actor.admin(request),
             ),
         )
 
@@ -416,7 +406,7 @@ class ProposalAdmin(admin.ModelAdmin):
             lambda p: services.proposal_reject(
                 proposal_id=p.id,
                 feedback=p.reviewer_feedback,
-                **_by(request),
+                actor=Actor.admin(request),
             ),
         )
 
@@ -433,7 +423,7 @@ class ProposalAdmin(admin.ModelAdmin):
             "Created an application for",
             lambda p: application_create(
                 proposal_id=p.id,
-                **_by(request),
+                actor=Actor.admin(request),
             ),
         )
 
@@ -445,7 +435,7 @@ class ProposalAdmin(admin.ModelAdmin):
             "Reopened",
             lambda p: services.proposal_reopen(
                 proposal_id=p.id,
-                **_by(request),
+                actor=Actor.admin(request),
             ),
         )
 
@@ -455,7 +445,7 @@ class ProposalAdmin(admin.ModelAdmin):
             request,
             queryset,
             "Submitted",
-            lambda p: services.proposal_submit(proposal_id=p.id, user=request.user, source=TaskSource.ADMIN),
+            lambda p: services.proposal_submit(proposal_id=p.id, actor=Actor.admin(request)),
         )
 
 

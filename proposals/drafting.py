@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 
-from queue_app.errors import PermanentTaskError
+from core.errors import PermanentTaskError
 
 logger = logging.getLogger(__name__)
 

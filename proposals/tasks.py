@@ -6,8 +6,8 @@ import logging
 
 from rest_framework import serializers
 
+from core.errors import ApplicationError, NotFound, PermanentTaskError
 from proposals import drafting, services
-from queue_app.errors import ApplicationError, NotFound, PermanentTaskError
 from queue_app.registry import TaskContext
 
 logger = logging.getLogger(__name__)

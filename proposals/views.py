@@ -8,6 +8,9 @@ from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.actor import Actor
+from core.auditing import AuditedModelViewSetMixin
+from core.parsers import ApiJSONParser
 from proposals import selectors, services
 from proposals.filters import ProposalFilter
 from proposals.models import Attachment, FreelancerProfile, ProposalVersion
@@ -26,12 +29,8 @@ from proposals.serializers import (
     ProposalSerializer,
     ProposalVersionSerializer,
 )
-from queue_app.models import TaskSource
 from queue_app.serializers import TaskSerializer
 from queue_app.services import task_enqueue
-from upwork_automation.api import client_ip
-from upwork_automation.auditing import AuditedModelViewSetMixin
-from upwork_automation.parsers import ApiJSONParser
 
 
 class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -65,7 +64,9 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def edit(self, request, pk=None):
         data = self._input(ProposalEditSerializer, request)
-        version = services.proposal_edit(proposal_id=self.get_object().id, text=data["text"], user=request.user)
+        version = services.proposal_edit(
+            proposal_id=self.get_object().id, text=data["text"], actor=Actor.from_request(request)
+        )
         return Response(ProposalVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ProposalRegenerateSerializer, responses={202: TaskSerializer})
@@ -78,9 +79,7 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             feedback=data["feedback"],
             screening_questions=data["screening_questions"],
             generator=data["generator"],
-            user=request.user,
-            source=TaskSource.API,
-            remote_addr=client_ip(request),
+            actor=Actor.from_request(request),
         )
         return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
 
@@ -92,9 +91,7 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         proposal = services.proposal_reopen(
             proposal_id=self.get_object().id,
             reason=data["reason"],
-            user=request.user,
-            source=TaskSource.API,
-            remote_addr=client_ip(request),
+            actor=Actor.from_request(request),
         )
         return self._detail(proposal.id)
 
@@ -106,16 +103,14 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         version = services.proposal_answers_set(
             proposal_id=self.get_object().id,
             answers=data["answers"],
-            user=request.user,
-            source=TaskSource.API,
-            remote_addr=client_ip(request),
+            actor=Actor.from_request(request),
         )
         return Response(ProposalVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=ProposalSerializer)
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
-        proposal = services.proposal_submit(proposal_id=self.get_object().id, user=request.user, source=TaskSource.API)
+        proposal = services.proposal_submit(proposal_id=self.get_object().id, actor=Actor.from_request(request))
         return self._detail(proposal.id)
 
     @extend_schema(request=ProposalReviewSerializer, responses=ProposalSerializer)
@@ -125,9 +120,7 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         proposal = services.proposal_approve(
             proposal_id=self.get_object().id,
             feedback=data["feedback"],
-            user=request.user,
-            source=TaskSource.API,
-            remote_addr=client_ip(request),
+            actor=Actor.from_request(request),
         )
         return self._detail(proposal.id)
 
@@ -138,9 +131,7 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         proposal = services.proposal_reject(
             proposal_id=self.get_object().id,
             feedback=data["feedback"],
-            user=request.user,
-            source=TaskSource.API,
-            remote_addr=client_ip(request),
+            actor=Actor.from_request(request),
         )
         return self._detail(proposal.id)
 
@@ -151,8 +142,7 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         proposal = services.proposal_attachments_set(
             proposal_id=self.get_object().id,
             attachment_ids=data["attachment_ids"],
-            user=request.user,
-            source=TaskSource.API,
+            actor=Actor.from_request(request),
         )
         return self._detail(proposal.id)
 
@@ -160,16 +150,14 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=False, methods=["post"])
     def generate(self, request):
         data = self._input(ProposalGenerateSerializer, request)
-        task = task_enqueue(task_type="generate_proposal", payload=data, source=TaskSource.API, user=request.user)
+        task = task_enqueue(task_type="generate_proposal", payload=data, actor=Actor.from_request(request))
         return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=ProposalBatchSerializer, responses={202: TaskSerializer})
     @action(detail=False, methods=["post"])
     def batch(self, request):
         data = self._input(ProposalBatchSerializer, request)
-        task = task_enqueue(
-            task_type="batch_generate_proposals", payload=data, source=TaskSource.API, user=request.user
-        )
+        task = task_enqueue(task_type="batch_generate_proposals", payload=data, actor=Actor.from_request(request))
         return Response(TaskSerializer(task).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -4,25 +4,20 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.admin import GroupAdmin, UserAdmin
-from django.contrib.auth.models import Group, User
-from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
-from rest_framework.authtoken.models import TokenProxy
 
+from core.actor import Actor
+from core.admin_scale import CreatedWithinFilter, EstimatedCountPaginator
+from core.errors import ApplicationError
 from queue_app import registry, scheduling, services
-from queue_app.admin_scale import CreatedWithinFilter, EstimatedCountPaginator
-from queue_app.errors import ApplicationError
-from queue_app.models import ApiToken, AuditEntry, MetricSnapshot, ScheduledTask, Task, TaskSource, WorkerProcess
-from upwork_automation.api import client_ip
-from upwork_automation.auditing import AuditedModelAdminMixin, model_write_audit
-from upwork_automation.permissions import token_create, token_revoke
+from queue_app.models import MetricSnapshot, ScheduledTask, Task, WorkerProcess
 
 
-def _actor(request) -> dict:
-    """Who and from where, for the audit rows of admin actions."""
-    return {"source": TaskSource.ADMIN, "user": request.user, "remote_addr": client_ip(request)}
+def _schedule_actor(request) -> dict:
+    """The admin's actor as the three keywords queue_app/scheduling.py still takes (until it takes `actor`)."""
+    actor = Actor.admin(request)
+    return {"source": actor.source, "user": actor.user, "remote_addr": actor.remote_addr}
 
 
 def _pretty_json(value) -> str:
@@ -119,7 +114,7 @@ class TaskAdmin(admin.ModelAdmin):
         done, refused = 0, []
         for task in queryset:
             try:
-                service(task_id=task.id, **_actor(request))
+                service(task_id=task.id, actor=Actor.admin(request))
                 done += 1
             except ApplicationError as error:
                 refused.append(error.message)
@@ -209,18 +204,18 @@ class ScheduledTaskAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         values = {field: form.cleaned_data.get(field) for field in self.editable}
         if change:
-            saved = scheduling.schedule_update(schedule_id=obj.pk, **values, **_actor(request))
+            saved = scheduling.schedule_update(schedule_id=obj.pk, **values, **_schedule_actor(request))
         else:
-            saved = scheduling.schedule_create(**values, **_actor(request))
+            saved = scheduling.schedule_create(**values, **_schedule_actor(request))
         obj.pk = saved.pk
         obj.refresh_from_db()
 
     def delete_model(self, request, obj):
-        scheduling.schedule_delete(schedule_id=obj.pk, **_actor(request))
+        scheduling.schedule_delete(schedule_id=obj.pk, **_schedule_actor(request))
 
     def delete_queryset(self, request, queryset):
         for schedule in queryset:
-            scheduling.schedule_delete(schedule_id=schedule.pk, **_actor(request))
+            scheduling.schedule_delete(schedule_id=schedule.pk, **_schedule_actor(request))
 
     def _apply(self, request, queryset, service, verb, **kwargs):
         done, refused = 0, []
@@ -237,57 +232,15 @@ class ScheduledTaskAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable selected schedules", permissions=["change"])
     def enable_schedules(self, request, queryset):
-        self._apply(request, queryset, scheduling.schedule_enable, "Enabled", **_actor(request))
+        self._apply(request, queryset, scheduling.schedule_enable, "Enabled", **_schedule_actor(request))
 
     @admin.action(description="Disable selected schedules", permissions=["change"])
     def disable_schedules(self, request, queryset):
-        self._apply(request, queryset, scheduling.schedule_disable, "Disabled", **_actor(request))
+        self._apply(request, queryset, scheduling.schedule_disable, "Disabled", **_schedule_actor(request))
 
     @admin.action(description="Run selected schedules now", permissions=["change"])
     def run_schedules_now(self, request, queryset):
-        self._apply(request, queryset, scheduling.schedule_run_now, "Ran", **_actor(request))
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    """Read-only: audit rows are written by services and never edited or deleted here."""
-
-    list_display = ["created_at", "actor_name", "source", "action", "object_type", "object_id", "remote_addr"]
-    list_filter = [("actor", admin.RelatedOnlyFieldListFilter), "source", "action", "object_type", CreatedWithinFilter]
-    search_fields = ["=object_id", "actor_name", "action"]
-    date_hierarchy = "created_at"
-    list_select_related = ["actor"]
-    show_full_result_count = False
-    readonly_fields = [
-        "created_at",
-        "actor",
-        "actor_name",
-        "source",
-        "action",
-        "object_type",
-        "object_id",
-        "before_pretty",
-        "after_pretty",
-        "remote_addr",
-    ]
-    exclude = ["before", "after"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # for superusers too: the log is append-only
-
-    @admin.display(description="Before")
-    def before_pretty(self, obj):
-        return _pretty_json(obj.before)
-
-    @admin.display(description="After")
-    def after_pretty(self, obj):
-        return _pretty_json(obj.after)
+        self._apply(request, queryset, scheduling.schedule_run_now, "Ran", **_schedule_actor(request))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -319,99 +272,6 @@ class MetricSnapshotAdmin(ReadOnlyAdmin):
     search_fields = ["task_type"]
     date_hierarchy = "bucket_start"
     ordering = ["-bucket_start", "task_type"]
-
-
-# --- API tokens: prefixes only; made and revoked through the audited services --------------------------------
-admin.site.unregister(TokenProxy)  # DRF's token admin lists every full key; its table is emptied by a migration
-
-
-class ApiTokenAddForm(forms.ModelForm):
-    class Meta:
-        model = ApiToken
-        fields = ["user"]
-
-    def clean_user(self):
-        user = self.cleaned_data["user"]
-        if ApiToken.objects.filter(user=user).exists():
-            raise forms.ValidationError(f"{user.get_username()} already has a token; delete it first.")
-        return user
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    """Lists prefixes, never keys or digests; a new key is shown once, in the message after adding."""
-
-    list_display = ["prefix", "user", "created", "expiry", "last_used_at"]
-    list_select_related = ["user"]
-    search_fields = ["token_key", "user__username"]
-    fields = ["prefix", "user", "created", "expiry", "last_used_at"]
-    readonly_fields = fields
-    form = ApiTokenAddForm
-
-    @admin.display(description="Key prefix", ordering="token_key")
-    def prefix(self, token: ApiToken) -> str:
-        return f"{token.token_key}…"
-
-    def get_fields(self, request, obj=None):
-        return ["user"] if obj is None else self.fields
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def save_model(self, request, obj, form, change):
-        try:
-            token, key = token_create(user=obj.user, actor=request.user, **_source(request))
-        except ApplicationError as error:
-            raise ValidationError(error.message) from None
-        obj.digest, obj.token_key, obj.created, obj.expiry = token.digest, token.token_key, token.created, token.expiry
-        obj._state.adding, obj._state.db = False, token._state.db
-        self.message_user(
-            request,
-            f"The new key of {obj.user.get_username()}, shown only now (send it as 'Authorization: Token KEY'): {key}",
-            messages.WARNING,
-        )
-
-    def delete_model(self, request, obj):
-        token_revoke(user=obj.user, actor=request.user, **_source(request))
-
-    def delete_queryset(self, request, queryset):
-        for token in queryset.select_related("user"):
-            self.delete_model(request, token)
-
-
-def _source(request) -> dict:
-    return {"source": TaskSource.ADMIN, "remote_addr": client_ip(request)}
-
-
-# --- Users and roles (groups): every change audited, passwords never copied ---------------------------------
-admin.site.unregister(User)
-admin.site.unregister(Group)
-
-
-@admin.register(User)
-class AuditedUserAdmin(AuditedModelAdminMixin, UserAdmin):
-    def user_change_password(self, request, id, form_url=""):
-        response = super().user_change_password(request, id, form_url)
-        if request.method == "POST" and response.status_code == 302:  # the form was valid and saved
-            user = User.objects.get(pk=id)
-            model_write_audit(
-                obj=user,
-                verb="password_change",
-                before=None,
-                after={"username": user.get_username()},
-                user=request.user,
-                source=TaskSource.ADMIN,
-                remote_addr=client_ip(request),
-            )
-        return response
-
-
-@admin.register(Group)
-class AuditedGroupAdmin(AuditedModelAdminMixin, GroupAdmin):
-    pass
 
 
 # The runtime switches' admin lives in its own module; importing it registers it.

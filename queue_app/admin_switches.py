@@ -5,10 +5,10 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from core.actor import Actor
+from core.errors import ApplicationError
 from queue_app import switches
-from queue_app.errors import ApplicationError
-from queue_app.models import Switch, TaskSource
-from upwork_automation.api import client_ip
+from queue_app.models import Switch
 
 
 class SwitchForm(forms.ModelForm):
@@ -78,9 +78,7 @@ class SwitchAdmin(admin.ModelAdmin):
             switches.switch_set(
                 key=obj.key,
                 value=form.cleaned_data["value"],
-                user=request.user,
-                source=TaskSource.ADMIN,
-                remote_addr=client_ip(request),
+                actor=Actor.admin(request),
             )
         except ApplicationError as error:
             self.message_user(request, error.message, messages.ERROR)

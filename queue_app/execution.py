@@ -18,8 +18,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from rq import Retry, get_current_job
 
+from core.errors import PermanentTaskError
 from queue_app import lifecycle, limits, registry, transport
-from queue_app.errors import PermanentTaskError
 
 logger = logging.getLogger(__name__)
 

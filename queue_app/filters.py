@@ -5,7 +5,8 @@ from datetime import UTC
 import django_filters
 from django import forms
 
-from queue_app.models import AuditEntry, Task, TaskPriority, TaskSource, TaskStatus, WorkerProcess, WorkerState
+from core.models import AuditEntry
+from queue_app.models import Task, TaskPriority, TaskSource, TaskStatus, WorkerProcess, WorkerState
 
 
 class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):

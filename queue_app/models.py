@@ -4,7 +4,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from knox.models import AbstractAuthToken
+
+from core.actor import Source
 
 
 class TaskStatus(models.TextChoices):
@@ -35,12 +36,8 @@ class TaskPriority(models.TextChoices):
     LOW = "low", "Low"
 
 
-class TaskSource(models.TextChoices):
-    API = "api", "API"
-    CLI = "cli", "CLI"
-    ADMIN = "admin", "Admin"
-    SCHEDULER = "scheduler", "Scheduler"
-    SYSTEM = "system", "System"
+# Where a task came from: the channel of the actor who enqueued it (core.actor.Source).
+TaskSource = Source
 
 
 class Task(models.Model):
@@ -257,60 +254,6 @@ class WorkerProcess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.host}:{self.pid})"
-
-
-class AuditEntry(models.Model):
-    """Who changed what, when, from where, before and after. Written by services; never edited."""
-
-    created_at = models.DateTimeField(auto_now_add=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        help_text="The user who acted; empty for the system.",
-    )
-    actor_name = models.CharField(max_length=150, help_text="Username at the time, or 'system'.")
-    source = models.CharField(max_length=10, choices=TaskSource.choices)
-    action = models.CharField(max_length=64, help_text="e.g. task.enqueue, schedule.disable, proposal.approve.")
-    object_type = models.CharField(max_length=64, help_text="e.g. task, scheduled_task, proposal, application.")
-    object_id = models.CharField(max_length=64)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
-    remote_addr = models.GenericIPAddressField(null=True, blank=True)
-
-    class Meta:
-        verbose_name_plural = "audit entries"
-        ordering = ["-created_at"]
-        indexes = [
-            # Admin list, newest first; and the history of one object.
-            models.Index(fields=["-created_at"], name="audit_created_idx"),
-            models.Index(fields=["object_type", "object_id", "-created_at"], name="audit_object_idx"),
-            models.Index(fields=["action", "-created_at"], name="audit_action_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_type}:{self.object_id}"
-
-
-class ApiToken(AbstractAuthToken):
-    """An API token (django-rest-knox's model with a last-used time): only its SHA-512 digest and its first
-    characters (`token_key`, the prefix shown in lists) are stored; the key itself is shown once, when made.
-
-    Written only by the services in upwork_automation/permissions.py (token_create / token_revoke), which audit.
-    """
-
-    last_used_at = models.DateTimeField(
-        null=True, blank=True, help_text="When a request last authenticated with it (to the minute)."
-    )
-
-    class Meta:
-        ordering = ["-created"]
-        verbose_name = "API token"
-
-    def __str__(self) -> str:
-        return f"{self.token_key}… ({self.user})"
 
 
 class Switch(models.Model):

@@ -12,9 +12,9 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import NotFound, ValidationFailed
+from core.permissions import can_read
 from queue_app import health, prometheus, selectors
-from queue_app.errors import NotFound, ValidationFailed
-from upwork_automation.permissions import can_read
 
 MAX_HOURS = 24 * 90
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from queue_app.errors import ValidationFailed
+from core.errors import ValidationFailed
 
 
 @dataclass(frozen=True)

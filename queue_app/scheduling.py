@@ -15,9 +15,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone as dj_timezone
 
+from core.audit import audit_record
+from core.errors import ApplicationError, NotFound, ValidationFailed
 from queue_app import registry
-from queue_app.audit import audit_record
-from queue_app.errors import ApplicationError, NotFound, ValidationFailed
 from queue_app.models import ScheduledTask, Task, TaskPriority, TaskSource
 from queue_app.services import task_enqueue
 

@@ -2,8 +2,9 @@
 
 from rest_framework import serializers
 
-from queue_app.models import AuditEntry, ScheduledTask, Task, TaskPriority, WorkerProcess
-from upwork_automation.parsers import DepthLimitedJSONField
+from core.models import AuditEntry
+from core.parsers import DepthLimitedJSONField
+from queue_app.models import ScheduledTask, Task, TaskPriority, WorkerProcess
 
 
 class TaskSerializer(serializers.ModelSerializer):

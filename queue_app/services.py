@@ -13,17 +13,17 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.actor import SYSTEM, Actor
+from core.audit import audit_entry, audit_record
+from core.errors import InvalidTransition, NotFound, ValidationFailed
 from queue_app import lifecycle, limits, registry, transport
-from queue_app.audit import audit_entry, audit_record
 from queue_app.db import copy_insert, insert_together
-from queue_app.errors import InvalidTransition, NotFound, ValidationFailed
 from queue_app.models import (
     CANCELLABLE_STATUSES,
     FINISHED_STATUSES,
     RETRYABLE_STATUSES,
     Task,
     TaskPriority,
-    TaskSource,
     TaskStatus,
 )
 
@@ -44,7 +44,7 @@ class EnqueueRequest:
     timeout: int | None = None
 
 
-def _build_task(request: EnqueueRequest, *, source: str, user, now: datetime, payload: dict | None = None) -> Task:
+def _build_task(request: EnqueueRequest, *, now: datetime, payload: dict | None = None, actor: Actor = SYSTEM) -> Task:
     """Validate one request and return an unsaved Task; raise ValidationFailed naming the field.
 
     `payload`, when given, was already validated by the caller (the bulk form validates per type).
@@ -96,8 +96,8 @@ def _build_task(request: EnqueueRequest, *, source: str, user, now: datetime, pa
         run_at=run_at,
         enqueued_at=None if delayed else now,
         idempotency_key=request.idempotency_key or None,
-        source=source,
-        requested_by=user if user is not None and user.is_authenticated else None,
+        source=actor.source,
+        requested_by=actor.authenticated_user,
     )
 
 
@@ -136,14 +136,16 @@ def task_enqueue(
     idempotency_key: str | None = None,
     max_retries: int | None = None,
     timeout: int | None = None,
-    source: str = TaskSource.SYSTEM,
-    user=None,
-    remote_addr: str | None = None,
+    actor: Actor = SYSTEM,
+    **legacy: Any,
 ) -> Task:
     """Validate, write the row, and push the RQ job after commit.
 
-    An idempotency key that already exists returns the existing task unchanged.
+    An idempotency key that already exists returns the existing task unchanged. `legacy` (source, user,
+    remote_addr) is only for queue_app/scheduling.py until its split takes `actor` too.
     """
+    if legacy:
+        actor = Actor(**{"source": actor.source, **legacy})
     request = EnqueueRequest(
         task_type=task_type,
         payload=payload,
@@ -154,7 +156,7 @@ def task_enqueue(
         max_retries=max_retries,
         timeout=timeout,
     )
-    task = _build_task(request, source=source, user=user, now=timezone.now())
+    task = _build_task(request, actor=actor, now=timezone.now())
     if task.idempotency_key:
         existing = Task.objects.filter(idempotency_key=task.idempotency_key).first()
         if existing is not None:
@@ -163,9 +165,7 @@ def task_enqueue(
         action="task.enqueue",
         object_type="task",
         object_id=task.id,
-        source=source,
-        user=user,
-        remote_addr=remote_addr,
+        actor=actor,
         after=_audit_view(task),
     )
     try:
@@ -180,9 +180,7 @@ def task_enqueue(
     return task
 
 
-def task_enqueue_many(
-    *, requests: list[EnqueueRequest], source: str = TaskSource.SYSTEM, user=None, remote_addr: str | None = None
-) -> list[Task]:
+def task_enqueue_many(*, requests: list[EnqueueRequest], actor: Actor = SYSTEM) -> list[Task]:
     """Enqueue many tasks: one COPY of the rows, one pipelined Redis round trip.
 
     All are validated first; one invalid request rejects the whole batch and writes nothing.
@@ -211,19 +209,19 @@ def task_enqueue_many(
     built = []
     for index, request in enumerate(requests):
         try:
-            built.append(_build_task(request, source=source, user=user, now=now, payload=payloads[index]))
+            built.append(_build_task(request, actor=actor, now=now, payload=payloads[index]))
         except ValidationFailed as error:
             raise located(error, index) from None
     try:
-        return _insert_many(built, source=source, user=user, remote_addr=remote_addr)
+        return _insert_many(built, actor=actor)
     except IntegrityError:
         # Another enqueue took one of these idempotency keys since we looked: look again, once.
         if not any(task.idempotency_key for task in built):
             raise
-        return _insert_many(built, source=source, user=user, remote_addr=remote_addr)
+        return _insert_many(built, actor=actor)
 
 
-def _insert_many(built: list[Task], *, source: str, user, remote_addr: str | None) -> list[Task]:
+def _insert_many(built: list[Task], *, actor: Actor = SYSTEM) -> list[Task]:
     """Write the new rows (tasks whose idempotency key exists resolve to the existing task)."""
     keys = [task.idempotency_key for task in built if task.idempotency_key]
     existing = {t.idempotency_key: t for t in Task.objects.filter(idempotency_key__in=keys)} if keys else {}
@@ -248,10 +246,8 @@ def _insert_many(built: list[Task], *, source: str, user, remote_addr: str | Non
                 action="task.enqueue_many",
                 object_type="task",
                 object_id=new_tasks[0].id,
-                source=source,
-                user=user,
+                actor=actor,
                 after={"count": len(new_tasks), "task_ids": [str(task.id) for task in new_tasks]},
-                remote_addr=remote_addr,
             )
         _deliver_after_commit(new_tasks)
     return result
@@ -264,7 +260,7 @@ def task_get(*, task_id: Any) -> Task:
         raise NotFound(f"No task with id '{task_id}'.") from None
 
 
-def task_cancel(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None, remote_addr: str | None = None) -> Task:
+def task_cancel(*, task_id: Any, actor: Actor = SYSTEM) -> Task:
     """Cancel a waiting or running task: its RQ job is removed, or its work horse stopped."""
     with transaction.atomic():
         task = Task.objects.select_for_update().filter(id=task_get(task_id=task_id).id).first()
@@ -281,11 +277,9 @@ def task_cancel(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None, rem
             action="task.cancel",
             object_type="task",
             object_id=task.id,
-            source=source,
-            user=user,
+            actor=actor,
             before=before,
             after=_audit_view(task),
-            remote_addr=remote_addr,
         )
     # After commit: the row already refuses a start, so the Redis side can only be tidied.
     try:
@@ -300,7 +294,7 @@ def task_cancel(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None, rem
     return task
 
 
-def task_retry(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None, remote_addr: str | None = None) -> Task:
+def task_retry(*, task_id: Any, actor: Actor = SYSTEM) -> Task:
     """Run a failed or cancelled task again as a new attempt, with a fresh retry budget."""
     with transaction.atomic():
         task = Task.objects.select_for_update().filter(id=task_get(task_id=task_id).id).first()
@@ -313,11 +307,9 @@ def task_retry(*, task_id: Any, source: str = TaskSource.SYSTEM, user=None, remo
             action="task.retry",
             object_type="task",
             object_id=task.id,
-            source=source,
-            user=user,
+            actor=actor,
             before=before,
             after=_audit_view(task),
-            remote_addr=remote_addr,
         )
 
         def redeliver() -> None:

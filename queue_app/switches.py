@@ -14,9 +14,10 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from queue_app.audit import audit_record
-from queue_app.errors import NotFound, ValidationFailed
-from queue_app.models import Switch, TaskSource
+from core.actor import SYSTEM, Actor
+from core.audit import audit_record
+from core.errors import NotFound, ValidationFailed
+from queue_app.models import Switch
 
 BOOL = "bool"
 INT = "int"
@@ -144,30 +145,25 @@ def switches_ensure() -> int:
     return len(missing)
 
 
-def switch_set(
-    *, key: str, value: Any, user=None, source: str = TaskSource.SYSTEM, remote_addr: str | None = None
-) -> Switch:
+def switch_set(*, key: str, value: Any, actor: Actor = SYSTEM) -> Switch:
     """Override a switch (None or "" puts it back to the environment's default); audited as switch.set."""
     spec = switch_spec(key)
     cleaned = "" if value is None or str(value).strip() == "" else spec.show(spec.parse(value))
-    authenticated = user is not None and getattr(user, "is_authenticated", False)
     with transaction.atomic():
         switch, _ = Switch.objects.select_for_update().get_or_create(key=key)
         before = {"value": switch.value or None, "effective": spec.show(switch_value(key))}
         switch.value = cleaned
-        switch.updated_by = user if authenticated else None
+        switch.updated_by = actor.authenticated_user
         switch.save(update_fields=["value", "updated_by", "updated_at"])
         audit_record(
             action="switch.set",
             object_type="switch",
             object_id=key,
-            source=source,
-            user=user,
+            actor=actor,
             before=before,
             after={
                 "value": cleaned or None,
                 "effective": spec.show(spec.parse(cleaned) if cleaned else spec.default_value()),
             },
-            remote_addr=remote_addr,
         )
     return switch

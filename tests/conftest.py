@@ -273,8 +273,8 @@ def chromium_executable() -> str:
 
 @pytest.fixture
 def user(django_user_model):
-    """A user with the operator role (API reads and writes; upwork_automation/permissions.py)."""
-    from upwork_automation.permissions import OPERATOR, role_grant
+    """A user with the operator role (API reads and writes; core/permissions.py)."""
+    from core.permissions import OPERATOR, role_grant
 
     user = django_user_model.objects.create_user(username="operator", password="pw-operator")
     role_grant(user=user, role=OPERATOR)

@@ -7,8 +7,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from core.permissions import OPERATOR, role_grant
 from tests.conftest import CHROMIUM_ARGS, subprocess_env, wait_for
-from upwork_automation.permissions import OPERATOR, role_grant
 
 pytestmark = pytest.mark.django_db
 

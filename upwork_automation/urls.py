@@ -39,8 +39,8 @@ admin.site.site_title = "Upwork Automation admin"
 admin.site.index_title = "Pipeline and task queue"
 
 # Unmatched /api/ URLs and crashes answer in the API's JSON error shape.
-handler404 = "upwork_automation.api.page_not_found"
-handler500 = "upwork_automation.api.server_error"
+handler404 = "core.api.page_not_found"
+handler500 = "core.api.server_error"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -15,18 +15,17 @@ from applications.selectors import usage_read
 from applications.services.common import GateRefused, _audit, _view
 from applications.services.gates import _next_gap, _take_submission_lock, connects_needed, gates_check
 from applications.services.submission import _dry_run_gates
-from queue_app.errors import NotFound
-from queue_app.models import TaskSource
-from upwork_automation import transitions
+from core import transitions
+from core.actor import SYSTEM, Actor
+from core.errors import NotFound
 
 
 def applications_batch_schedule(
     *,
     application_ids: list[int] | None = None,
     limit: int | None = None,
-    user=None,
-    source: str = TaskSource.SYSTEM,
     now: datetime | None = None,
+    actor: Actor = SYSTEM,
 ) -> dict:
     """Schedule approved applications, oldest approval first, spaced by the gap, within today's cap and budget.
 
@@ -82,10 +81,9 @@ def applications_batch_schedule(
                 task_type="submit_application",
                 payload={"application_id": application.id},
                 run_at=at if at > now else None,
-                source=source,
-                user=user,
+                actor=actor,
             )
-            _audit(application, "schedule", before=before, source=source, user=user, batch=True)
+            _audit(application, "schedule", before=before, actor=actor, batch=True)
             scheduled.append({"application_id": application.id, "run_at": at.isoformat()})
             remaining -= 1
             budget_left -= needed
@@ -93,7 +91,7 @@ def applications_batch_schedule(
     return {"scheduled": scheduled, "skipped": skipped}
 
 
-def application_dry_run_request(*, application_id: int, user=None, source: str = TaskSource.SYSTEM):
+def application_dry_run_request(*, application_id: int, actor: Actor = SYSTEM):
     """Queue a dry run: the form is filled and screenshotted, submit is never clicked, no slot is taken."""
     from queue_app.services import task_enqueue
 
@@ -104,13 +102,12 @@ def application_dry_run_request(*, application_id: int, user=None, source: str =
     return task_enqueue(
         task_type="submit_application",
         payload={"application_id": application.id, "dry_run": True},
-        source=source,
-        user=user,
+        actor=actor,
     )
 
 
 def applications_batch_request(
-    *, application_ids: list[int] | None = None, limit: int | None = None, user=None, source: str = TaskSource.SYSTEM
+    *, application_ids: list[int] | None = None, limit: int | None = None, actor: Actor = SYSTEM
 ):
     """Queue batch_submit_applications (it schedules within today's cap and the gap when it runs)."""
     from queue_app.services import task_enqueue
@@ -123,6 +120,5 @@ def applications_batch_request(
     return task_enqueue(
         task_type="batch_submit_applications",
         payload={"application_ids": application_ids, "limit": limit},
-        source=source,
-        user=user,
+        actor=actor,
     )

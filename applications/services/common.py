@@ -8,8 +8,9 @@ from typing import Any
 from django.conf import settings
 
 from applications.models import Application, ApplicationStatus
-from queue_app.errors import ApplicationError, ValidationFailed
-from upwork_automation import transitions
+from core import transitions
+from core.actor import Actor
+from core.errors import ApplicationError, ValidationFailed
 
 # pg_advisory_xact_lock key serialising "check the caps, then take a submission slot" across all workers.
 SUBMISSION_LOCK_KEY = 0x55_50_57_41_50_50  # "UPWAPP"
@@ -61,24 +62,18 @@ def _view(application: Application) -> dict[str, Any]:
     }
 
 
-def _audit(
-    application: Application,
-    action: str,
-    *,
-    before: dict | None,
-    source: str,
-    user=None,
-    remote_addr: str | None = None,
-    **extra,
-) -> None:
+def _transition(application_id: int, **fields):
+    """transitions.transition for an application (locked with its job and proposal, audited with _view)."""
+    return transitions.transition(Application, application_id, related=("job", "proposal"), view=_view, **fields)
+
+
+def _audit(application: Application, action: str, *, before: dict | None, actor: Actor, **extra) -> None:
     transitions.audit(
         application,
         action,
         before=before,
         after={**_view(application), **extra},
-        source=source,
-        user=user,
-        remote_addr=remote_addr,
+        actor=actor,
     )
 
 

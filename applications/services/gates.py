@@ -14,7 +14,7 @@ from applications import conf
 from applications.models import Application, ApplicationStatus
 from applications.selectors import Usage, usage_read
 from applications.services.common import STARTABLE, SUBMISSION_LOCK_KEY, GateRefused, _lock
-from upwork_automation import transitions
+from core import transitions
 
 logger = logging.getLogger(__name__)
 

@@ -21,22 +21,17 @@ from applications.services.common import (
     _default_bid,
     _lock,
     _money,
+    _transition,
     _user_or_none,
     _view,
 )
-from queue_app.errors import InvalidTransition, NotFound, PermissionRefused, ValidationFailed
-from queue_app.models import TaskSource
-from upwork_automation import transitions
+from core import transitions
+from core.actor import SYSTEM, Actor
+from core.errors import InvalidTransition, NotFound, PermissionRefused, ValidationFailed
 
 
 def application_create(
-    *,
-    proposal_id: int,
-    bid_amount: Decimal | None = None,
-    boost_connects: int = 0,
-    user=None,
-    source: str = TaskSource.SYSTEM,
-    remote_addr: str | None = None,
+    *, proposal_id: int, bid_amount: Decimal | None = None, boost_connects: int = 0, actor: Actor = SYSTEM
 ) -> Application:
     """An application for an approved proposal's job, awaiting a person's approval.
 
@@ -63,7 +58,7 @@ def application_create(
                 connects_required=proposal.job.connects_required,
                 status_changed_at=timezone.now(),
             )
-            _audit(application, "create", before=None, source=source, user=user, remote_addr=remote_addr)
+            _audit(application, "create", before=None, actor=actor)
     except IntegrityError:
         existing = Application.objects.filter(job=proposal.job).first()
         raise InvalidTransition(
@@ -71,7 +66,7 @@ def application_create(
             field_errors={"proposal_id": ["This job already has an application."]},
         ) from None
     if not settings.APPLICATIONS_REQUIRE_APPROVAL:
-        application = application_approve(application_id=application.id, source=TaskSource.SYSTEM)
+        application = application_approve(application_id=application.id, actor=Actor.system())
     return application
 
 
@@ -95,11 +90,9 @@ def _check_second_approver(proposal, user) -> None:
 def application_approve(
     *,
     application_id: int,
-    user=None,
     bid_amount: Decimal | None = None,
     screening_answers: list[dict] | None = None,
-    source: str = TaskSource.SYSTEM,
-    remote_addr: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> Application:
     """A person approves exactly what will be sent: the approved proposal version, the bid, the answers.
 
@@ -108,15 +101,23 @@ def application_approve(
     """
     from proposals.models import ProposalStatus
 
-    with transaction.atomic():
-        application = _lock(application_id)
-        transitions.require(application, (ApplicationStatus.AWAITING_APPROVAL,), "approved")
+    now = timezone.now()
+    with _transition(
+        application_id,
+        allowed=(ApplicationStatus.AWAITING_APPROVAL,),
+        to=ApplicationStatus.APPROVED,
+        verb="approved",
+        action="approve",
+        actor=actor,
+        now=now,
+    ) as step:
+        application = step.row
         proposal = application.proposal
         if proposal.status != ProposalStatus.APPROVED or proposal.approved_version_id is None:
             raise InvalidTransition(
                 f"Proposal {proposal.id} is {proposal.status}; approve the proposal before the application."
             )
-        _check_second_approver(proposal, user)
+        _check_second_approver(proposal, actor.user)
         version = proposal.approved_version
         questions = list(proposal.screening_questions or [])
         letter, answers = split_letter_and_answers(version.text, questions)
@@ -145,8 +146,6 @@ def application_approve(
                 "Give a bid (rate or amount) above zero.", field_errors={"bid_amount": ["Required."]}
             )
         _check_boost(application.boost_connects)
-        before = _view(application)
-        now = timezone.now()
         application.proposal_version = version
         application.cover_letter = letter
         application.screening_answers = answers
@@ -154,23 +153,14 @@ def application_approve(
             proposal.chosen_attachments.order_by("position").values_list("attachment_id", flat=True)
         )
         application.connects_required = application.job.connects_required or application.connects_required
-        application.approved_by = _user_or_none(user)
+        application.approved_by = _user_or_none(actor.user)
         application.approved_at = now
         application.error = ""
-        transitions.set_status(application, ApplicationStatus.APPROVED, now)
-        application.save()
-        _audit(application, "approve", before=before, source=source, user=user, remote_addr=remote_addr)
     return application
 
 
 def application_schedule(
-    *,
-    application_id: int,
-    run_at: datetime | None = None,
-    user=None,
-    source: str = TaskSource.SYSTEM,
-    remote_addr: str | None = None,
-    dry_run: bool | None = None,
+    *, application_id: int, run_at: datetime | None = None, dry_run: bool | None = None, actor: Actor = SYSTEM
 ) -> Application:
     """Approved → scheduled: a submit_application task runs at `run_at` (now when omitted); gates apply then."""
     from queue_app.services import task_enqueue
@@ -179,13 +169,18 @@ def application_schedule(
     run_at = run_at or now
     if timezone.is_naive(run_at):
         raise ValidationFailed("run_at needs a time zone.", field_errors={"run_at": ["Time zone missing."]})
-    with transaction.atomic():
-        application = _lock(application_id)
-        transitions.require(application, (ApplicationStatus.APPROVED,), "scheduled")
-        before = _view(application)
+    with _transition(
+        application_id,
+        allowed=(ApplicationStatus.APPROVED,),
+        to=ApplicationStatus.SCHEDULED,
+        verb="scheduled",
+        action="schedule",
+        actor=actor,
+        now=now,
+        update_fields=["scheduled_for"],
+    ) as step:
+        application = step.row
         application.scheduled_for = run_at
-        transitions.set_status(application, ApplicationStatus.SCHEDULED, now)
-        application.save(update_fields=["scheduled_for", "status", "status_changed_at", "updated_at"])
         payload: dict[str, Any] = {"application_id": application.id}
         if dry_run is not None:
             payload["dry_run"] = dry_run
@@ -193,16 +188,12 @@ def application_schedule(
             task_type="submit_application",
             payload=payload,
             run_at=run_at if run_at > now else None,
-            source=source,
-            user=user,
+            actor=actor,
         )
-        _audit(application, "schedule", before=before, source=source, user=user, remote_addr=remote_addr)
     return application
 
 
-def application_cancel(
-    *, application_id: int, user=None, source: str = TaskSource.SYSTEM, remote_addr: str | None = None
-) -> Application:
+def application_cancel(*, application_id: int, actor: Actor = SYSTEM) -> Application:
     """Stop an application that has not been submitted; a scheduled task finds it cancelled and does nothing."""
     with transaction.atomic():
         application = _lock(application_id)
@@ -212,11 +203,11 @@ def application_cancel(
         before = _view(application)
         transitions.set_status(application, ApplicationStatus.CANCELLED)
         application.save(update_fields=["status", "status_changed_at", "updated_at"])
-        _audit(application, "cancel", before=before, source=source, user=user, remote_addr=remote_addr)
+        _audit(application, "cancel", before=before, actor=actor)
     return application
 
 
-def application_defer(*, application_id: int, run_at: datetime, source: str = TaskSource.SYSTEM) -> None:
+def application_defer(*, application_id: int, run_at: datetime, actor: Actor = SYSTEM) -> None:
     """The gap said wait: the application shows as scheduled for when its next attempt runs."""
     with transaction.atomic():
         application = _lock(application_id)
@@ -226,22 +217,22 @@ def application_defer(*, application_id: int, run_at: datetime, source: str = Ta
         application.scheduled_for = run_at
         transitions.set_status(application, ApplicationStatus.SCHEDULED)
         application.save(update_fields=["scheduled_for", "status", "status_changed_at", "updated_at"])
-        _audit(application, "defer", before=before, source=source)
+        _audit(application, "defer", before=before, actor=actor)
 
 
-def application_reopen(
-    *, application_id: int, user=None, source: str = TaskSource.SYSTEM, remote_addr: str | None = None
-) -> Application:
+def application_reopen(*, application_id: int, actor: Actor = SYSTEM) -> Application:
     """After a person looked at a failure or a stop: back to awaiting approval (it must be approved again)."""
-    with transaction.atomic():
-        application = _lock(application_id)
-        transitions.require(application, REOPENABLE, "reopened")
-        before = _view(application)
-        transitions.set_status(application, ApplicationStatus.AWAITING_APPROVAL)
-        application.scheduled_for = None
-        application.save(update_fields=["status", "status_changed_at", "scheduled_for", "updated_at"])
-        _audit(application, "reopen", before=before, source=source, user=user, remote_addr=remote_addr)
-    return application
+    with _transition(
+        application_id,
+        allowed=REOPENABLE,
+        to=ApplicationStatus.AWAITING_APPROVAL,
+        verb="reopened",
+        action="reopen",
+        actor=actor,
+        update_fields=["scheduled_for"],
+    ) as step:
+        step.row.scheduled_for = None
+    return step.row
 
 
 # Statuses in which something was (or may have been) sent: the proposal behind it can no longer change.
@@ -255,9 +246,7 @@ HOLDABLE = (
 )
 
 
-def applications_hold_for_proposal(
-    *, proposal_id: int, reason: str, user=None, source: str = TaskSource.SYSTEM, remote_addr: str | None = None
-) -> list[int]:
+def applications_hold_for_proposal(*, proposal_id: int, reason: str, actor: Actor = SYSTEM) -> list[int]:
     """The proposal is being reopened: its unsent applications go back to awaiting approval (audited).
 
     InvalidTransition when one was sent or may have been (a slot was taken): that text is out. Call inside
@@ -282,6 +271,6 @@ def applications_hold_for_proposal(
         application.scheduled_for = None
         application.error = reason
         application.save(update_fields=["status", "status_changed_at", "scheduled_for", "error", "updated_at"])
-        _audit(application, "hold", before=before, source=source, user=user, remote_addr=remote_addr)
+        _audit(application, "hold", before=before, actor=actor)
         held.append(application.id)
     return held

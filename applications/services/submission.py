@@ -15,9 +15,9 @@ from applications.selectors import Usage
 from applications.services.common import STARTABLE, GateRefused, _audit, _lock, _view
 from applications.services.evidence import _form_input, _mark_session, _save_shots, _session
 from applications.services.gates import _note_refusal, _release, application_claim, gates_check
-from queue_app.errors import ApplicationError, InvalidTransition, NotFound
-from queue_app.models import TaskSource
-from upwork_automation import transitions
+from core import transitions
+from core.actor import SYSTEM, Actor
+from core.errors import ApplicationError, InvalidTransition, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class SubmissionRetryable(ApplicationError):
 
 
 def application_submit(
-    *, application_id: int, dry_run: bool | None = None, task_id: str = "", source: str = TaskSource.SYSTEM
+    *, application_id: int, dry_run: bool | None = None, task_id: str = "", actor: Actor = SYSTEM
 ) -> SubmitResult:
     """Send one approved application through the browser session, if every gate agrees right now.
 
@@ -68,12 +68,12 @@ def application_submit(
         _attention(
             application_id,
             "A previous attempt was interrupted mid-way; check Upwork's proposals list before reopening.",
-            source=source,
+            actor=actor,
         )
         raise SubmissionStopped("An interrupted attempt needs a person to check Upwork before anything else.")
     dry_run = conf.dry_run() if dry_run is None else dry_run
     if dry_run:
-        return _dry_run(application, source=source)
+        return _dry_run(application, actor=actor)
     try:
         session = _session()
     except GateRefused as refused:
@@ -106,24 +106,24 @@ def application_submit(
         _save_shots(application_id, error.shots)
         message = f"{error.message}{way_out(error.reason)}"
         _release(application_id, status=ApplicationStatus.FAILED, error=message)
-        _record_failure(application_id, message, source=source)
+        _record_failure(application_id, message, actor=actor)
         raise SubmissionStopped(message) from None
     except browser.Stopped as stop:
         _save_shots(application_id, stop.shots)
         if not stop.clicked:
             _release(application_id, status=ApplicationStatus.NEEDS_ATTENTION, error=stop.message)
-        _attention(application_id, f"{stop.reason}: {stop.message}{way_out(stop.reason)}", source=source, url=stop.url)
+        _attention(application_id, f"{stop.reason}: {stop.message}{way_out(stop.reason)}", actor=actor, url=stop.url)
         _mark_session(session.id, stop)
         raise SubmissionStopped(stop.message, code=stop.reason) from None
     except Exception as error:  # unknown state: it may have been sent, so a person checks
         logger.exception("Application %s: unexpected error while submitting (task %s)", application_id, task_id)
-        _attention(application_id, f"Unexpected error while submitting: {error!r}", source=source)
+        _attention(application_id, f"Unexpected error while submitting: {error!r}", actor=actor)
         raise SubmissionStopped(f"Unexpected error while submitting: {error}") from None
     _save_shots(application_id, outcome.shots)
-    return _record_submitted(application_id, outcome, source=source)
+    return _record_submitted(application_id, outcome, actor=actor)
 
 
-def _dry_run(application: Application, *, source: str) -> SubmitResult:
+def _dry_run(application: Application, *, actor: Actor = SYSTEM) -> SubmitResult:
     """Fill the form and screenshot it; never click submit and never take a slot."""
     if conf.enabled():
         gates_check(application, usage=Usage(0, 0, None), now=timezone.now(), caps=False)
@@ -140,7 +140,7 @@ def _dry_run(application: Application, *, source: str) -> SubmitResult:
         if isinstance(stop, browser.Stopped):
             _mark_session(session.id, stop)
         message = f"Dry run stopped: {stop.message}{way_out(stop.reason)}"
-        _note_dry_run_stop(application.id, message, source=source)
+        _note_dry_run_stop(application.id, message, actor=actor)
         raise SubmissionStopped(message) from None
     _save_shots(application.id, outcome.shots)
     with transaction.atomic():
@@ -153,7 +153,7 @@ def _dry_run(application: Application, *, source: str) -> SubmitResult:
         application.save(
             update_fields=["last_dry_run_at", "status", "status_changed_at", "scheduled_for", "updated_at"]
         )
-        _audit(application, "dry_run", before=before, source=source, connects_on_page=outcome.connects_on_page)
+        _audit(application, "dry_run", before=before, actor=actor, connects_on_page=outcome.connects_on_page)
     return SubmitResult("dry_run", application.id, message=f"form filled, {len(outcome.shots)} screenshot(s)")
 
 
@@ -171,14 +171,14 @@ def way_out(reason: str) -> str:
     return ""
 
 
-def _note_dry_run_stop(application_id: int, message: str, *, source: str) -> None:
+def _note_dry_run_stop(application_id: int, message: str, *, actor: Actor = SYSTEM) -> None:
     """A dry run sends nothing, so the status stays; the reason goes on the application itself (audited)."""
     with transaction.atomic():
         application = _lock(application_id)
         before = _view(application)
         application.error = message
         application.save(update_fields=["error", "updated_at"])
-        _audit(application, "dry_run_stopped", before=before, source=source)
+        _audit(application, "dry_run_stopped", before=before, actor=actor)
 
 
 def _dry_run_gates(application: Application) -> None:
@@ -192,7 +192,7 @@ def _dry_run_gates(application: Application) -> None:
         raise GateRefused(f"Application {application.id} has not been approved by a person.", gate="approval")
 
 
-def _record_submitted(application_id: int, outcome: browser.SubmitOutcome, *, source: str) -> SubmitResult:
+def _record_submitted(application_id: int, outcome: browser.SubmitOutcome, *, actor: Actor = SYSTEM) -> SubmitResult:
     from queue_app.services import task_enqueue
 
     now = timezone.now()
@@ -214,14 +214,14 @@ def _record_submitted(application_id: int, outcome: browser.SubmitOutcome, *, so
         application.connects_spent = application.connects_reserved
         application.error = ""
         application.save()
-        _audit(application, "submit", before=before, source=source, page_url=outcome.url)
+        _audit(application, "submit", before=before, actor=actor, page_url=outcome.url)
         _job_applied(application.job_id)
         task_enqueue(
             task_type="verify_submission",
             payload={"application_id": application.id},
             delay=settings.APPLICATIONS_VERIFY_DELAY_SECONDS,
             idempotency_key=f"verify_submission:{application.id}:{application.attempts}",
-            source=source,
+            actor=actor,
         )
     logger.info("Application %s submitted, reference %s", application_id, outcome.reference)
     return SubmitResult("submitted", application_id, reference=application.confirmation_reference)
@@ -236,19 +236,19 @@ def _job_applied(job_id: int) -> None:
         logger.info("Job %s keeps its status: %s", job_id, error.message)
 
 
-def _attention(application_id: int, message: str, *, source: str, url: str = "") -> None:
+def _attention(application_id: int, message: str, *, url: str = "", actor: Actor = SYSTEM) -> None:
     with transaction.atomic():
         application = _lock(application_id)
         before = _view(application)
         transitions.set_status(application, ApplicationStatus.NEEDS_ATTENTION)
         application.error = message
         application.save(update_fields=["status", "status_changed_at", "error", "updated_at"])
-        _audit(application, "needs_attention", before=before, source=source, url=url)
+        _audit(application, "needs_attention", before=before, actor=actor, url=url)
     logger.warning("Application %s needs attention: %s", application_id, message)
 
 
-def _record_failure(application_id: int, message: str, *, source: str) -> None:
+def _record_failure(application_id: int, message: str, *, actor: Actor = SYSTEM) -> None:
     application = Application.objects.filter(id=application_id).first()
     if application is not None:
         with transaction.atomic():
-            _audit(application, "fail", before=None, source=source)
+            _audit(application, "fail", before=None, actor=actor)

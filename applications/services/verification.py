@@ -10,12 +10,12 @@ from applications.models import Application, ApplicationStatus
 from applications.services.common import _audit, _lock, _view
 from applications.services.evidence import _mark_session, _save_shots, _session
 from applications.services.submission import SubmissionRetryable, SubmissionStopped, _attention
-from queue_app.errors import NotFound
-from queue_app.models import TaskSource
-from upwork_automation import transitions
+from core import transitions
+from core.actor import SYSTEM, Actor
+from core.errors import NotFound
 
 
-def application_verify(*, application_id: int, source: str = TaskSource.SYSTEM) -> dict:
+def application_verify(*, application_id: int, actor: Actor = SYSTEM) -> dict:
     """Open the proposals list: the submission must be there. Missing → needs attention."""
     application = Application.objects.select_related("job").filter(id=application_id).first()
     if application is None:
@@ -33,7 +33,7 @@ def application_verify(*, application_id: int, source: str = TaskSource.SYSTEM) 
         raise SubmissionRetryable(error.message) from None
     except browser.BrowserStop as stop:
         _save_shots(application_id, stop.shots)
-        _attention(application_id, f"Verification stopped: {stop.reason}: {stop.message}", source=source, url=stop.url)
+        _attention(application_id, f"Verification stopped: {stop.reason}: {stop.message}", actor=actor, url=stop.url)
         _mark_session(session.id, stop)
         raise SubmissionStopped(stop.message, code=stop.reason) from None
     _save_shots(application_id, outcome.shots)
@@ -42,7 +42,7 @@ def application_verify(*, application_id: int, source: str = TaskSource.SYSTEM) 
             application_id,
             f"Not in the proposals list (looked for job {application.job.upwork_id}, reference "
             f"{application.confirmation_reference or 'unknown'}; the list has {len(outcome.references)} row(s)).",
-            source=source,
+            actor=actor,
             url=outcome.url,
         )
         return {"outcome": "missing", "application_id": application_id}
@@ -53,5 +53,5 @@ def application_verify(*, application_id: int, source: str = TaskSource.SYSTEM) 
             transitions.set_status(application, ApplicationStatus.VERIFIED)
             application.verified_at = timezone.now()
             application.save(update_fields=["status", "status_changed_at", "verified_at", "updated_at"])
-            _audit(application, "verify", before=before, source=source)
+            _audit(application, "verify", before=before, actor=actor)
     return {"outcome": "verified", "application_id": application_id}

@@ -1,1 +1,1 @@
-"""Verb groups of `manage.py jobs` (see upwork_automation/cli.py)."""
+"""Verb groups of `manage.py jobs` (see core/cli.py)."""

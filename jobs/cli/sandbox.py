@@ -9,9 +9,10 @@ from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.management.base import CommandError
 
+from core.actor import Actor
+from core.errors import ApplicationError
 from jobs import conf, services
 from jobs.models import SearchProfile, SourceKind, Strategy
-from queue_app.errors import ApplicationError
 
 DEMO_PROFILE = "Sandbox demo"
 
@@ -47,7 +48,7 @@ class SandboxVerbs:
             ) from None
         try:
             session = services.browser_session_import(
-                name="sandbox", storage_state=sandbox_storage_state(base), replace=True, source="cli"
+                name="sandbox", storage_state=sandbox_storage_state(base), replace=True, actor=Actor.cli()
             )
             command.stdout.write(f"Imported browser session '{session.name}' from the sandbox login.")
             if settings.UPWORK_CLIENT_ID:
@@ -58,7 +59,7 @@ class SandboxVerbs:
                 query = parse_qs(urlparse(redirect.headers.get("Location", "")).query)
                 if not query.get("code"):
                     raise CommandError("The sandbox did not return an authorization code.")
-                services.oauth_connect(code=query["code"][0], state=query["state"][0], store=pending, source="cli")
+                services.oauth_connect(code=query["code"][0], state=query["state"][0], store=pending, actor=Actor.cli())
                 command.stdout.write("Connected the sandbox's GraphQL API stand-in.")
             else:
                 command.stdout.write("API not connected: set UPWORK_CLIENT_ID (any value for the sandbox) to use it.")

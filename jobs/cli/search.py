@@ -6,12 +6,12 @@ import json
 
 from django.core.management.base import CommandError
 
+from core.actor import Actor
+from core.errors import ApplicationError
 from jobs import services
 from jobs.errors import SourceError
 from jobs.models import SearchProfile, SourceKind
 from jobs.sources.base import SearchSpec
-from queue_app.errors import ApplicationError
-from queue_app.models import TaskSource
 from queue_app.services import task_enqueue
 
 SEARCH_HELP = (
@@ -54,7 +54,7 @@ class SearchVerbs:
             task_type = "job_discovery"
         try:
             if options["enqueue"]:
-                task = task_enqueue(task_type=task_type, payload=payload, source=TaskSource.CLI)
+                task = task_enqueue(task_type=task_type, payload=payload, actor=Actor.cli())
                 command.stdout.write(f"Enqueued {task_type} task {task.id}.")
                 return
             if one_search:

@@ -7,8 +7,9 @@ from pathlib import Path
 from django.core.management.base import CommandError
 from django.utils.dateparse import parse_datetime
 
+from core.actor import Actor
+from core.errors import ApplicationError
 from jobs import services
-from queue_app.errors import ApplicationError
 
 IMPORT_SESSION_HELP = (
     "Import a Playwright storage state (log in to Upwork in a browser, then export it with "
@@ -43,7 +44,7 @@ class SessionVerbs:
                 storage_state=path.read_text(),
                 expires_at=expires_at,
                 replace=options["replace"],
-                source="cli",
+                actor=Actor.cli(),
             )
         except ApplicationError as error:
             raise CommandError(error.message) from None

@@ -6,9 +6,9 @@ from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.management.base import CommandError
 
+from core.actor import Actor
+from core.errors import ApplicationError
 from jobs import services
-from queue_app.errors import ApplicationError
-from queue_app.models import TaskSource
 
 UPWORK_CONNECT_HELP = (
     "Without --code: print the URL where you approve API access. After approving, Upwork redirects to "
@@ -34,7 +34,7 @@ class UpworkVerbs:
 
     def handle_upwork_connect(self, command, options) -> None:
         if options["disconnect"]:
-            if not services.oauth_disconnect(account=options["account"], source=TaskSource.CLI):
+            if not services.oauth_disconnect(account=options["account"], actor=Actor.cli()):
                 raise CommandError(f"Upwork account '{options['account']}' is not connected.")
             command.stdout.write(f"Disconnected Upwork API account '{options['account']}'.")
             return
@@ -62,7 +62,7 @@ class UpworkVerbs:
             store = SessionStore(session_key=payload.get("store") or None)
             try:
                 token = services.oauth_connect(
-                    code=options["code"], state=options["state"], store=store, source=TaskSource.CLI
+                    code=options["code"], state=options["state"], store=store, actor=Actor.cli()
                 )
             finally:
                 if store.session_key:

@@ -11,11 +11,12 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
+from core.actor import SYSTEM, Actor
+from core.errors import ValidationFailed
 from jobs.models import (
     OAuthTokenStatus,
     UpworkOAuthToken,
 )
-from queue_app.errors import ValidationFailed
 
 OAUTH_STATE_SALT = "jobs.oauth-state"
 # The pending authorization (nonce, PKCE code_verifier, who started it) lives in the starter's session
@@ -31,7 +32,7 @@ def _pkce_challenge(verifier: str) -> str:
 
 
 def oauth_authorization_start(
-    *, store: MutableMapping, user=None, account: str = "default", store_key: str = ""
+    *, store: MutableMapping, account: str = "default", store_key: str = "", actor: Actor = SYSTEM
 ) -> str:
     """The URL where the user approves API access.
 
@@ -42,7 +43,12 @@ def oauth_authorization_start(
     from jobs.sources.upwork_api import UpworkOAuthClient
 
     nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(64)
-    store[OAUTH_PENDING_KEY] = {"nonce": nonce, "verifier": verifier, "account": account, "user_id": _user_id(user)}
+    store[OAUTH_PENDING_KEY] = {
+        "nonce": nonce,
+        "verifier": verifier,
+        "account": account,
+        "user_id": _user_id(actor.user),
+    }
     state = signing.dumps(
         {"account": account, "nonce": nonce, **({"store": store_key} if store_key else {})}, salt=OAUTH_STATE_SALT
     )
@@ -65,27 +71,19 @@ def oauth_state_payload(*, state: str) -> dict:
         ) from None
 
 
-def oauth_connect(
-    *,
-    code: str,
-    state: str,
-    store: MutableMapping,
-    user=None,
-    source: str = "system",
-    remote_addr: str | None = None,
-) -> UpworkOAuthToken:
+def oauth_connect(*, code: str, state: str, store: MutableMapping, actor: Actor = SYSTEM) -> UpworkOAuthToken:
     """Finish the authorization-code flow: check the state against the pending authorization in `store`
     (same session, same user, used once), trade the code and PKCE verifier for tokens, store them encrypted, audit.
     """
+    from core.audit import audit_record
     from jobs.sources.upwork_api import UpworkOAuthClient
-    from queue_app.audit import audit_record
 
     payload = oauth_state_payload(state=state or "")
     pending = store.pop(OAUTH_PENDING_KEY, None)  # single use: gone whatever happens next
     if (
         not isinstance(pending, dict)
         or not secrets.compare_digest(str(pending.get("nonce", "")), str(payload.get("nonce", "")))
-        or pending.get("user_id") != _user_id(user)
+        or pending.get("user_id") != _user_id(actor.user)
     ):
         raise ValidationFailed(
             "This authorization was not started in this session by this user, or was already used; "
@@ -102,17 +100,15 @@ def oauth_connect(
             action="upwork.connect",
             object_type="upwork_oauth_token",
             object_id=account,
-            source=source,
-            user=user,
+            actor=actor,
             after={"account": account, "scope": token.scope, "expires_at": token.expires_at},
-            remote_addr=remote_addr,
         )
     return token
 
 
-def oauth_disconnect(*, account: str = "default", user=None, source: str = "system", remote_addr=None) -> bool:
+def oauth_disconnect(*, account: str = "default", actor: Actor = SYSTEM) -> bool:
     """Forget the stored Upwork tokens of an account (audited); False if none were stored."""
-    from queue_app.audit import audit_record
+    from core.audit import audit_record
 
     with transaction.atomic():
         token = UpworkOAuthToken.objects.select_for_update().filter(account=account).first()
@@ -124,10 +120,8 @@ def oauth_disconnect(*, account: str = "default", user=None, source: str = "syst
             action="upwork.disconnect",
             object_type="upwork_oauth_token",
             object_id=account,
-            source=source,
-            user=user,
+            actor=actor,
             before=before,
-            remote_addr=remote_addr,
         )
     return True
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.errors import InvalidTransition, NotFound, ValidationFailed
 from jobs import scoring
 from jobs.models import (
     Job,
@@ -17,7 +18,6 @@ from jobs.models import (
     SearchProfile,
 )
 from jobs.sources.base import JobRecord, SearchResult, SearchSpec, merge_records
-from queue_app.errors import InvalidTransition, NotFound, ValidationFailed
 from upwork_automation.weblinks import is_http_url
 
 logger = logging.getLogger(__name__)

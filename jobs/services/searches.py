@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
+from core.errors import NotFound, ValidationFailed
 from jobs import selectors
 from jobs.errors import ApiAuthError, NeedsAttention, NoUsableSession, SourceError
 from jobs.models import (
@@ -20,7 +21,6 @@ from jobs.services.oauth import oauth_token_mark_needs_reauth, oauth_token_store
 from jobs.services.records import jobs_evaluate, jobs_upsert
 from jobs.services.sessions import browser_session_mark_attention
 from jobs.sources.base import JobRecord, JobSource, SearchSpec, merge_records
-from queue_app.errors import NotFound, ValidationFailed
 
 logger = logging.getLogger(__name__)
 

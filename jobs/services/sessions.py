@@ -10,11 +10,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.actor import SYSTEM, Actor
+from core.errors import InvalidTransition, NotFound, ValidationFailed
 from jobs.models import (
     BrowserSession,
     BrowserSessionStatus,
 )
-from queue_app.errors import InvalidTransition, NotFound, ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -61,19 +62,29 @@ def _session_view(session: BrowserSession) -> dict:
     }
 
 
+def _audit(session: BrowserSession, action: str, *, before: dict | None, actor: Actor) -> None:
+    """The audit row 'browser_session.<action>' with the session's view (never its cookies) before and after."""
+    from core.audit import audit_record
+
+    audit_record(
+        action=f"browser_session.{action}",
+        object_type="browser_session",
+        object_id=session.id,
+        actor=actor,
+        before=before,
+        after=_session_view(session),
+    )
+
+
 def browser_session_import(
     *,
     name: str,
     storage_state: dict | str,
     expires_at: datetime | None = None,
     replace: bool = False,
-    user=None,
-    source: str = "system",
-    remote_addr: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> BrowserSession:
     """Store a storage state (encrypted) as an active session; expiry from its cookies unless given. Audited."""
-    from queue_app.audit import audit_record
-
     name = (name or "").strip()
     if not name:
         raise ValidationFailed("Give the session a name.", field_errors={"name": ["Required."]})
@@ -117,16 +128,7 @@ def browser_session_import(
             session = existing
         else:
             session = BrowserSession.objects.create(name=name, **values)
-        audit_record(
-            action="browser_session.replace" if before else "browser_session.import",
-            object_type="browser_session",
-            object_id=session.id,
-            source=source,
-            user=user,
-            before=before,
-            after=_session_view(session),
-            remote_addr=remote_addr,
-        )
+        _audit(session, "replace" if before else "import", before=before, actor=actor)
     return session
 
 
@@ -142,12 +144,8 @@ def browser_session_mark_attention(*, session_id: int, reason: str, message: str
     return bool(updated)
 
 
-def browser_session_reactivate(
-    *, session_id: int, user=None, source: str = "system", remote_addr: str | None = None
-) -> BrowserSession:
+def browser_session_reactivate(*, session_id: int, actor: Actor = SYSTEM) -> BrowserSession:
     """A person solved the problem (e.g. passed the CAPTCHA in a real browser): use the session again."""
-    from queue_app.audit import audit_record
-
     with transaction.atomic():
         session = BrowserSession.objects.select_for_update().filter(id=session_id).first()
         if session is None:
@@ -160,23 +158,12 @@ def browser_session_reactivate(
         )
         session.refresh_from_db()
         if updated:
-            audit_record(
-                action="browser_session.reactivate",
-                object_type="browser_session",
-                object_id=session.id,
-                source=source,
-                user=user,
-                before=before,
-                after=_session_view(session),
-                remote_addr=remote_addr,
-            )
+            _audit(session, "reactivate", before=before, actor=actor)
     return session
 
 
-def browser_session_revoke(*, session_id: int, user=None, source: str = "system", remote_addr: str | None = None):
+def browser_session_revoke(*, session_id: int, actor: Actor = SYSTEM):
     """Forget the session's cookies for good (audited)."""
-    from queue_app.audit import audit_record
-
     with transaction.atomic():
         session = BrowserSession.objects.select_for_update().filter(id=session_id).first()
         if session is None or session.status == BrowserSessionStatus.REVOKED:
@@ -184,16 +171,7 @@ def browser_session_revoke(*, session_id: int, user=None, source: str = "system"
         before = _session_view(session)
         session.status, session.storage_state = BrowserSessionStatus.REVOKED, ""
         session.save(update_fields=["status", "storage_state"])
-        audit_record(
-            action="browser_session.revoke",
-            object_type="browser_session",
-            object_id=session.id,
-            source=source,
-            user=user,
-            before=before,
-            after=_session_view(session),
-            remote_addr=remote_addr,
-        )
+        _audit(session, "revoke", before=before, actor=actor)
 
 
 def browser_sessions_cleanup(*, purge_days: int | None = None, browser_max_age: float | None = None) -> dict:

@@ -8,6 +8,9 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from core import transitions
+from core.actor import SYSTEM, Actor
+from core.errors import ValidationFailed
 from proposals import matching, selectors
 from proposals.models import (
     Attachment,
@@ -16,9 +19,6 @@ from proposals.models import (
     ProposalAttachment,
 )
 from proposals.services.common import _lock
-from queue_app.errors import ValidationFailed
-from queue_app.models import TaskSource
-from upwork_automation import transitions
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def proposal_attachments_choose(*, proposal: Proposal, matches: list[matching.At
 
 
 def proposal_attachments_set(
-    *, proposal_id: int, attachment_ids: list[int], user=None, source: str = TaskSource.SYSTEM, reason: str = ""
+    *, proposal_id: int, attachment_ids: list[int], reason: str = "", actor: Actor = SYSTEM
 ) -> Proposal:
     """A person's choice of attachments replaces the automatic one (an empty list: no attachments)."""
     unique_ids = list(dict.fromkeys(attachment_ids))
@@ -86,7 +86,7 @@ def proposal_attachments_set(
             f"Unknown attachment id(s): {', '.join(map(str, missing))}.",
             field_errors={"attachment_ids": [f"No attachment with id {i}." for i in missing]},
         )
-    who = user.get_username() if user is not None and getattr(user, "is_authenticated", False) else "a person"
+    who = actor.authenticated_user.get_username() if actor.authenticated_user is not None else "a person"
     with transaction.atomic():
         proposal = _lock(proposal_id)
         before = list(proposal.chosen_attachments.values_list("attachment_id", flat=True))
@@ -104,8 +104,7 @@ def proposal_attachments_set(
         transitions.audit(
             proposal,
             "attachments",
-            source=source,
-            user=user,
+            actor=actor,
             before={"attachment_ids": before},
             after={"attachment_ids": unique_ids},
         )

@@ -8,9 +8,9 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from core.actor import SYSTEM, Actor
 from proposals import selectors
 from proposals.services.common import _generator
-from queue_app.models import TaskSource
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def proposals_batch_generate(
     min_score: int | None = None,
     profile_id: int | None = None,
     generator: str | None = None,
-    source: str = TaskSource.SYSTEM,
+    actor: Actor = SYSTEM,
 ) -> dict:
     """Fan out generate_proposal for jobs needing one, within the concurrency cap and the daily cost cap.
 
@@ -87,7 +87,7 @@ def proposals_batch_generate(
     ]
     if requests:
         before = timezone.now()
-        tasks = task_enqueue_many(requests=requests, source=source)
+        tasks = task_enqueue_many(requests=requests, actor=actor)
         fresh = [task for task in tasks if task.created_at >= before]
         progress["enqueued"] = len(fresh)
         progress["already_enqueued"] = len(tasks) - len(fresh)

@@ -6,6 +6,9 @@ import logging
 
 from django.conf import settings
 
+from core import transitions
+from core.actor import SYSTEM, Actor
+from core.errors import InvalidTransition, NotFound, ValidationFailed
 from proposals import drafting, matching, selectors
 from proposals.models import (
     Attachment,
@@ -14,8 +17,6 @@ from proposals.models import (
     ProposalStatus,
     ProposalVersion,
 )
-from queue_app.errors import InvalidTransition, NotFound, ValidationFailed
-from upwork_automation import transitions
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +53,24 @@ def _lock(proposal_id: int) -> Proposal:
     return transitions.lock(Proposal, proposal_id)
 
 
+def _hint(allowed: tuple):
+    """The refusal's hint: an approved proposal must be reopened before it can change."""
+
+    def hint(proposal: Proposal) -> str:
+        if proposal.status == ProposalStatus.APPROVED and ProposalStatus.APPROVED not in allowed:
+            return " Reopen it first (it becomes a new version in review) while no application has been sent."
+        return ""
+
+    return hint
+
+
 def _require(proposal: Proposal, allowed: tuple, action: str) -> None:
-    hint = ""
-    if proposal.status == ProposalStatus.APPROVED and ProposalStatus.APPROVED not in allowed:
-        hint = " Reopen it first (it becomes a new version in review) while no application has been sent."
-    transitions.require(proposal, allowed, action, hint=hint)
+    transitions.require(proposal, allowed, action, hint=_hint(allowed))
+
+
+def _transition(proposal_id: int, *, allowed: tuple, view, **fields):
+    """transitions.transition for a proposal (the approved-proposal hint on a refusal)."""
+    return transitions.transition(Proposal, proposal_id, allowed=allowed, view=view, hint=_hint(allowed), **fields)
 
 
 def _add_version(
@@ -65,7 +79,7 @@ def _add_version(
     draft: drafting.Draft,
     status: str,
     feedback: str = "",
-    user=None,
+    actor: Actor = SYSTEM,
     task_id: str | None = None,
 ) -> ProposalVersion:
     """Append a version to a locked proposal and make it current."""
@@ -82,7 +96,7 @@ def _add_version(
         trimmed_from_words=draft.trimmed_from_words,
         feedback=feedback,
         task_id=task_id,
-        created_by=user if user is not None and getattr(user, "is_authenticated", False) else None,
+        created_by=actor.authenticated_user,
     )
     proposal.current_version = number
     transitions.set_status(proposal, status)

@@ -8,6 +8,9 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from core import transitions
+from core.actor import SYSTEM, Actor
+from core.errors import InvalidTransition, NotFound, ValidationFailed
 from jobs.models import Job
 from proposals import drafting, matching, selectors
 from proposals.drafting import DraftRequest
@@ -31,9 +34,6 @@ from proposals.services.common import (
     _version_of_task,
 )
 from proposals.services.costs import cost_release, openai_budget
-from queue_app.errors import InvalidTransition, NotFound, ValidationFailed
-from queue_app.models import TaskSource
-from upwork_automation import transitions
 
 logger = logging.getLogger(__name__)
 
@@ -108,9 +108,7 @@ def proposal_generate(
     return proposal
 
 
-def proposal_generate_request(
-    *, job_id: int, profile_id: int | None = None, user=None, source: str = TaskSource.SYSTEM
-):
+def proposal_generate_request(*, job_id: int, profile_id: int | None = None, actor: Actor = SYSTEM):
     """A person asks for a draft (the admin's "Generate proposal"): queue generate_proposal once per job.
 
     Refused when the job already has proposal text or a generation for it is still waiting or running.
@@ -133,7 +131,7 @@ def proposal_generate_request(
     payload: dict[str, Any] = {"job_id": job.id}
     if profile_id is not None:
         payload["profile_id"] = profile_id
-    return task_enqueue(task_type="generate_proposal", payload=payload, source=source, user=user)
+    return task_enqueue(task_type="generate_proposal", payload=payload, actor=actor)
 
 
 def proposal_regenerate(
@@ -142,9 +140,8 @@ def proposal_regenerate(
     feedback: str = "",
     screening_questions: list[str] | None = None,
     generator: str | None = None,
-    user=None,
-    source: str = TaskSource.SYSTEM,
     task_id: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> ProposalVersion:
     """A new version written with the reviewer's feedback; the proposal goes back to draft for review.
 
@@ -183,8 +180,7 @@ def proposal_regenerate(
                 transitions.audit(
                     proposal,
                     "questions",
-                    source=source,
-                    user=user,
+                    actor=actor,
                     before={"screening_questions": proposal.screening_questions},
                     after={"screening_questions": questions},
                 )
@@ -193,7 +189,7 @@ def proposal_regenerate(
                 proposal.reviewer_feedback = feedback
             proposal.save(update_fields=["reviewer_feedback", "screening_questions", "updated_at"])
             version = _add_version(
-                proposal, draft=draft, status=ProposalStatus.DRAFT, feedback=feedback, user=user, task_id=task_id
+                proposal, draft=draft, status=ProposalStatus.DRAFT, feedback=feedback, actor=actor, task_id=task_id
             )
             cost_release(reservation)  # settled: the version carries the real cost, in the same commit
             return version
@@ -205,9 +201,7 @@ def proposal_regenerate_request(
     feedback: str = "",
     screening_questions: list[str] | None = None,
     generator: str | None = None,
-    user=None,
-    source: str = TaskSource.SYSTEM,
-    remote_addr: str | None = None,
+    actor: Actor = SYSTEM,
 ):
     """Queue an update_proposal task that regenerates (proposal_regenerate); refused now if it cannot be regenerated.
 
@@ -228,10 +222,10 @@ def proposal_regenerate_request(
         payload["generator"] = generator
     if screening_questions is not None:
         payload["screening_questions"] = _clean_questions(screening_questions)
-    return task_enqueue(task_type="update_proposal", payload=payload, source=source, user=user, remote_addr=remote_addr)
+    return task_enqueue(task_type="update_proposal", payload=payload, actor=actor)
 
 
-def proposal_edit(*, proposal_id: int, text: str, user=None, task_id: str | None = None) -> ProposalVersion:
+def proposal_edit(*, proposal_id: int, text: str, actor: Actor = SYSTEM, task_id: str | None = None) -> ProposalVersion:
     """Save a person's text as a new version; the proposal is then in review."""
     done = _version_of_task(task_id)
     if done is not None:
@@ -246,4 +240,4 @@ def proposal_edit(*, proposal_id: int, text: str, user=None, task_id: str | None
         if current is not None and current.text == text and proposal.status == ProposalStatus.IN_REVIEW:
             return current  # nothing changed
         draft = drafting.Draft(text=text, source=VersionSource.EDIT)
-        return _add_version(proposal, draft=draft, status=ProposalStatus.IN_REVIEW, user=user, task_id=task_id)
+        return _add_version(proposal, draft=draft, status=ProposalStatus.IN_REVIEW, actor=actor, task_id=task_id)

@@ -6,16 +6,17 @@ import logging
 
 from django.utils import timezone
 
+from core.actor import SYSTEM, Actor
+from core.errors import NotFound
 from proposals import conf, gdocs
 from proposals.models import (
     ProposalVersion,
 )
-from queue_app.errors import NotFound
 
 logger = logging.getLogger(__name__)
 
 
-def _enqueue_export(version_id: int, *, source: str, user=None) -> None:
+def _enqueue_export(version_id: int, *, actor: Actor = SYSTEM) -> None:
     if not conf.google_configured():
         logger.info(
             "Google Docs export skipped for version %s: GOOGLE_SERVICE_ACCOUNT_FILE / GOOGLE_DRIVE_FOLDER_ID unset",
@@ -28,8 +29,7 @@ def _enqueue_export(version_id: int, *, source: str, user=None) -> None:
         task_type="export_proposal",
         payload={"version_id": version_id},
         idempotency_key=f"export_proposal:version:{version_id}",
-        source=source,
-        user=user,
+        actor=actor,
     )
 
 

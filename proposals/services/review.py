@@ -7,6 +7,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core import transitions
+from core.actor import SYSTEM, Actor
+from core.errors import InvalidTransition, ValidationFailed
 from proposals import drafting, selectors
 from proposals.models import (
     Proposal,
@@ -22,11 +25,9 @@ from proposals.services.common import (
     _clean_questions,
     _lock,
     _require,
+    _transition,
 )
 from proposals.services.export import _enqueue_export
-from queue_app.errors import InvalidTransition, ValidationFailed
-from queue_app.models import TaskSource
-from upwork_automation import transitions
 
 
 def _review_view(proposal: Proposal) -> dict[str, Any]:
@@ -38,7 +39,7 @@ def _review_view(proposal: Proposal) -> dict[str, Any]:
     }
 
 
-def proposal_submit(*, proposal_id: int, user=None, source: str = TaskSource.SYSTEM) -> Proposal:
+def proposal_submit(*, proposal_id: int, actor: Actor = SYSTEM) -> Proposal:
     """Draft → in review."""
     with transaction.atomic():
         proposal = _lock(proposal_id)
@@ -52,65 +53,48 @@ def proposal_submit(*, proposal_id: int, user=None, source: str = TaskSource.SYS
     return proposal
 
 
-def proposal_approve(
-    *, proposal_id: int, user=None, source: str = TaskSource.SYSTEM, feedback: str = "", remote_addr: str | None = None
-) -> Proposal:
+def proposal_approve(*, proposal_id: int, feedback: str = "", actor: Actor = SYSTEM) -> Proposal:
     """Approve the current version (draft or in review); audited; the Google Doc export follows if configured."""
-    with transaction.atomic():
-        proposal = _lock(proposal_id)
-        _require(proposal, REVIEWABLE, "approved")
+    with _transition(
+        proposal_id,
+        allowed=REVIEWABLE,
+        to=ProposalStatus.APPROVED,
+        verb="approved",
+        action="approve",
+        actor=actor,
+        view=_review_view,
+    ) as step:
+        proposal = step.row
         version = selectors.proposal_current_version(proposal)
         if version is None:
             raise InvalidTransition(f"Proposal {proposal.id} has no text to approve yet.")
-        before = _review_view(proposal)
-        transitions.set_status(proposal, ProposalStatus.APPROVED)
         proposal.approved_version = version
-        proposal.reviewed_by = user if user is not None and getattr(user, "is_authenticated", False) else None
+        proposal.reviewed_by = actor.authenticated_user
         proposal.reviewed_at = timezone.now()
         if feedback:
             proposal.reviewer_feedback = feedback
-        proposal.save()
-        transitions.audit(
-            proposal,
-            "approve",
-            source=source,
-            user=user,
-            before=before,
-            after=_review_view(proposal),
-            remote_addr=remote_addr,
-        )
-        transaction.on_commit(lambda: _enqueue_export(version.id, source=source, user=user))
+        transaction.on_commit(lambda: _enqueue_export(version.id, actor=actor))
     return proposal
 
 
-def proposal_reject(
-    *, proposal_id: int, feedback: str = "", user=None, source: str = TaskSource.SYSTEM, remote_addr: str | None = None
-) -> Proposal:
+def proposal_reject(*, proposal_id: int, feedback: str = "", actor: Actor = SYSTEM) -> Proposal:
     """Reject the proposal with the reviewer's feedback (kept for a regeneration); audited."""
-    with transaction.atomic():
-        proposal = _lock(proposal_id)
-        _require(proposal, REVIEWABLE, "rejected")
-        before = _review_view(proposal)
-        transitions.set_status(proposal, ProposalStatus.REJECTED)
-        proposal.reviewer_feedback = feedback
-        proposal.reviewed_by = user if user is not None and getattr(user, "is_authenticated", False) else None
-        proposal.reviewed_at = timezone.now()
-        proposal.save()
-        transitions.audit(
-            proposal,
-            "reject",
-            source=source,
-            user=user,
-            before=before,
-            after=_review_view(proposal),
-            remote_addr=remote_addr,
-        )
-    return proposal
+    with _transition(
+        proposal_id,
+        allowed=REVIEWABLE,
+        to=ProposalStatus.REJECTED,
+        verb="rejected",
+        action="reject",
+        actor=actor,
+        view=_review_view,
+    ) as step:
+        step.row.reviewer_feedback = feedback
+        step.row.reviewed_by = actor.authenticated_user
+        step.row.reviewed_at = timezone.now()
+    return step.row
 
 
-def proposal_feedback_set(
-    *, proposal_id: int, feedback: str, user=None, source: str = TaskSource.SYSTEM, remote_addr: str | None = None
-) -> Proposal:
+def proposal_feedback_set(*, proposal_id: int, feedback: str, actor: Actor = SYSTEM) -> Proposal:
     """Keep a reviewer's note for the next regeneration without changing the status; audited."""
     with transaction.atomic():
         proposal = _lock(proposal_id)
@@ -122,18 +106,14 @@ def proposal_feedback_set(
         transitions.audit(
             proposal,
             "feedback",
-            source=source,
-            user=user,
+            actor=actor,
             before=before,
             after={"reviewer_feedback": feedback},
-            remote_addr=remote_addr,
         )
     return proposal
 
 
-def proposal_reopen(
-    *, proposal_id: int, reason: str = "", user=None, source: str = TaskSource.SYSTEM, remote_addr: str | None = None
-) -> Proposal:
+def proposal_reopen(*, proposal_id: int, reason: str = "", actor: Actor = SYSTEM) -> Proposal:
     """Approved → in review again, with a new version to work on, while no application has been sent.
 
     The new version starts as the approved text; questions the job's form asks that the proposal lacks are
@@ -153,9 +133,7 @@ def proposal_reopen(
         held = applications_hold_for_proposal(
             proposal_id=proposal.id,
             reason=f"Proposal {proposal.id} was reopened; approve it and this application again.",
-            user=user,
-            source=source,
-            remote_addr=remote_addr,
+            actor=actor,
         )
         before = _review_view(proposal)
         approved = proposal.approved_version
@@ -179,15 +157,13 @@ def proposal_reopen(
                 "updated_at",
             ]
         )
-        _add_version(proposal, draft=draft, status=ProposalStatus.IN_REVIEW, feedback=reason, user=user)
+        _add_version(proposal, draft=draft, status=ProposalStatus.IN_REVIEW, feedback=reason, actor=actor)
         transitions.audit(
             proposal,
             "reopen",
-            source=source,
-            user=user,
+            actor=actor,
             before=before,
             after={**_review_view(proposal), "reason": reason, "questions_added": added, "applications_held": held},
-            remote_addr=remote_addr,
         )
     return proposal
 
@@ -205,14 +181,7 @@ def _with_answers(text: str, questions: list[str], answers: dict[str, str], *, p
     return f"{letter}\n\n" + "\n".join(lines)
 
 
-def proposal_answers_set(
-    *,
-    proposal_id: int,
-    answers: list[dict],
-    user=None,
-    source: str = TaskSource.SYSTEM,
-    remote_addr: str | None = None,
-) -> ProposalVersion:
+def proposal_answers_set(*, proposal_id: int, answers: list[dict], actor: Actor = SYSTEM) -> ProposalVersion:
     """A person's answers to some screening questions, one by one: a new version (in review) with them; audited.
 
     `answers` is [{"question": ..., "answer": ...}]; questions not named keep their written answer. Refused when
@@ -242,15 +211,13 @@ def proposal_answers_set(
             proposal,
             draft=drafting.Draft(text=text, source=VersionSource.EDIT),
             status=ProposalStatus.IN_REVIEW,
-            user=user,
+            actor=actor,
         )
         transitions.audit(
             proposal,
             "answers",
-            source=source,
-            user=user,
+            actor=actor,
             before={"version": current.number},
             after={"version": version.number, "answers": [{"question": q, "answer": a} for q, a in given.items()]},
-            remote_addr=remote_addr,
         )
     return version

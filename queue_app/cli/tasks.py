@@ -8,8 +8,9 @@ from datetime import datetime
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from core.actor import Actor
 from queue_app import services
-from queue_app.models import Task, TaskPriority, TaskSource, TaskStatus
+from queue_app.models import Task, TaskPriority, TaskStatus
 from queue_app.serializers import TaskSerializer
 
 
@@ -70,7 +71,7 @@ class TaskVerbs:
             delay=options.get("delay"),
             run_at=run_at,
             idempotency_key=options.get("idempotency_key"),
-            source=TaskSource.CLI,
+            actor=Actor.cli(),
         )
         command.stdout.write(str(task.id))
 
@@ -117,11 +118,11 @@ class TaskVerbs:
             )
 
     def handle_cancel(self, command, options):
-        task = services.task_cancel(task_id=options["task_id"], source=TaskSource.CLI)
+        task = services.task_cancel(task_id=options["task_id"], actor=Actor.cli())
         command.stdout.write(f"Task {task.id} cancelled.")
 
     def handle_retry(self, command, options):
-        task = services.task_retry(task_id=options["task_id"], source=TaskSource.CLI)
+        task = services.task_retry(task_id=options["task_id"], actor=Actor.cli())
         command.stdout.write(f"Task {task.id} queued again.")
 
     def handle_cleanup(self, command, options):

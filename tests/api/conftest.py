@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from upwork_automation.permissions import OPERATOR, VIEWER, role_grant, token_create
+from core.actor import Actor
+from core.permissions import OPERATOR, VIEWER, role_grant, token_create
 
 
 def _client_for(user) -> APIClient:
     client = APIClient()
-    _token, key = token_create(user=user, source="system")
+    _token, key = token_create(user=user, actor=Actor.system())
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 pytestmark = pytest.mark.django_db
 
 MODEL_ADMINS = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
-QUEUE_MODELS = ["queue_app.Task", "queue_app.ScheduledTask", "queue_app.AuditEntry", "queue_app.WorkerProcess"]
+QUEUE_MODELS = ["queue_app.Task", "queue_app.ScheduledTask", "core.AuditEntry", "queue_app.WorkerProcess"]
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_queue_models_have_filters_and_search(label):
 
 def test_the_index_leads_to_the_dashboard_the_audit_log_and_the_api_docs(admin_client_):
     html = admin_client_.get("/admin/").content.decode()
-    for url in [reverse("queue-dashboard"), changelist(apps_model("queue_app.AuditEntry")), "/api/docs/"]:
+    for url in [reverse("queue-dashboard"), changelist(apps_model("core.AuditEntry")), "/api/docs/"]:
         assert f'href="{url}"' in html
     assert "Upwork Automation" in html
 
@@ -62,7 +62,7 @@ def apps_model(label):
 
 
 def test_task_actions_are_offered_to_operators_but_not_to_viewers(django_user_model):
-    from upwork_automation.permissions import OPERATOR, VIEWER, role_grant
+    from core.permissions import OPERATOR, VIEWER, role_grant
 
     offered = {}
     for role in (VIEWER, OPERATOR):

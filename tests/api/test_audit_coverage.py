@@ -9,10 +9,11 @@ from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection, transaction
 from model_bakery import baker
 
+from core.actor import Actor
+from core.models import AuditEntry
+from core.permissions import OPERATOR, VIEWER, role_grant
 from jobs.models import BrowserSession, SearchProfile
 from proposals.models import Attachment, FreelancerProfile
-from queue_app.models import AuditEntry
-from upwork_automation.permissions import OPERATOR, VIEWER, role_grant
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def test_truncating_the_audit_log_is_refused():
     ):
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the new row's deferred FK check, out of the way
         cursor.execute("SET LOCAL upwork.allow_audit_truncate = 'off'")  # as any connection but the tests'
-        cursor.execute("TRUNCATE queue_app_auditentry")
+        cursor.execute(f"TRUNCATE {AuditEntry._meta.db_table}")  # the table core took over from queue_app
     assert AuditEntry.objects.filter(action="x.y").exists()
 
 
@@ -102,7 +103,7 @@ def test_user_and_role_changes_in_the_admin_are_audited(client, django_user_mode
     )
     assert response.status_code == 302, response.content
     carol = django_user_model.objects.get(username="carol")
-    role_grant(user=carol, role=VIEWER, actor=boss, source="cli")
+    role_grant(user=carol, role=VIEWER, actor=Actor.cli(boss))
     operator_group = Group.objects.get(name=OPERATOR)
     response = client.post(
         f"/admin/auth/user/{carol.pk}/change/",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from core.actor import Actor
+from core.models import AuditEntry
 from queue_app import services
-from queue_app.models import AuditEntry, ScheduledTask, Task
+from queue_app.models import ScheduledTask, Task
 
 pytestmark = pytest.mark.django_db
 
@@ -121,11 +123,11 @@ def test_superusers_cannot_edit_or_delete_audit_rows_in_the_admin(django_user_mo
     entry = AuditEntry.objects.create(actor_name="system", source="system", action="x", object_type="t", object_id="1")
     client = Client()
     client.force_login(admin_user)
-    assert client.get("/admin/queue_app/auditentry/").status_code == 200
-    assert client.get("/admin/queue_app/auditentry/?actor__id__exact=1&created_within=24h").status_code == 200
-    assert client.post(f"/admin/queue_app/auditentry/{entry.pk}/change/", {"action": "edited"}).status_code == 403
-    assert client.post(f"/admin/queue_app/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
-    bulk = client.post("/admin/queue_app/auditentry/", {"action": "delete_selected", "_selected_action": [entry.pk]})
+    assert client.get("/admin/core/auditentry/").status_code == 200
+    assert client.get("/admin/core/auditentry/?actor__id__exact=1&created_within=24h").status_code == 200
+    assert client.post(f"/admin/core/auditentry/{entry.pk}/change/", {"action": "edited"}).status_code == 403
+    assert client.post(f"/admin/core/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    bulk = client.post("/admin/core/auditentry/", {"action": "delete_selected", "_selected_action": [entry.pk]})
     assert bulk.status_code in (200, 302)
     assert AuditEntry.objects.get(pk=entry.pk).action == "x"
 
@@ -134,7 +136,7 @@ def test_postgresql_refuses_to_edit_or_delete_audit_rows_but_a_deleted_user_leav
     from django.db import IntegrityError, transaction
 
     actor = django_user_model.objects.create_user(username="leaver")
-    task = services.task_enqueue(task_type="noop", user=actor)
+    task = services.task_enqueue(task_type="noop", actor=Actor(user=actor))
     entry = AuditEntry.objects.get(object_id=str(task.id))
     with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
         AuditEntry.objects.filter(pk=entry.pk).update(action="task.forged")

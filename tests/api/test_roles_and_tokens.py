@@ -13,8 +13,8 @@ from django.utils import timezone
 from freezegun import freeze_time
 from rest_framework.test import APIClient
 
-from queue_app.models import ApiToken, AuditEntry
-from upwork_automation.permissions import token_create
+from core.models import ApiToken, AuditEntry
+from core.permissions import token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -98,19 +98,19 @@ def test_tokens_are_managed_in_the_admin_by_prefix_and_audited(django_user_model
     client.force_login(admin_user)
     assert client.get("/admin/authtoken/tokenproxy/").status_code == 404  # DRF's admin of full keys is gone
 
-    response = client.post("/admin/queue_app/apitoken/add/", {"user": viewer.pk}, follow=True)
+    response = client.post("/admin/core/apitoken/add/", {"user": viewer.pk}, follow=True)
     assert response.status_code == 200
     token = ApiToken.objects.get(user=viewer)
     shown = [str(m) for m in response.context["messages"] if "shown only now" in str(m)]
     key = shown[0].rsplit(" ", 1)[1]
     assert APIClient(HTTP_AUTHORIZATION=f"Token {key}").get("/api/queue/tasks/").status_code == 200
 
-    listing = client.get("/admin/queue_app/apitoken/").content.decode()
+    listing = client.get("/admin/core/apitoken/").content.decode()
     # The prefix, never the key (the digest is the row's id in links: not a credential).
     assert f"{token.token_key}…" in listing and key not in listing
 
     response = client.post(
-        "/admin/queue_app/apitoken/", {"action": "delete_selected", "_selected_action": [token.pk], "post": "yes"}
+        "/admin/core/apitoken/", {"action": "delete_selected", "_selected_action": [token.pk], "post": "yes"}
     )
     assert response.status_code == 302 and not ApiToken.objects.exists()
     rows = AuditEntry.objects.filter(object_type="token").order_by("created_at", "id")

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from core.actor import Actor
+from core.permissions import token_create
 from queue_app import scheduling, services
-from upwork_automation.permissions import token_create
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
@@ -28,7 +29,7 @@ GENERATOR_BUGS = ("recursion depth mismatch",)
 @pytest.mark.django_db(transaction=True)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server, operator, settings, tmp_path, capsys):
     settings.API_THROTTLE_USER = settings.API_THROTTLE_READ = "1000000/min"
-    _row, token = token_create(user=operator, source="system")
+    _row, token = token_create(user=operator, actor=Actor.system())
     # A few rows, so that some reads and actions find something.
     task = services.task_enqueue(task_type="noop")
     services.task_cancel(task_id=task.id)

@@ -30,7 +30,7 @@ def test_reads_have_their_own_budget(operator_client, settings):
 def test_the_budget_is_per_user(operator_client, settings, django_user_model):
     from rest_framework.test import APIClient
 
-    from upwork_automation.permissions import OPERATOR, role_grant, token_create
+    from core.permissions import OPERATOR, role_grant, token_create
 
     settings.API_THROTTLE_USER = "1/min"
     assert operator_client.post("/api/queue/tasks/", {"task_type": "noop"}, format="json").status_code == 201

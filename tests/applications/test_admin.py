@@ -7,7 +7,7 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from applications.models import Application, ApplicationScreenshot, ApplicationStatus
-from queue_app.models import AuditEntry
+from core.models import AuditEntry
 from tests.applications.conftest import make_application
 
 pytestmark = pytest.mark.django_db

@@ -8,12 +8,13 @@ from rest_framework.test import APIClient
 
 from applications import services
 from applications.models import Application, ApplicationStatus
+from core.actor import Actor
+from core.errors import PermissionRefused
+from core.permissions import OPERATOR, VIEWER, role_grant
 from jobs.models import Job, JobStatus
 from proposals import services as proposal_services
 from proposals.models import Proposal, ProposalStatus
-from queue_app.errors import PermissionRefused
 from tests.applications.conftest import make_application
-from upwork_automation.permissions import OPERATOR, VIEWER, role_grant
 
 pytestmark = pytest.mark.django_db
 
@@ -76,10 +77,10 @@ def test_the_proposal_approver_cannot_approve_its_application_when_a_second_appr
         role_grant(user=user, role=OPERATOR)
     made = make_application(sandbox, 0, approve=False)
     proposal = _in_review(made)
-    proposal_services.proposal_approve(proposal_id=proposal.id, user=first)
+    proposal_services.proposal_approve(proposal_id=proposal.id, actor=Actor(user=first))
 
     with pytest.raises(PermissionRefused, match="first approved proposal"):
-        services.application_approve(application_id=made.application.id, user=first)
+        services.application_approve(application_id=made.application.id, actor=Actor(user=first))
     api = APIClient()
     api.force_authenticate(first)
     response = api.post(f"/api/applications/applications/{made.application.id}/approve/", {}, format="json")
@@ -89,11 +90,13 @@ def test_the_proposal_approver_cannot_approve_its_application_when_a_second_appr
         services.application_approve(application_id=made.application.id)
     assert Application.objects.get(id=made.application.id).status == ApplicationStatus.AWAITING_APPROVAL
 
-    assert services.application_approve(application_id=made.application.id, user=second).status == "approved"
+    assert (
+        services.application_approve(application_id=made.application.id, actor=Actor(user=second)).status == "approved"
+    )
 
 
 def test_without_the_setting_one_person_may_approve_both(sandbox, django_user_model):
     user = django_user_model.objects.create_user(username="solo")
     made = make_application(sandbox, 0, approve=False)
-    proposal_services.proposal_approve(proposal_id=_in_review(made).id, user=user)
-    assert services.application_approve(application_id=made.application.id, user=user).status == "approved"
+    proposal_services.proposal_approve(proposal_id=_in_review(made).id, actor=Actor(user=user))
+    assert services.application_approve(application_id=made.application.id, actor=Actor(user=user)).status == "approved"

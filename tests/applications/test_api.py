@@ -6,7 +6,8 @@ from django.core.files.base import ContentFile
 from rest_framework.test import APIClient
 
 from applications.models import Application, ApplicationScreenshot, ApplicationStatus
-from queue_app.models import AuditEntry, Task
+from core.models import AuditEntry
+from queue_app.models import Task
 from tests.applications.conftest import make_application
 
 BASE = "/api/applications/applications/"

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from applications import services, tasks
 from applications.models import Application, ApplicationStatus
-from queue_app.errors import PermanentTaskError
+from core.errors import PermanentTaskError
 from queue_app.models import Task, TaskStatus
 from queue_app.registry import TaskContext
 from queue_app.services import task_enqueue

@@ -9,7 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from applications.models import Application, ApplicationStatus
-from queue_app.models import AuditEntry, Task
+from core.models import AuditEntry
+from queue_app.models import Task
 from tests.applications.conftest import make_application
 
 pytestmark = pytest.mark.django_db

@@ -15,10 +15,10 @@ from model_bakery import baker
 
 from applications import services
 from applications.models import Application, ApplicationStatus
+from core.models import AuditEntry
 from jobs.models import Job
 from proposals import services as proposal_services
 from proposals.models import FreelancerProfile, Proposal, ProposalVersion
-from queue_app.models import AuditEntry
 from tests.applications.conftest import LETTER, submissions
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from applications import conf, selectors, services
 from applications.models import Application, ApplicationStatus
 from applications.services import gates
-from queue_app.errors import InvalidTransition, ValidationFailed
+from core.errors import InvalidTransition, ValidationFailed
 from tests.applications.conftest import make_application
 from tests.conftest import ROOT, subprocess_env
 

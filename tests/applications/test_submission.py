@@ -9,8 +9,9 @@ import pytest
 
 from applications import services
 from applications.models import Application, ApplicationStatus, ScreenshotKind
+from core.models import AuditEntry
 from jobs.models import Job, JobStatus
-from queue_app.models import AuditEntry, Task
+from queue_app.models import Task
 from tests.applications.conftest import make_application, sha256_of, submissions
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]

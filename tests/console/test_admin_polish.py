@@ -10,10 +10,11 @@ from django.urls import reverse
 from model_bakery import baker
 
 from applications.models import Application, ApplicationStatus
+from core.models import AuditEntry
 from jobs.models import Job, SearchProfile, UpworkOAuthToken
 from jobs.services import browser_session_import
 from proposals.models import FreelancerProfile
-from queue_app.models import AuditEntry, Task
+from queue_app.models import Task
 from tests.applications.conftest import make_application
 from tests.console.conftest import draft_for, good_job
 from upwork_automation.console.display import money

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from applications.models import Application
 from applications.selectors import day_start, month_start
+from core.actor import Actor
 from jobs.models import Job
 from proposals.models import ProposalVersion
 from tests.applications.conftest import make_application
@@ -83,7 +84,7 @@ def test_switches_show_their_effective_values_and_link_to_their_admin(boss_clien
     from queue_app.switches import switch_set
 
     settings.APPLICATIONS_DRY_RUN = False
-    switch_set(key="applications.dry_run", value="on", user=boss)
+    switch_set(key="applications.dry_run", value="on", actor=Actor(user=boss))
 
     response = boss_client.get(URL)
 

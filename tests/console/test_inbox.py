@@ -8,9 +8,10 @@ from django.urls import reverse
 from model_bakery import baker
 
 from applications.models import Application, ApplicationStatus
+from core.models import AuditEntry
 from jobs.models import SearchProfile
 from proposals.models import ProposalStatus
-from queue_app.models import AuditEntry, Task
+from queue_app.models import Task
 from tests.applications.conftest import make_application
 from tests.console.conftest import draft_for, good_job
 

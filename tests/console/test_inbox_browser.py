@@ -14,9 +14,9 @@ import pytest
 from model_bakery import baker
 
 from applications.models import Application, ApplicationStatus
+from core.models import AuditEntry
 from jobs.models import Job
 from proposals.models import Proposal, ProposalStatus
-from queue_app.models import AuditEntry
 from tests.applications.conftest import submissions
 from tests.applications.conftest import worker_env as sandbox_env
 from tests.conftest import CHROMIUM_ARGS, wait_for

@@ -11,10 +11,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from core.errors import InvalidTransition, ValidationFailed
 from jobs import services, tasks
 from jobs.models import BrowserSession, BrowserSessionStatus
 from jobs.sources.browser import browser_marker
-from queue_app.errors import InvalidTransition, ValidationFailed
 from queue_app.registry import TaskContext
 from tests.conftest import wait_for
 

@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 import requests
 
+from core.errors import PermanentTaskError
 from jobs import services, tasks
 from jobs.errors import DiscoveryBlocked, NeedsAttention, NoUsableSession
 from jobs.models import BrowserSession, BrowserSessionStatus, SearchProfile
 from jobs.sources.base import SearchSpec
-from queue_app.errors import PermanentTaskError
 from queue_app.registry import TaskContext
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]

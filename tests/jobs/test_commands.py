@@ -10,8 +10,9 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
+from core.models import AuditEntry
 from jobs.models import BrowserSession, Job, SearchProfile, UpworkOAuthToken
-from queue_app.models import AuditEntry, Task
+from queue_app.models import Task
 from scripts.sandbox.make_state import sandbox_storage_state
 
 pytestmark = pytest.mark.django_db

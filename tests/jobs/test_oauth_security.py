@@ -8,14 +8,14 @@ import pytest
 import requests
 from rest_framework.test import APIClient
 
+from core.errors import ValidationFailed
+from core.models import AuditEntry
+from core.permissions import OPERATOR, VIEWER, role_grant
 from jobs import services
 from jobs.errors import ApiAuthError
 from jobs.models import UpworkOAuthToken
 from jobs.sources.upwork_api import UpworkOAuthClient
-from queue_app.errors import ValidationFailed
-from queue_app.models import AuditEntry
 from tests.jobs.conftest import authorization_code
-from upwork_automation.permissions import OPERATOR, VIEWER, role_grant
 
 pytestmark = pytest.mark.django_db
 

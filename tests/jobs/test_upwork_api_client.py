@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.errors import ValidationFailed
 from jobs import selectors, services
 from jobs.errors import ApiAuthError, ApiError, ApiRateLimited
 from jobs.models import UpworkOAuthToken
 from jobs.sources.base import SearchSpec
 from jobs.sources.upwork_api import TokenSet, UpworkGraphQLClient, UpworkOAuthClient
-from queue_app.errors import ValidationFailed
 from tests.jobs.conftest import authorization_code
 
 pytestmark = pytest.mark.django_db

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.models import AuditEntry
 from proposals import services
 from proposals.models import Proposal, ProposalStatus
-from queue_app.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 

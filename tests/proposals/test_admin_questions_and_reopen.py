@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.models import AuditEntry
 from proposals import services
 from proposals.models import Proposal, ProposalStatus
-from queue_app.models import AuditEntry, Task
+from queue_app.models import Task
 from tests.proposals.test_admin import _form
 
 pytestmark = pytest.mark.django_db

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from model_bakery import baker
 
+from core.actor import Actor
+from core.models import AuditEntry
 from jobs.models import Job
 from proposals import matching, services
 from proposals.models import Attachment, ChosenBy
-from queue_app.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +81,7 @@ def test_a_persons_choice_replaces_the_automatic_one_and_survives_regeneration(
     settings.PROPOSAL_GENERATOR = "template"
     proposal = services.proposal_generate(job_id=dashboard_job.id)
     services.proposal_attachments_set(
-        proposal_id=proposal.id, attachment_ids=[portfolio["mobile"].id], user=user, source="api"
+        proposal_id=proposal.id, attachment_ids=[portfolio["mobile"].id], actor=Actor(user=user, source="api")
     )
     services.proposal_regenerate(proposal_id=proposal.id, feedback="Shorter please.")
 
@@ -95,7 +96,7 @@ def test_a_persons_choice_replaces_the_automatic_one_and_survives_regeneration(
 def test_unknown_attachments_are_refused_naming_them(portfolio, dashboard_job, profile, settings):
     settings.PROPOSAL_GENERATOR = "template"
     proposal = services.proposal_generate(job_id=dashboard_job.id)
-    from queue_app.errors import ValidationFailed
+    from core.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed, match="Unknown attachment id"):
         services.proposal_attachments_set(proposal_id=proposal.id, attachment_ids=[portfolio["api"].id, 999999])

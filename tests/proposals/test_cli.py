@@ -8,8 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from core.models import AuditEntry
 from proposals.models import Proposal, ProposalStatus
-from queue_app.models import AuditEntry, Task
+from queue_app.models import Task
 
 pytestmark = pytest.mark.django_db
 

@@ -160,8 +160,8 @@ def test_approval_enqueues_the_export_when_configured(
 
 
 def test_the_export_task_fails_for_good_on_a_4xx_and_names_googles_reason(google, approved_version, monkeypatch):
+    from core.errors import PermanentTaskError
     from proposals import gdocs, tasks
-    from queue_app.errors import PermanentTaskError
     from queue_app.registry import TaskContext
 
     forbidden = {"status": "403", "content-type": "application/json"}
@@ -175,8 +175,8 @@ def test_the_export_task_fails_for_good_on_a_4xx_and_names_googles_reason(google
 
 
 def test_a_missing_service_account_file_is_a_permanent_failure_saying_so(google, approved_version):
+    from core.errors import PermanentTaskError
     from proposals import tasks
-    from queue_app.errors import PermanentTaskError
     from queue_app.registry import TaskContext
 
     context = TaskContext(task_id="t", task_type="export_proposal", attempt=1, max_retries=3)

@@ -7,10 +7,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from model_bakery import baker
 from rest_framework.test import APIClient
 
+from core.models import AuditEntry
 from jobs.models import Job, JobStatus
 from proposals import services
 from proposals.models import Attachment, ChosenBy, Proposal, ProposalStatus
-from queue_app.models import AuditEntry, Task
+from queue_app.models import Task
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/proposals/proposals/"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from core import transitions
+from core.actor import Actor
+from core.errors import InvalidTransition, ValidationFailed
+from core.models import AuditEntry
 from proposals import services
 from proposals.models import Proposal, ProposalStatus, ProposalVersion
-from queue_app.errors import InvalidTransition, ValidationFailed
-from queue_app.models import AuditEntry
-from upwork_automation import transitions
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ def proposal(settings, job, profile) -> Proposal:
 
 def test_an_edit_is_a_new_version_and_puts_the_proposal_in_review(proposal, user):
     first = proposal.versions.get()
-    version = services.proposal_edit(proposal_id=proposal.id, text="  My own words.  ", user=user)
+    version = services.proposal_edit(proposal_id=proposal.id, text="  My own words.  ", actor=Actor(user=user))
     proposal.refresh_from_db()
     assert (version.number, version.text, version.source, version.created_by) == (2, "My own words.", "edit", user)
     assert (proposal.current_version, proposal.status) == (2, ProposalStatus.IN_REVIEW)
@@ -37,8 +38,10 @@ def test_an_empty_edit_is_refused(proposal):
 
 
 def test_approval_pins_the_current_version_and_is_audited(proposal, user):
-    services.proposal_edit(proposal_id=proposal.id, text="Final text.", user=user)
-    approved = services.proposal_approve(proposal_id=proposal.id, user=user, source="admin", remote_addr="10.0.0.7")
+    services.proposal_edit(proposal_id=proposal.id, text="Final text.", actor=Actor(user=user))
+    approved = services.proposal_approve(
+        proposal_id=proposal.id, actor=Actor(user=user, source="admin", remote_addr="10.0.0.7")
+    )
 
     assert approved.status == ProposalStatus.APPROVED
     assert approved.approved_version.number == 2 and approved.approved_version.text == "Final text."
@@ -60,7 +63,9 @@ def test_approval_pins_the_current_version_and_is_audited(proposal, user):
 
 
 def test_rejection_keeps_the_feedback_and_is_audited(proposal, user):
-    rejected = services.proposal_reject(proposal_id=proposal.id, feedback="Too generic.", user=user, source="api")
+    rejected = services.proposal_reject(
+        proposal_id=proposal.id, feedback="Too generic.", actor=Actor(user=user, source="api")
+    )
     assert (rejected.status, rejected.reviewer_feedback) == (ProposalStatus.REJECTED, "Too generic.")
     entry = AuditEntry.objects.get(action="proposal.reject")
     assert entry.before["status"] == "draft" and entry.after["reviewer_feedback"] == "Too generic."

@@ -12,10 +12,12 @@ from rest_framework.test import APIClient
 
 from applications import services as application_services
 from applications.models import Application, ApplicationStatus
+from core.actor import Actor
+from core.errors import InvalidTransition, ValidationFailed
+from core.models import AuditEntry
 from proposals import services, tasks
 from proposals.models import Proposal, ProposalStatus
-from queue_app.errors import InvalidTransition, ValidationFailed
-from queue_app.models import AuditEntry, Task
+from queue_app.models import Task
 from queue_app.registry import TaskContext
 
 pytestmark = pytest.mark.django_db
@@ -93,7 +95,9 @@ def test_cli_generate_question_says_it_regenerated(job, profile, template):
 
 def test_regenerate_with_questions_replaces_them_and_is_audited(job, profile, template, user):
     proposal = services.proposal_generate(job_id=job.id)
-    version = services.proposal_regenerate(proposal_id=proposal.id, screening_questions=[QUESTION], user=user)
+    version = services.proposal_regenerate(
+        proposal_id=proposal.id, screening_questions=[QUESTION], actor=Actor(user=user)
+    )
     proposal.refresh_from_db()
     assert proposal.screening_questions == [QUESTION] and f"Q: {QUESTION}" in version.text
     entry = AuditEntry.objects.get(action="proposal.questions")
@@ -128,7 +132,7 @@ def test_reopen_makes_a_new_version_in_review_and_holds_the_application(asking_j
     approved = Proposal.objects.get(id=proposal.id).approved_version
 
     reopened = services.proposal_reopen(
-        proposal_id=proposal.id, reason="The form asks a question.", user=user, source="admin"
+        proposal_id=proposal.id, reason="The form asks a question.", actor=Actor(user=user, source="admin")
     )
 
     assert reopened.status == ProposalStatus.IN_REVIEW and reopened.approved_version is None
@@ -197,7 +201,9 @@ def test_answers_are_edited_one_by_one_into_a_new_version(asking_job, profile, t
     proposal = services.proposal_generate(job_id=asking_job.id)
     letter_before = proposal.versions.get().text.split("Screening answers:")[0]
     version = services.proposal_answers_set(
-        proposal_id=proposal.id, answers=[{"question": QUESTION, "answer": "Weekdays 9-17 CET."}], user=user
+        proposal_id=proposal.id,
+        answers=[{"question": QUESTION, "answer": "Weekdays 9-17 CET."}],
+        actor=Actor(user=user),
     )
     assert version.number == 2 and version.source == "edit" and version.created_by == user
     assert version.text.startswith(letter_before.strip())

@@ -6,10 +6,10 @@ import uuid
 
 import pytest
 
+from core.errors import PermanentTaskError, ValidationFailed
 from proposals import services, tasks
 from proposals.models import FreelancerProfile, ProposalVersion
 from queue_app import registry
-from queue_app.errors import PermanentTaskError, ValidationFailed
 from queue_app.registry import TaskContext
 from queue_app.services import task_enqueue
 

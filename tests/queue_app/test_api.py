@@ -88,7 +88,7 @@ def test_unauthenticated_requests_are_refused(method, path):
 
 
 def test_token_authentication_works(user):
-    from upwork_automation.permissions import token_create
+    from core.permissions import token_create
 
     _token, key = token_create(user=user)
     client = APIClient()

@@ -2,16 +2,17 @@
 
 import pytest
 
+from core.actor import Actor
+from core.models import AuditEntry
 from queue_app import services
-from queue_app.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
 
 def test_enqueue_cancel_and_retry_are_audited_with_who_where_and_before_after(user):
-    task = services.task_enqueue(task_type="noop", source="api", user=user)
-    services.task_cancel(task_id=task.id, source="admin", user=user)
-    services.task_retry(task_id=task.id, source="cli")
+    task = services.task_enqueue(task_type="noop", actor=Actor(user=user, source="api"))
+    services.task_cancel(task_id=task.id, actor=Actor(user=user, source="admin"))
+    services.task_retry(task_id=task.id, actor=Actor.cli())
     entries = list(AuditEntry.objects.filter(object_id=str(task.id)).order_by("created_at", "id"))
     assert [(e.action, e.source, e.actor_name) for e in entries] == [
         ("task.enqueue", "api", "operator"),

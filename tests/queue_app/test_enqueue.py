@@ -7,8 +7,9 @@ from django.utils import timezone
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
+from core.actor import Actor
+from core.errors import ValidationFailed
 from queue_app import services, transport
-from queue_app.errors import ValidationFailed
 from queue_app.models import Task, TaskStatus
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def test_enqueue_writes_a_queued_row_and_an_rq_job_with_the_same_id(django_capture_on_commit_callbacks, redis_conn):
     with django_capture_on_commit_callbacks(execute=True):
-        task = services.task_enqueue(task_type="noop", payload={"sleep_ms": 5}, source="api")
+        task = services.task_enqueue(task_type="noop", payload={"sleep_ms": 5}, actor=Actor(source="api"))
     task.refresh_from_db()
     assert task.status == TaskStatus.QUEUED
     assert task.priority == "normal"
@@ -143,7 +144,7 @@ def test_bulk_enqueue_writes_all_rows_and_pushes_in_one_pipeline(django_capture_
     requests = [services.EnqueueRequest(task_type="noop", payload={"sleep_ms": i}) for i in range(50)]
     requests.append(services.EnqueueRequest(task_type="noop", priority="high"))
     with django_capture_on_commit_callbacks(execute=True):
-        tasks = services.task_enqueue_many(requests=requests, source="system")
+        tasks = services.task_enqueue_many(requests=requests, actor=Actor.system())
     assert len(tasks) == 51
     assert Task.objects.filter(status=TaskStatus.QUEUED).count() == 51
     assert len(transport.get_queue("system.normal").job_ids) == 50
@@ -186,10 +187,10 @@ def test_a_single_enqueue_writes_the_row_and_its_audit_row_in_one_statement(redi
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from queue_app.models import AuditEntry
+    from core.models import AuditEntry
 
     with CaptureQueriesContext(connection) as queries:
-        task = services.task_enqueue(task_type="noop", source="api")
+        task = services.task_enqueue(task_type="noop", actor=Actor(source="api"))
     assert len(queries.captured_queries) == 1  # no BEGIN/COMMIT pair: one round trip, atomic by itself
     stored = Task.objects.get(id=task.id)
     assert stored.created_at == task.created_at and stored.status == TaskStatus.QUEUED
@@ -219,16 +220,17 @@ def test_insert_values_skip_only_preparation_that_would_change_nothing():
     from django.db import connection
     from django.utils import timezone
 
+    from core.audit import audit_entry
     from queue_app import db
-    from queue_app.audit import audit_entry
 
     task = services._build_task(
         services.EnqueueRequest(task_type="noop", payload={"sleep_ms": 3}, idempotency_key="k\t\u00e9"),
-        source="api",
-        user=None,
+        actor=Actor(source="api"),
         now=timezone.now(),
     )
-    entry = audit_entry(action="task.enqueue", object_type="task", object_id=task.id, remote_addr="10.0.0.1")
+    entry = audit_entry(
+        action="task.enqueue", object_type="task", object_id=task.id, actor=Actor(remote_addr="10.0.0.1")
+    )
     for obj in (task, entry):
         fields = db._insert_fields(obj._meta)
         fast = db._row_values(obj, fields, connection)
@@ -244,9 +246,9 @@ def test_insert_values_skip_only_preparation_that_would_change_nothing():
 def test_an_enqueue_in_a_callers_transaction_lands_or_vanishes_with_it(redis_conn):
     from django.db import IntegrityError, transaction
 
-    from queue_app.audit import audit_entry
+    from core.audit import audit_entry
+    from core.models import AuditEntry
     from queue_app.db import insert_together
-    from queue_app.models import AuditEntry
 
     class Abort(Exception):
         pass
@@ -275,7 +277,7 @@ def test_bulk_rows_are_stored_field_for_field_as_a_single_enqueue_stores_them(dj
         services.EnqueueRequest(task_type="noop", run_at=run_at, max_retries=0, timeout=9),
     ]
     with django_capture_on_commit_callbacks(execute=True):
-        first, second = services.task_enqueue_many(requests=requests, source="api", user=user)
+        first, second = services.task_enqueue_many(requests=requests, actor=Actor(user=user, source="api"))
     stored = Task.objects.get(id=first.id)
     assert (stored.payload["sleep_ms"], stored.priority, stored.idempotency_key) == (7, "high", "b-1")
     assert (stored.source, stored.requested_by_id, stored.status) == ("api", user.id, TaskStatus.QUEUED)
@@ -286,8 +288,8 @@ def test_bulk_rows_are_stored_field_for_field_as_a_single_enqueue_stores_them(dj
 
 
 def test_copy_insert_refuses_a_model_whose_primary_key_it_cannot_read_back():
+    from core.models import AuditEntry
     from queue_app.db import copy_insert
-    from queue_app.models import AuditEntry
 
     with pytest.raises(TypeError, match="bulk_create"):
         copy_insert([AuditEntry(action="x", object_type="task", object_id="1")])

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-PROJECT_DIRS = ["queue_app", "jobs", "proposals", "applications", "upwork_automation", "bench", "scripts"]
+PROJECT_DIRS = ["core", "queue_app", "jobs", "proposals", "applications", "upwork_automation", "bench", "scripts"]
 LIFECYCLE = ROOT / "queue_app" / "lifecycle.py"
 SQL_STATUS_WRITE = re.compile(r"\b(UPDATE|SET)\b[^;]*\bstatus\s*=", re.IGNORECASE | re.DOTALL)
 

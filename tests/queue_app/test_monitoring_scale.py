@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from model_bakery import baker
 
-from queue_app import admin_scale
+from core import admin_scale
 from queue_app.models import Task
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from rq.job import Job as RQJob
 
+from core.errors import PermanentTaskError
 from queue_app import registry, services
-from queue_app.errors import PermanentTaskError
 from queue_app.models import Task, TaskStatus
 from queue_app.worker import TaskWorker
 from tests.conftest import wait_for

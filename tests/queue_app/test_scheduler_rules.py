@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from queue_app.errors import ValidationFailed
+from core.errors import ValidationFailed
 from queue_app.scheduling import cron_normalize, firing_key, schedule_next_run, timezone_validate
 
 

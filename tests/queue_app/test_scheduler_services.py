@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
+from core.errors import NotFound, ValidationFailed
 from queue_app import scheduling
-from queue_app.errors import NotFound, ValidationFailed
 from queue_app.models import ScheduledTask, Task, TaskSource
 from queue_app.scheduling import schedule_create, schedule_fire, schedule_update
 

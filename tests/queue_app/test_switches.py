@@ -6,9 +6,11 @@ import pytest
 from django.urls import reverse
 
 from applications import conf
+from core.actor import Actor
+from core.errors import NotFound, ValidationFailed
+from core.models import AuditEntry
 from jobs import tasks as job_tasks
-from queue_app.errors import NotFound, ValidationFailed
-from queue_app.models import AuditEntry, Switch, TaskSource
+from queue_app.models import Switch, TaskSource
 from queue_app.registry import TaskContext
 from queue_app.services import task_enqueue
 from queue_app.switches import switch_set, switch_value, switches_state
@@ -36,7 +38,9 @@ def test_without_an_override_the_environment_gives_the_value(settings):
 
 def test_an_override_wins_is_audited_and_empty_goes_back_to_the_default(settings, user):
     settings.APPLICATIONS_ENABLED = False
-    switch_set(key="applications.enabled", value="on", user=user, source=TaskSource.ADMIN, remote_addr="10.0.0.9")
+    switch_set(
+        key="applications.enabled", value="on", actor=Actor(user=user, source=TaskSource.ADMIN, remote_addr="10.0.0.9")
+    )
     assert conf.enabled() is True
     assert conf.safety_settings()["APPLICATIONS_ENABLED"] is True
     entry = AuditEntry.objects.get(action="switch.set")
@@ -91,8 +95,8 @@ def test_the_admin_flips_a_switch_through_the_service(client, django_user_model,
 
 def test_scheduled_discovery_can_be_switched_off_without_stopping_manual_runs():
     switch_set(key="discovery.scheduled", value=False)
-    scheduled = task_enqueue(task_type="job_discovery", payload={}, source=TaskSource.SCHEDULER)
-    manual = task_enqueue(task_type="job_discovery", payload={}, source=TaskSource.API)
+    scheduled = task_enqueue(task_type="job_discovery", payload={}, actor=Actor.scheduler())
+    manual = task_enqueue(task_type="job_discovery", payload={}, actor=Actor(source=TaskSource.API))
 
     def run(task):
         return job_tasks.job_discovery({}, TaskContext(str(task.id), "job_discovery", 1, 0))

@@ -21,11 +21,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from applications.models import Application, ApplicationStatus
+from core.actor import Actor
+from core.errors import ApplicationError, ValidationFailed
 from jobs.models import BrowserSession, BrowserSessionStatus, Job, JobStatus
 from proposals import selectors as proposal_selectors
 from proposals.models import Proposal, ProposalStatus
-from queue_app.errors import ApplicationError, ValidationFailed
-from queue_app.models import TaskSource
 from upwork_automation.console.display import job_rate, money
 
 # A job without a search profile is "above threshold" from this score (the profile field's default).
@@ -126,21 +126,17 @@ class Action:
     call: Callable[[HttpRequest, int], str]  # returns the success message
 
 
-def _who(request: HttpRequest) -> dict:
-    return {"user": request.user, "source": TaskSource.ADMIN, "remote_addr": request.META.get("REMOTE_ADDR")}
-
-
 def _generate(request: HttpRequest, object_id: int) -> str:
     from proposals.services import proposal_generate_request
 
-    task = proposal_generate_request(job_id=object_id, user=request.user, source=TaskSource.ADMIN)
+    task = proposal_generate_request(job_id=object_id, actor=Actor.admin(request))
     return f"Drafting a proposal for job {object_id} (task {task.id}); it appears under “Drafts to review”."
 
 
 def _approve_proposal(request: HttpRequest, object_id: int) -> str:
     from proposals.services import proposal_approve
 
-    proposal_approve(proposal_id=object_id, **_who(request))
+    proposal_approve(proposal_id=object_id, actor=Actor.admin(request))
     return f"Proposal #{object_id} approved."
 
 
@@ -148,14 +144,14 @@ def _reject_proposal(request: HttpRequest, object_id: int) -> str:
     from proposals.services import proposal_reject
 
     feedback = request.POST.get("feedback", "").strip()
-    proposal_reject(proposal_id=object_id, feedback=feedback, **_who(request))
+    proposal_reject(proposal_id=object_id, feedback=feedback, actor=Actor.admin(request))
     return f"Proposal #{object_id} rejected" + (" with your feedback." if feedback else ".")
 
 
 def _create_application(request: HttpRequest, object_id: int) -> str:
     from applications.services import application_create
 
-    application = application_create(proposal_id=object_id, **_who(request))
+    application = application_create(proposal_id=object_id, actor=Actor.admin(request))
     return f"Application #{application.id} created ({application.get_status_display().lower()})."
 
 
@@ -177,21 +173,21 @@ def _bid(request: HttpRequest) -> Decimal | None:
 def _approve_application(request: HttpRequest, object_id: int) -> str:
     from applications.services import application_approve
 
-    application_approve(application_id=object_id, bid_amount=_bid(request), **_who(request))
+    application_approve(application_id=object_id, bid_amount=_bid(request), actor=Actor.admin(request))
     return f"Application #{object_id} approved: it will send exactly this letter, bid and answers."
 
 
 def _send_application(request: HttpRequest, object_id: int) -> str:
     from applications.services import application_schedule
 
-    application_schedule(application_id=object_id, **_who(request))
+    application_schedule(application_id=object_id, actor=Actor.admin(request))
     return f"Application #{object_id} scheduled now; every safety gate is checked when it runs."
 
 
 def _dry_run(request: HttpRequest, object_id: int) -> str:
     from applications.services import application_dry_run_request
 
-    task = application_dry_run_request(application_id=object_id, user=request.user, source=TaskSource.ADMIN)
+    task = application_dry_run_request(application_id=object_id, actor=Actor.admin(request))
     return f"Dry run of application #{object_id} queued (task {task.id}); its screenshot lands on the application."
 
 

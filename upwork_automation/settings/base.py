@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "csp",
     "django_rq",
     "axes",
+    "core",
     "queue_app",
     "jobs",
     "proposals",
@@ -47,7 +48,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Before anything reads the body: an /api/ body over DATA_UPLOAD_MAX_MEMORY_SIZE answers 413 JSON.
-    "upwork_automation.api.ApiBodySizeLimitMiddleware",
+    "core.api.ApiBodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -266,17 +267,17 @@ PROMETHEUS_TOKEN = env("PROMETHEUS_TOKEN", default="")  # bearer token for the m
 # --- API --------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # 'Authorization: Token KEY' against hashed, expiring tokens (django-rest-knox; queue_app.ApiToken).
-        "upwork_automation.permissions.ApiTokenAuthentication",
+        # 'Authorization: Token KEY' against hashed, expiring tokens (django-rest-knox; core.ApiToken).
+        "core.permissions.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    # Roles (upwork_automation/permissions.py): viewer reads; operator and staff also write.
-    "DEFAULT_PERMISSION_CLASSES": ["upwork_automation.permissions.HasApiRole"],
-    "DEFAULT_THROTTLE_CLASSES": ["upwork_automation.permissions.UserRoleRateThrottle"],
+    # Roles (core/permissions.py): viewer reads; operator and staff also write.
+    "DEFAULT_PERMISSION_CLASSES": ["core.permissions.HasApiRole"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.permissions.UserRoleRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # DRF's defaults, with JSON nested too deep answered 400 (upwork_automation/parsers.py).
+    # DRF's defaults, with JSON nested too deep answered 400 (core/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
-        "upwork_automation.parsers.ApiJSONParser",
+        "core.parsers.ApiJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -285,14 +286,14 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "upwork_automation.api.ApiPagination",  # limit/offset, limit capped at 1000
+    "DEFAULT_PAGINATION_CLASS": "core.api.ApiPagination",  # limit/offset, limit capped at 1000
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "upwork_automation.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 # API tokens: stored as SHA-512 digests (django-rest-knox), shown once, expiring after API_TOKEN_TTL_DAYS.
 API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=90)
-KNOX_TOKEN_MODEL = "queue_app.ApiToken"  # noqa: S105 - a model name
-DATABASE_ROUTERS = ["upwork_automation.routers.SwappedKnoxRouter"]  # no table for knox's own (swapped) model
+KNOX_TOKEN_MODEL = "core.ApiToken"  # noqa: S105 - a model name
+DATABASE_ROUTERS = ["core.routers.SwappedKnoxRouter"]  # no table for knox's own (swapped) model
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=API_TOKEN_TTL_DAYS),
     "AUTH_HEADER_PREFIX": "Token",  # what clients already send
@@ -309,14 +310,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Task queue, schedules, monitoring and the Upwork pipeline. Token or session authentication.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["upwork_automation.permissions.HasApiRole"],
+    "SERVE_PERMISSIONS": ["core.permissions.HasApiRole"],
     "SWAGGER_UI_DIST": "SIDECAR",  # self-hosted by drf-spectacular-sidecar: no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "upwork_automation.api.add_error_responses",  # the one error shape, on every operation
+        "core.api.add_error_responses",  # the one error shape, on every operation
     ],
     # Choice sets sharing a field name ("status", "source") get their own enum names; a new one needs a line here
     # (tests/api/test_schema.py fails on the warning otherwise).

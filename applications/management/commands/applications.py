@@ -10,11 +10,11 @@ from django.utils.dateparse import parse_datetime
 
 from applications import selectors, services
 from applications.models import Application, ApplicationStatus
-from queue_app.errors import ApplicationError
-from queue_app.models import TaskSource
+from core.actor import Actor
+from core.errors import ApplicationError
 from queue_app.services import task_enqueue
 
-CLI = {"source": TaskSource.CLI}
+CLI = Actor.cli()
 
 
 def _decimal(value: str | None) -> Decimal | None:
@@ -100,13 +100,13 @@ class Command(BaseCommand):
 
     def handle_create(self, options):
         application = services.application_create(
-            proposal_id=options["proposal"], bid_amount=_decimal(options["bid"]), **CLI
+            proposal_id=options["proposal"], bid_amount=_decimal(options["bid"]), actor=CLI
         )
         self.stdout.write(self.style.SUCCESS(f"Application {application.id} created ({application.status})."))
 
     def handle_approve(self, options):
         application = services.application_approve(
-            application_id=options["id"], bid_amount=_decimal(options["bid"]), **CLI
+            application_id=options["id"], bid_amount=_decimal(options["bid"]), actor=CLI
         )
         self.stdout.write(self.style.SUCCESS(f"Application {application.id} approved; bid {application.bid_amount}."))
 
@@ -116,31 +116,31 @@ class Command(BaseCommand):
             run_at = parse_datetime(options["at"])
             if run_at is None or run_at.tzinfo is None:
                 raise CommandError("--at needs an ISO time with a time zone, e.g. 2026-12-01T09:30:00+00:00.")
-        application = services.application_schedule(application_id=options["id"], run_at=run_at, **CLI)
+        application = services.application_schedule(application_id=options["id"], run_at=run_at, actor=CLI)
         self.stdout.write(
             self.style.SUCCESS(f"Application {application.id} scheduled for {application.scheduled_for}.")
         )
 
     def handle_dry_run(self, options):
-        task = services.application_dry_run_request(application_id=options["id"], **CLI)
+        task = services.application_dry_run_request(application_id=options["id"], actor=CLI)
         self.stdout.write(self.style.SUCCESS(f"Dry run queued as task {task.id}."))
 
     def handle_cancel(self, options):
-        services.application_cancel(application_id=options["id"], **CLI)
+        services.application_cancel(application_id=options["id"], actor=CLI)
         self.stdout.write(self.style.SUCCESS(f"Application {options['id']} cancelled."))
 
     def handle_reopen(self, options):
-        services.application_reopen(application_id=options["id"], **CLI)
+        services.application_reopen(application_id=options["id"], actor=CLI)
         self.stdout.write(self.style.SUCCESS(f"Application {options['id']} reopened: approve it again to send it."))
 
     def handle_verify(self, options):
         if not Application.objects.filter(id=options["id"], status=ApplicationStatus.SUBMITTED).exists():
             raise CommandError(f"Application {options['id']} is not a submitted application.")
-        task = task_enqueue(task_type="verify_submission", payload={"application_id": options["id"]}, **CLI)
+        task = task_enqueue(task_type="verify_submission", payload={"application_id": options["id"]}, actor=CLI)
         self.stdout.write(self.style.SUCCESS(f"Verification queued as task {task.id}."))
 
     def handle_batch(self, options):
-        task = services.applications_batch_request(limit=options["limit"], **CLI)
+        task = services.applications_batch_request(limit=options["limit"], actor=CLI)
         self.stdout.write(self.style.SUCCESS(f"Batch queued as task {task.id}."))
 
     def handle_limits(self, options):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from upwork_automation.cli import VerbCommand
+from core.cli import VerbCommand
 
 
 class Command(VerbCommand):

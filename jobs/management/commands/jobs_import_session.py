@@ -1,6 +1,6 @@
 """manage.py jobs_import_session: the old name of `manage.py jobs import-session`, kept for one release."""
 
-from upwork_automation.cli import VerbAlias
+from core.cli import VerbAlias
 
 
 class Command(VerbAlias):

@@ -1,6 +1,6 @@
 """manage.py jobs_sandbox_setup: the old name of `manage.py jobs sandbox-setup`, kept for one release."""
 
-from upwork_automation.cli import VerbAlias
+from core.cli import VerbAlias
 
 
 class Command(VerbAlias):

@@ -1,6 +1,6 @@
 """manage.py jobs_search: the old name of `manage.py jobs search`, kept for one release."""
 
-from upwork_automation.cli import VerbAlias
+from core.cli import VerbAlias
 
 
 class Command(VerbAlias):

@@ -1,6 +1,6 @@
 """manage.py jobs_upwork_connect: the old name of `manage.py jobs upwork-connect`, kept for one release."""
 
-from upwork_automation.cli import VerbAlias
+from core.cli import VerbAlias
 
 
 class Command(VerbAlias):

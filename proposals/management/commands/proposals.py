@@ -6,11 +6,11 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.actor import Actor
+from core.errors import ApplicationError, PermanentTaskError
 from proposals import selectors, services
 from proposals.drafting import GENERATORS
 from proposals.models import Proposal, ProposalStatus
-from queue_app.errors import ApplicationError, PermanentTaskError
-from queue_app.models import TaskSource
 from queue_app.services import task_enqueue
 
 
@@ -70,7 +70,7 @@ class Command(BaseCommand):
         if options["question"]:
             payload["screening_questions"] = options["question"]
         if not options["now"]:
-            task = task_enqueue(task_type="generate_proposal", payload=payload, source=TaskSource.CLI)
+            task = task_enqueue(task_type="generate_proposal", payload=payload, actor=Actor.cli())
             self.stdout.write(f"Queued generate_proposal as task {task.id}.")
             return
         before = Proposal.objects.filter(job_id=options["job_id"]).values_list("current_version", flat=True).first()
@@ -107,7 +107,7 @@ class Command(BaseCommand):
                 feedback=options["feedback"],
                 screening_questions=options["question"],
                 generator=options["generator"],
-                source=TaskSource.CLI,
+                actor=Actor.cli(),
             )
             self.stdout.write(f"Queued update_proposal as task {task.id}; it writes a new version.")
             return
@@ -116,7 +116,7 @@ class Command(BaseCommand):
             feedback=options["feedback"],
             screening_questions=options["question"],
             generator=options["generator"],
-            source=TaskSource.CLI,
+            actor=Actor.cli(),
         )
         self.stdout.write(
             self.style.SUCCESS(f"Proposal {version.proposal_id} regenerated as version {version.number}.")
@@ -125,7 +125,7 @@ class Command(BaseCommand):
 
     def _reopen(self, options):
         proposal = services.proposal_reopen(
-            proposal_id=options["proposal_id"], reason=options["reason"], source=TaskSource.CLI
+            proposal_id=options["proposal_id"], reason=options["reason"], actor=Actor.cli()
         )
         self.stdout.write(
             self.style.SUCCESS(
@@ -137,10 +137,10 @@ class Command(BaseCommand):
     def _batch(self, options):
         payload = {k: options[k] for k in ("limit", "min_score", "generator") if options[k] is not None}
         if options["now"]:
-            progress = services.proposals_batch_generate(**payload, source=TaskSource.CLI)
+            progress = services.proposals_batch_generate(**payload, actor=Actor.cli())
             self.stdout.write(json.dumps(progress, indent=2, default=str))
             return
-        task = task_enqueue(task_type="batch_generate_proposals", payload=payload, source=TaskSource.CLI)
+        task = task_enqueue(task_type="batch_generate_proposals", payload=payload, actor=Actor.cli())
         self.stdout.write(f"Queued batch_generate_proposals as task {task.id}.")
 
     def _list(self, options):
@@ -164,11 +164,11 @@ class Command(BaseCommand):
             self.stdout.write(f"Attachment: {chosen.attachment.title} ({chosen.chosen_by}): {chosen.reason}")
 
     def _approve(self, options):
-        proposal = services.proposal_approve(proposal_id=options["proposal_id"], source=TaskSource.CLI)
+        proposal = services.proposal_approve(proposal_id=options["proposal_id"], actor=Actor.cli())
         self.stdout.write(self.style.SUCCESS(f"Proposal {proposal.id} approved (version {proposal.current_version})."))
 
     def _reject(self, options):
         proposal = services.proposal_reject(
-            proposal_id=options["proposal_id"], feedback=options["feedback"], source=TaskSource.CLI
+            proposal_id=options["proposal_id"], feedback=options["feedback"], actor=Actor.cli()
         )
         self.stdout.write(self.style.SUCCESS(f"Proposal {proposal.id} rejected."))

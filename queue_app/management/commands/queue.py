@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import import_string
 
-from queue_app.errors import ApplicationError
+from core.errors import ApplicationError
 
 # Each entry: an object with add_verbs(subparsers) and handle_<verb>(command, options).
 VERB_GROUPS = [

@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from queue_app.errors import ApplicationError
-from queue_app.models import ApiToken
-from upwork_automation.permissions import token_create, token_revoke, user_roles
+from core.actor import Actor
+from core.errors import ApplicationError
+from core.models import ApiToken
+from core.permissions import token_create, token_revoke, user_roles
 
 
 class Command(BaseCommand):
@@ -49,7 +50,7 @@ class Command(BaseCommand):
         user = self._user(username)
         if verb == "create":
             try:
-                _token, key = token_create(user=user, source="cli", ttl_days=options["days"])
+                _token, key = token_create(user=user, actor=Actor.cli(), ttl_days=options["days"])
             except ApplicationError as error:
                 raise CommandError(error.message) from None
             if not user.is_staff and not user_roles(user):
@@ -58,7 +59,7 @@ class Command(BaseCommand):
                     "--role viewer` (or operator), else every request answers 403."
                 )
             self.stdout.write(key)
-        elif not token_revoke(user=user, source="cli"):
+        elif not token_revoke(user=user, actor=Actor.cli()):
             raise CommandError(f"User '{username}' has no token.")
         else:
             self.stdout.write(f"Revoked the token of {username}.")

@@ -15,7 +15,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from queue_app.errors import ApplicationError
+from core.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
@@ -95,11 +95,6 @@ class ApiBodySizeLimitMiddleware:
 def _too_large_response() -> JsonResponse:
     body = {"error": {"code": "payload_too_large", "message": _too_large_message(), "field_errors": {}}}
     return JsonResponse(body, status=413)
-
-
-def client_ip(request) -> str | None:
-    """The client's address for the audit log: REMOTE_ADDR (the proxy in front must pass the real one)."""
-    return request.META.get("REMOTE_ADDR") or None
 
 
 # --- OpenAPI: the error shape on every operation (drf-spectacular postprocessing hook) ---

@@ -12,9 +12,8 @@ from typing import Any
 from django.db import transaction
 from django.forms.models import model_to_dict
 
-from queue_app.audit import audit_record
-from queue_app.models import TaskSource
-from upwork_automation.api import client_ip
+from core.actor import Actor
+from core.audit import audit_record
 
 # Never copied into an audit row (a changed secret shows as "<changed>").
 SECRET_FIELDS = {"password", "storage_state", "access_token", "refresh_token"}
@@ -45,9 +44,7 @@ def _changes(before: dict | None, after: dict | None) -> tuple[dict | None, dict
     return old, new
 
 
-def model_write_audit(
-    *, obj, verb: str, before: dict | None, after: dict | None, user, source: str, remote_addr=None
-) -> None:
+def model_write_audit(*, obj, verb: str, before: dict | None, after: dict | None, actor: Actor) -> None:
     """One audit row '<object_type>.<verb>' for a create / update / delete of `obj`."""
     object_type = obj._meta.model_name
     before, after = _changes(before, after)
@@ -57,11 +54,9 @@ def model_write_audit(
         action=f"{object_type}.{verb}",
         object_type=object_type,
         object_id=obj.pk,
-        source=source,
-        user=user,
+        actor=actor,
         before=before,
         after=after,
-        remote_addr=remote_addr,
     )
 
 
@@ -81,9 +76,7 @@ class AuditedModelViewSetMixin:
             verb=verb,
             before=before,
             after=None if verb == "delete" else model_snapshot(obj),
-            user=self.request.user,
-            source=TaskSource.API,
-            remote_addr=client_ip(self.request),
+            actor=Actor.from_request(self.request),
         )
 
     def perform_create(self, serializer):
@@ -115,9 +108,7 @@ class AuditedModelAdminMixin:
             verb=verb,
             before=before,
             after=None if verb == "delete" else model_snapshot(obj),
-            user=request.user,
-            source=TaskSource.ADMIN,
-            remote_addr=client_ip(request),
+            actor=Actor.admin(request),
         )
 
     def save_model(self, request, obj, form, change):

@@ -1,6 +1,6 @@
 """Database router: keeps django-rest-knox's own token table out of the database.
 
-Our tokens are queue_app.ApiToken (KNOX_TOKEN_MODEL). knox's migrations would still create its swapped-out
+Our tokens are core.ApiToken (KNOX_TOKEN_MODEL). knox's migrations would still create its swapped-out
 knox_authtoken table, which Django then does not know (a test flush cannot TRUNCATE auth_user past its
 foreign key). Its migrations are recorded as applied and do nothing.
 """

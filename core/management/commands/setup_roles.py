@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from upwork_automation.permissions import OPERATOR, ROLES, VIEWER, role_grant, roles_ensure
+from core.actor import Actor
+from core.permissions import OPERATOR, ROLES, VIEWER, role_grant, roles_ensure
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if bool(options["user"]) != bool(options["role"]):
             raise CommandError("Give --user and --role together, e.g. --user alice --role operator.")
-        groups = roles_ensure(source="cli")
+        groups = roles_ensure(actor=Actor.cli())
         for name, group in groups.items():
             self.stdout.write(f"Role {name}: group with {group.permissions.count()} model permission(s).")
         if options["user"]:
@@ -31,5 +32,5 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"No user '{options['user']}'. Create it first (manage.py createsuperuser or admin)."
                 )
-            role_grant(user=user, role=options["role"], source="cli")
+            role_grant(user=user, role=options["role"], actor=Actor.cli())
             self.stdout.write(self.style.SUCCESS(f"{user.get_username()} now has the {options['role']} role."))

@@ -8,7 +8,8 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from queue_app.models import AuditEntry, TaskSource
+from core.actor import SYSTEM, Actor
+from core.models import AuditEntry
 
 logger = logging.getLogger(__name__)
 
@@ -22,24 +23,28 @@ def audit_entry(
     action: str,
     object_type: str,
     object_id: Any,
-    source: str = TaskSource.SYSTEM,
-    user=None,
+    actor: Actor = SYSTEM,
     before: dict | None = None,
     after: dict | None = None,
-    remote_addr: str | None = None,
+    **legacy: Any,
 ) -> AuditEntry:
-    """An unsaved audit row, for a service that writes it together with its own row."""
-    authenticated = user is not None and getattr(user, "is_authenticated", False)
+    """An unsaved audit row, for a service that writes it together with its own row.
+
+    `legacy` (source, user, remote_addr) is only for queue_app/scheduling.py until its split takes `actor` too.
+    """
+    if legacy:
+        actor = Actor(**{"source": SYSTEM.source, **legacy})
+    user = actor.authenticated_user
     return AuditEntry(
-        actor=user if authenticated else None,
-        actor_name=user.get_username() if authenticated else "system",
-        source=source,
+        actor=user,
+        actor_name=user.get_username() if user is not None else "system",
+        source=actor.source,
         action=action,
         object_type=object_type,
         object_id=str(object_id),
         before=_jsonable(before),
         after=_jsonable(after),
-        remote_addr=remote_addr,
+        remote_addr=actor.remote_addr,
     )
 
 

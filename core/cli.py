@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import import_string
 
-from queue_app.errors import ApplicationError
+from core.errors import ApplicationError
 
 
 def describe(error: ApplicationError) -> str:

@@ -17,16 +17,19 @@ from redis.exceptions import RedisError
 from rest_framework import permissions
 from rest_framework.throttling import UserRateThrottle
 
-from queue_app.errors import ValidationFailed
+from core.actor import SYSTEM, Actor
+from core.errors import ValidationFailed
 
 logger = logging.getLogger(__name__)
+
+CLI = Actor.cli()  # tokens are made at a terminal unless a caller says otherwise
 
 VIEWER = "viewer"
 OPERATOR = "operator"
 ROLES = (VIEWER, OPERATOR)
 
 # Apps whose models the roles cover (those installed are used; later apps join when they land).
-ROLE_APPS = ("queue_app", "jobs", "proposals", "applications")
+ROLE_APPS = ("core", "queue_app", "jobs", "proposals", "applications")
 # Model permissions an operator has beyond viewing: what the admin's actions and forms need.
 OPERATOR_EXTRA_PERMISSIONS = {
     "queue_app": {
@@ -123,7 +126,7 @@ def _role_permissions() -> dict[str, list]:
     return {VIEWER: view, OPERATOR: operate}
 
 
-def roles_ensure(*, refresh: bool = True, source: str = "system") -> dict:
+def roles_ensure(*, refresh: bool = True, actor: Actor = SYSTEM) -> dict:
     """Create the viewer and operator groups if missing and set their model permissions (idempotent).
 
     refresh=False returns existing groups untouched (the quick path for granting a role).
@@ -139,7 +142,7 @@ def roles_ensure(*, refresh: bool = True, source: str = "system") -> dict:
     # Permissions are created after migrate; create them now too, for a fresh or flushed database.
     for app_config in apps.get_app_configs():
         create_permissions(app_config, verbosity=0)
-    from queue_app.audit import audit_record
+    from core.audit import audit_record
 
     groups = {}
     with transaction.atomic():
@@ -153,7 +156,7 @@ def roles_ensure(*, refresh: bool = True, source: str = "system") -> dict:
                     action="role.permissions_set",
                     object_type="group",
                     object_id=group.pk,
-                    source=source,
+                    actor=actor,
                     before={"role": role, "removed": sorted(before - after)},
                     after={"role": role, "added": sorted(after - before)},
                 )
@@ -161,9 +164,9 @@ def roles_ensure(*, refresh: bool = True, source: str = "system") -> dict:
     return groups
 
 
-def role_grant(*, user, role: str, actor=None, source: str = "system", remote_addr: str | None = None) -> None:
+def role_grant(*, user, role: str, actor: Actor = SYSTEM) -> None:
     """Give a user a role (creating the groups when needed); the other role is taken away. Audited."""
-    from queue_app.audit import audit_record
+    from core.audit import audit_record
 
     if role not in ROLES:
         raise ValueError(f"Unknown role '{role}'; use one of: {', '.join(ROLES)}.")
@@ -176,11 +179,9 @@ def role_grant(*, user, role: str, actor=None, source: str = "system", remote_ad
             action="user.role_grant",
             object_type="user",
             object_id=user.pk,
-            source=source,
-            user=actor,
+            actor=actor,
             before={"username": user.get_username(), "roles": before},
             after={"username": user.get_username(), "roles": [role]},
-            remote_addr=remote_addr,
         )
     if hasattr(user, "_api_roles"):
         del user._api_roles
@@ -244,7 +245,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class ApiTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "upwork_automation.permissions.ApiTokenAuthentication"
+    target_class = "core.permissions.ApiTokenAuthentication"
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):
@@ -260,11 +261,11 @@ def _token_view(token) -> dict:
     return {"user": token.user.get_username(), "key_prefix": token.token_key, "expires_at": token.expiry}
 
 
-def token_create(*, user, source: str = "cli", actor=None, ttl_days: int | None = None, remote_addr: str | None = None):
+def token_create(*, user, actor: Actor = CLI, ttl_days: int | None = None):
     """Give the user an API token: (the token row, its key). The key is returned here only; the database keeps
     its digest. Refused if the user has one (revoke it first, so an old key never lingers)."""
-    from queue_app.audit import audit_record
-    from queue_app.models import ApiToken
+    from core.audit import audit_record
+    from core.models import ApiToken
 
     days = settings.API_TOKEN_TTL_DAYS if ttl_days is None else ttl_days
     if days <= 0:
@@ -281,18 +282,16 @@ def token_create(*, user, source: str = "cli", actor=None, ttl_days: int | None 
             action="token.create",
             object_type="token",
             object_id=user.pk,
-            source=source,
-            user=actor,
+            actor=actor,
             after=_token_view(token),
-            remote_addr=remote_addr,
         )
     return token, key
 
 
-def token_revoke(*, user, source: str = "cli", actor=None, remote_addr: str | None = None) -> bool:
+def token_revoke(*, user, actor: Actor = CLI) -> bool:
     """Delete the user's API token(s); False if there was none."""
-    from queue_app.audit import audit_record
-    from queue_app.models import ApiToken
+    from core.audit import audit_record
+    from core.models import ApiToken
 
     with transaction.atomic():
         tokens = list(ApiToken.objects.select_for_update().filter(user=user).select_related("user"))
@@ -303,9 +302,7 @@ def token_revoke(*, user, source: str = "cli", actor=None, remote_addr: str | No
                 action="token.revoke",
                 object_type="token",
                 object_id=user.pk,
-                source=source,
-                user=actor,
+                actor=actor,
                 before=before,
-                remote_addr=remote_addr,
             )
     return bool(tokens)
