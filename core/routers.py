@@ -2,7 +2,9 @@
 
 Our tokens are core.ApiToken (KNOX_TOKEN_MODEL). knox's migrations would still create its swapped-out
 knox_authtoken table, which Django then does not know (a test flush cannot TRUNCATE auth_user past its
-foreign key). Its migrations are recorded as applied and do nothing.
+foreign key). Its migrations are recorded as applied and do nothing; settings.MIGRATION_MODULES now turns them off
+altogether (their first one depends on the token model's app, which moved from queue_app to core), so this router is
+a second guard.
 """
 
 from __future__ import annotations
