@@ -143,3 +143,16 @@ def test_the_actor_check_leaves_the_discovery_source_alone():
 def test_the_services_not_yet_on_actor_are_named_here(path):
     """When queue_app/scheduling.py takes `actor`, drop it from NOT_YET and add it to service_modules()."""
     assert actor_parts_taken(ROOT / path), f"{path} takes `actor` now: move it from NOT_YET into the check"
+
+
+def test_only_the_actor_reads_the_client_address():
+    """Views, admins and commands build the actor with Actor.from_request / .admin / .cli, not by hand."""
+    readers = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for app in ("core", *PROJECT_APPS)
+        for path in _modules_of(app)
+        if path != ROOT / "core" / "actor.py" and "settings" not in path.parts
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "REMOTE_ADDR" in line or "client_ip(" in line
+    ]
+    assert readers == []
