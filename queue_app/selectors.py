@@ -20,10 +20,8 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Worker
-from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
-from queue_app import metrics, transport
+from queue_app import metrics, rq_adapter, transport
 from queue_app.models import MetricSnapshot, Task, TaskStatus
 
 UNFINISHED_STATUSES = [
@@ -135,20 +133,15 @@ def redis_queue_depths(conn: Redis | None = None) -> dict[str, dict]:
     """
     conn = conn or transport.get_connection()
     queues = [
-        (priority, queue) for priority in settings.TASK_PRIORITIES for queue in transport.priority_queues(priority)
+        (priority, name) for priority in settings.TASK_PRIORITIES for name in transport.priority_queue_names(priority)
     ]
-    with conn.pipeline(transaction=False) as pipe:
-        for _, queue in queues:
-            pipe.llen(queue.key)
-            pipe.zcard(ScheduledJobRegistry(queue.name, connection=conn).key)
-            pipe.zcard(StartedJobRegistry(queue.name, connection=conn).key)
-        replies = pipe.execute()
+    counts = rq_adapter.queue_counts([name for _, name in queues], conn)
     depths = {
         priority: {"queued": 0, "scheduled": 0, "started": 0, "queues": {}} for priority in settings.TASK_PRIORITIES
     }
-    for index, (priority, queue) in enumerate(queues):
-        figures = dict(zip(("queued", "scheduled", "started"), replies[3 * index : 3 * index + 3], strict=True))
-        depths[priority]["queues"][queue.name] = figures
+    for (priority, name), replies in zip(queues, counts, strict=True):
+        figures = dict(zip(("queued", "scheduled", "started"), replies, strict=True))
+        depths[priority]["queues"][name] = figures
         for place, count in figures.items():
             depths[priority][place] += count
     return depths
@@ -159,21 +152,21 @@ def live_workers(conn: Redis | None = None, *, now: datetime | None = None) -> l
     conn = conn or transport.get_connection()
     now = now or timezone.now()
     workers = []
-    for worker in Worker.all(connection=conn):
+    for worker in rq_adapter.workers(conn):
         heartbeat = worker.last_heartbeat
         if heartbeat is not None and timezone.is_naive(heartbeat):
             heartbeat = heartbeat.replace(tzinfo=UTC)
         workers.append(
             {
                 "name": worker.name,
-                "state": worker.get_state() if worker.get_state() != "?" else "unknown",
-                "queues": worker.queue_names(),
+                "state": worker.state if worker.state != "?" else "unknown",
+                "queues": worker.queues,
                 "pid": worker.pid,
                 "hostname": worker.hostname,
                 "birth_date": worker.birth_date.isoformat() if worker.birth_date else None,
                 "last_heartbeat": heartbeat.isoformat() if heartbeat else None,
                 "heartbeat_age_seconds": round((now - heartbeat).total_seconds(), 1) if heartbeat else None,
-                "current_task_id": worker.get_current_job_id(),
+                "current_task_id": worker.current_job_id,
                 "current_task_type": None,
                 "successful_job_count": worker.successful_job_count,
                 "failed_job_count": worker.failed_job_count,
