@@ -11,7 +11,9 @@ Counting over a million task rows on every page view is what this module avoids:
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -21,8 +23,9 @@ from django.utils import timezone
 from redis import Redis
 from redis.exceptions import RedisError
 
-from queue_app import metrics, rq_adapter, transport
-from queue_app.models import MetricSnapshot, Task, TaskStatus
+from queue_app import metrics, registry, rq_adapter, transport
+from queue_app.errors import NotFound
+from queue_app.models import MetricSnapshot, ScheduledTask, Task, TaskStatus
 
 UNFINISHED_STATUSES = [
     TaskStatus.PENDING,
@@ -398,7 +401,34 @@ def task_type_known(name: str) -> bool:
     return name in known_task_types() or Task.objects.filter(task_type=name).exists()
 
 
+# --- Schedules ------------------------------------------------------------------
+
+
+def schedule_get(*, schedule_id: Any = None, name: str | None = None) -> ScheduledTask:
+    """A schedule by name or id, with its last task; NotFound names the command that lists them."""
+    try:
+        if name is not None:
+            return ScheduledTask.objects.select_related("last_task").get(name=name)
+        return ScheduledTask.objects.select_related("last_task").get(pk=int(schedule_id))
+    except (ValueError, TypeError, ScheduledTask.DoesNotExist):
+        what = f"named '{name}'" if name is not None else f"with id '{schedule_id}'"
+        raise NotFound(f"No schedule {what}. `manage.py queue scheduled list` shows them.") from None
+
+
+def default_schedules() -> list[registry.DefaultSchedule]:
+    """The default schedules the apps declared, business hours and days filled in from settings."""
+    start, end = settings.BUSINESS_HOURS_START, settings.BUSINESS_HOURS_END
+    hours = f"{start}-{end - 1}" if end - 1 > start else str(start)
+    return [
+        replace(default, cron_expression=default.cron_expression.format(hours=hours, days=settings.BUSINESS_DAYS))
+        if default.business_hours
+        else default
+        for default in registry.default_schedules()
+    ]
+
+
 __all__ = [
+    "default_schedules",
     "finished_since",
     "finished_totals",
     "known_task_types",
@@ -406,6 +436,7 @@ __all__ = [
     "overall_performance",
     "queue_stats",
     "redis_queue_depths",
+    "schedule_get",
     "snapshot_history",
     "task_type_known",
     "type_analysis",

@@ -46,6 +46,7 @@ if [ "${RQ_NEXT_INSTALL:-1}" != "0" ]; then
 fi
 export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
 FOUND=$("$PY" -c 'import rq; print(rq.__version__)' 2>&1 | tail -n 1)
+FROM=$("$PY" -c 'import os, rq; print(os.path.dirname(rq.__file__))' 2>&1 | tail -n 1)
 DEPS=$("$PY" - <<'EOF' 2>/dev/null
 from importlib.metadata import PackageNotFoundError, distribution, version
 
@@ -67,7 +68,7 @@ print("; ".join(unmet))
 EOF
 )
 
-echo "running $TESTS against RQ $FOUND"
+echo "running $TESTS against RQ $FOUND ($FROM)"
 "$PY" scripts/devservices.py test -n "${TEST_WORKERS:-0}" $TESTS -q -p no:cacheprovider \
     --junitxml="$WORK/report.xml" >"$WORK/pytest.log" 2>&1
 RC=$?
