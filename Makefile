@@ -9,7 +9,7 @@ ARGS ?=
 # `make test TEST_WORKERS=0` runs in one process.
 TEST_WORKERS ?= 3
 
-.PHONY: help venv run demo test lint format lock bench schemathesis migrate admin check-deploy compose-config clean-data
+.PHONY: help venv run demo test rq-next lint format lock bench schemathesis migrate admin check-deploy compose-config clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ test: venv ## Run the test suite (finds or installs Chromium; its own test datab
 	@rc=0; $(PY) scripts/devservices.py test -n $(TEST_WORKERS) $(ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5) — that is a failure here." >&2; fi; \
 	exit $$rc
+
+rq-next: venv ## Report-only: the queue tests against the newest RQ on PyPI (never fails; not part of `make test`)
+	@PYTHON=$(PY) bash scripts/rq_upgrade_check.sh
 
 lock: venv ## Regenerate requirements.txt and requirements-dev.txt from pyproject.toml (uv pip compile)
 	$(VENV)/bin/uv pip compile pyproject.toml -o requirements.txt --python-version 3.11 --no-emit-index-url $(ARGS)

@@ -19,9 +19,9 @@ class QueueAppConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from queue_app import registry, rq_compat, tasks
+        from queue_app import registry, rq_adapter, tasks
 
-        rq_compat.install()
+        rq_adapter.install()
         post_migrate.connect(_ensure_switches, sender=self)
 
         # Families: each has its own queues (one per priority) and limits across all workers. The domain

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import resource
 import time
@@ -16,10 +15,9 @@ from datetime import datetime, timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
-from rq import Retry, get_current_job
 
 from core.errors import PermanentTaskError
-from queue_app import lifecycle, limits, registry, transport
+from queue_app import lifecycle, limits, registry, rq_adapter, transport
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +26,7 @@ logger = logging.getLogger(__name__)
 class StartPhase:
     """What the start of one delivery decided: run (with the row's data), wait (a limit), or skip."""
 
-    retry: Retry | None = None  # over a limit: put back with this delay
+    retry: rq_adapter.Retry | None = None  # over a limit: put back with this delay
     row: tuple | None = None  # started: (task_type, payload, attempt, max_retries)
     checks: list = field(default_factory=list)  # limit slots held while it runs
     pending: Future | None = None  # the start statement, sent but not yet answered
@@ -182,7 +180,7 @@ def run_task(task_id: str, task_type_name: str | None = None):
     Over a concurrency or rate limit, the task is put back with a delay (RQ's Retry return
     value) instead of starting; its row says why it waits.
     """
-    job = get_current_job()
+    job = rq_adapter.current_job()
     channel: HorseChannel | None = getattr(job, "horse_channel", None)
     phase = channel.take_early_start(task_id) if channel is not None else None
     if phase is not None and phase.pending is not None:
@@ -212,7 +210,7 @@ def _begin_start(task_id: str, task_type_name: str | None, job, worker_name: str
         if denied is not None:
             run_at = timezone.now() + timedelta(seconds=denied.wait_seconds)
             lifecycle.wait(task_id, run_at=run_at, reason=denied.reason)
-            return StartPhase(retry=Retry(max=10**9, interval=max(1, math.ceil(denied.wait_seconds))))
+            return StartPhase(retry=rq_adapter.retry_later(denied.wait_seconds))
     pending = lifecycle.start(task_id, worker_name=worker_name, now=timezone.now(), writer=writer)
     return StartPhase(checks=checks, pending=pending)
 

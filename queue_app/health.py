@@ -14,9 +14,8 @@ from django.db.utils import DatabaseError
 from django.utils import timezone
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Worker
 
-from queue_app import selectors, transport
+from queue_app import rq_adapter, selectors, transport
 
 logger = logging.getLogger(__name__)
 
@@ -202,14 +201,14 @@ def _bare_workers(conn: Redis, now: datetime) -> list[dict]:
     return [
         {
             "name": worker.name,
-            "state": worker.get_state(),
+            "state": worker.state,
             "last_heartbeat": worker.last_heartbeat.isoformat() if worker.last_heartbeat else None,
             "heartbeat_age_seconds": (
                 round((now - worker.last_heartbeat).total_seconds(), 1) if worker.last_heartbeat else None
             ),
-            "current_task_id": worker.get_current_job_id(),
+            "current_task_id": worker.current_job_id,
         }
-        for worker in Worker.all(connection=conn)
+        for worker in rq_adapter.workers(conn)
     ]
 
 

@@ -11,12 +11,13 @@ import random
 import socket
 import time
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from django.conf import settings
 
 from queue_app import registry, transport
 
-WINDOWS = {"s": 1, "m": 60, "h": 3600}
+WINDOWS = MappingProxyType({"s": 1, "m": 60, "h": 3600})  # seconds per rate-limit unit (read-only)
 
 # KEYS: for each check one key. ARGV: now, member, then per check: kind, limit, window_or_lease.
 # All checks pass or nothing is taken. Returns {0, reason_index, wait_seconds} or {1}.

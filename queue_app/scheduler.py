@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils import timezone
-from django_rq.queues import DjangoScheduler
 from redis.exceptions import RedisError
 
 from queue_app import maintenance, scheduling
+from queue_app.rq_adapter import SchedulerBase
 
 logger = logging.getLogger(__name__)  # queue_app.scheduler: stdout and LOG_DIR/scheduler.log
 
@@ -29,7 +29,7 @@ def schedule_job_id(schedule_id: int) -> str:
     return f"{SCHEDULE_JOB_PREFIX}{schedule_id}"
 
 
-class ScheduleScheduler(DjangoScheduler):
+class ScheduleScheduler(SchedulerBase):
     """rq-scheduler's Scheduler, firing ScheduledTask rows (settings.RQ['SCHEDULER_CLASS']).
 
     Each enabled schedule is a cron job in rq-scheduler's sorted set whose score is the row's

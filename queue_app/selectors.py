@@ -11,7 +11,9 @@ Counting over a million task rows on every page view is what this module avoids:
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -20,11 +22,10 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Worker
-from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
-from queue_app import metrics, transport
-from queue_app.models import MetricSnapshot, Task, TaskStatus
+from core.errors import NotFound
+from queue_app import metrics, registry, rq_adapter, transport
+from queue_app.models import MetricSnapshot, ScheduledTask, Task, TaskStatus
 
 UNFINISHED_STATUSES = [
     TaskStatus.PENDING,
@@ -135,20 +136,15 @@ def redis_queue_depths(conn: Redis | None = None) -> dict[str, dict]:
     """
     conn = conn or transport.get_connection()
     queues = [
-        (priority, queue) for priority in settings.TASK_PRIORITIES for queue in transport.priority_queues(priority)
+        (priority, name) for priority in settings.TASK_PRIORITIES for name in transport.priority_queue_names(priority)
     ]
-    with conn.pipeline(transaction=False) as pipe:
-        for _, queue in queues:
-            pipe.llen(queue.key)
-            pipe.zcard(ScheduledJobRegistry(queue.name, connection=conn).key)
-            pipe.zcard(StartedJobRegistry(queue.name, connection=conn).key)
-        replies = pipe.execute()
+    counts = rq_adapter.queue_counts([name for _, name in queues], conn)
     depths = {
         priority: {"queued": 0, "scheduled": 0, "started": 0, "queues": {}} for priority in settings.TASK_PRIORITIES
     }
-    for index, (priority, queue) in enumerate(queues):
-        figures = dict(zip(("queued", "scheduled", "started"), replies[3 * index : 3 * index + 3], strict=True))
-        depths[priority]["queues"][queue.name] = figures
+    for (priority, name), replies in zip(queues, counts, strict=True):
+        figures = dict(zip(("queued", "scheduled", "started"), replies, strict=True))
+        depths[priority]["queues"][name] = figures
         for place, count in figures.items():
             depths[priority][place] += count
     return depths
@@ -159,21 +155,21 @@ def live_workers(conn: Redis | None = None, *, now: datetime | None = None) -> l
     conn = conn or transport.get_connection()
     now = now or timezone.now()
     workers = []
-    for worker in Worker.all(connection=conn):
+    for worker in rq_adapter.workers(conn):
         heartbeat = worker.last_heartbeat
         if heartbeat is not None and timezone.is_naive(heartbeat):
             heartbeat = heartbeat.replace(tzinfo=UTC)
         workers.append(
             {
                 "name": worker.name,
-                "state": worker.get_state() if worker.get_state() != "?" else "unknown",
-                "queues": worker.queue_names(),
+                "state": worker.state if worker.state != "?" else "unknown",
+                "queues": worker.queues,
                 "pid": worker.pid,
                 "hostname": worker.hostname,
                 "birth_date": worker.birth_date.isoformat() if worker.birth_date else None,
                 "last_heartbeat": heartbeat.isoformat() if heartbeat else None,
                 "heartbeat_age_seconds": round((now - heartbeat).total_seconds(), 1) if heartbeat else None,
-                "current_task_id": worker.get_current_job_id(),
+                "current_task_id": worker.current_job_id,
                 "current_task_type": None,
                 "successful_job_count": worker.successful_job_count,
                 "failed_job_count": worker.failed_job_count,
@@ -405,7 +401,34 @@ def task_type_known(name: str) -> bool:
     return name in known_task_types() or Task.objects.filter(task_type=name).exists()
 
 
+# --- Schedules ------------------------------------------------------------------
+
+
+def schedule_get(*, schedule_id: Any = None, name: str | None = None) -> ScheduledTask:
+    """A schedule by name or id, with its last task; NotFound names the command that lists them."""
+    try:
+        if name is not None:
+            return ScheduledTask.objects.select_related("last_task").get(name=name)
+        return ScheduledTask.objects.select_related("last_task").get(pk=int(schedule_id))
+    except (ValueError, TypeError, ScheduledTask.DoesNotExist):
+        what = f"named '{name}'" if name is not None else f"with id '{schedule_id}'"
+        raise NotFound(f"No schedule {what}. `manage.py queue scheduled list` shows them.") from None
+
+
+def default_schedules() -> list[registry.DefaultSchedule]:
+    """The default schedules the apps declared, business hours and days filled in from settings."""
+    start, end = settings.BUSINESS_HOURS_START, settings.BUSINESS_HOURS_END
+    hours = f"{start}-{end - 1}" if end - 1 > start else str(start)
+    return [
+        replace(default, cron_expression=default.cron_expression.format(hours=hours, days=settings.BUSINESS_DAYS))
+        if default.business_hours
+        else default
+        for default in registry.default_schedules()
+    ]
+
+
 __all__ = [
+    "default_schedules",
     "finished_since",
     "finished_totals",
     "known_task_types",
@@ -413,6 +436,7 @@ __all__ = [
     "overall_performance",
     "queue_stats",
     "redis_queue_depths",
+    "schedule_get",
     "snapshot_history",
     "task_type_known",
     "type_analysis",

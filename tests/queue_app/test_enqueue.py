@@ -82,7 +82,7 @@ def test_rq_resolves_each_serializer_once_and_still_refuses_a_bad_one():
     import rq.queue
     from rq.serializers import DefaultSerializer, JSONSerializer
 
-    from queue_app import rq_compat
+    from queue_app.rq_adapter import serializers as rq_compat
 
     assert rq.job.resolve_serializer is rq_compat.resolve_serializer
     assert rq.queue.resolve_serializer is rq_compat.resolve_serializer

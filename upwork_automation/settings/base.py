@@ -141,7 +141,7 @@ RQ = {
     "COMMIT_MODE": "auto",
     "WORKER_CLASS": env("WORKER_CLASS", default="queue_app.worker.TaskWorker"),
     # No callbacks or webhooks from Redis (docs/security.md).
-    "JOB_CLASS": "queue_app.transport.TaskJob",
+    "JOB_CLASS": "queue_app.rq_adapter.TaskJob",
     # `manage.py rqscheduler` fires ScheduledTask rows (queue_app/scheduler.py).
     "SCHEDULER_CLASS": "queue_app.scheduler.ScheduleScheduler",
 }
@@ -173,7 +173,7 @@ RECONCILE_INTERVAL = env.int("RECONCILE_INTERVAL", default=30)
 RECONCILE_GRACE_SECONDS = env.int("RECONCILE_GRACE_SECONDS", default=10)
 WORKER_REDIS_MAX_BACKOFF = env.int("WORKER_REDIS_MAX_BACKOFF", default=8)
 # RQ job functions (dotted paths) the task workers run beside the task runner; every other job in
-# Redis is refused (queue_app.transport.job_refusal). Empty in production; bench/throughput.py
+# Redis is refused (queue_app.rq_adapter.job_refusal). Empty in production; bench/throughput.py
 # sets it for its bare-RQ baseline on our worker classes.
 WORKER_EXTRA_JOB_FUNCTIONS = env.list("WORKER_EXTRA_JOB_FUNCTIONS", default=[])
 # Specialized workers (queue_app/registry.py families, queue_app/limits.py).

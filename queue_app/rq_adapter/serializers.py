@@ -1,15 +1,14 @@
-"""What this project changes in RQ 3.0 at start-up (AppConfig.ready): what, why, which test proves it.
+"""Patch 1 of the adapter (see queue_app/rq_adapter/__init__.py): RQ's serializer resolution.
 
 1. Every serializer RQ resolves is answered once per serializer. RQ resolves one each time it
    builds a Job, Queue, registry or Result (about six times per job a worker runs) and checks it
    with `isinstance(serializer, Serializer)`, a runtime-checkable Protocol: 20 µs per call before
    Python 3.12, 5 to 10 % of a bulk enqueue.
-   Test: tests/queue_app/test_enqueue.py::test_rq_resolves_each_serializer_once_and_still_refuses_a_bad_one
 2. RQ's default serializer (pickle), by any of its names, resolves to JobSerializer (JSON). Redis
    is not trusted: whoever can write to it must not run code in a process that reads a job. RQ
    loads a job's data, meta and result with the serializer as soon as it reads them, whoever asks:
    `Job.fetch(id)` with no serializer, rq-scheduler, `rqworker`'s `--serializer` default, a
-   queue from RQ_QUEUES. Test: tests/queue_app/test_job_security.py
+   queue from RQ_QUEUES.
 """
 
 from __future__ import annotations
