@@ -360,6 +360,7 @@ class OutcomeRunAdmin(admin.ModelAdmin):
         "connects_refunded",
         "stop_reason",
         "error",
+        "screenshot",
     ]
     fields = readonly_fields
 

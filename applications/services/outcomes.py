@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
@@ -163,6 +164,7 @@ def _read_browser(run, tracked, tally, read, errors, *, source: str) -> None:
         # What the pages before the wall showed is true and kept; nothing is guessed about the rest.
         _record_states(run, tracked, stop.partial, tally, kind_source=OutcomeSource.BROWSER, source=source)
         _mark_session(session.id, stop)
+        _save_stop_shot(run, stop)
         _finish(run, OutcomeRunStatus.STOPPED, tally, stop_reason=stop.reason, error=stop.message)
         logger.warning("Outcome run %s stopped: %s: %s", run.id, stop.reason, stop.message)
         raise OutcomeTrackingStopped(
@@ -173,6 +175,13 @@ def _read_browser(run, tracked, tally, read, errors, *, source: str) -> None:
         ) from None
     _record_states(run, tracked, result.states, tally, kind_source=OutcomeSource.BROWSER, source=source)
     read.append(OutcomeSource.BROWSER)
+
+
+def _save_stop_shot(run: OutcomeRun, stop: browser.BrowserStop) -> None:
+    """The page that stopped the run, kept as evidence on the run (like a submission's attention screenshot)."""
+    shot = next((s for s in reversed(stop.shots) if s.kind == "attention"), None)
+    if shot is not None:
+        run.screenshot.save(f"outcome-run-{run.id}-{shot.kind}.png", ContentFile(shot.png), save=False)
 
 
 def _record_states(
@@ -196,7 +205,12 @@ def _record_states(
             connects_spent=state.connects_spent,
             connects_refunded=state.connects_refunded,
             event_source=kind_source,
-            detail={"run": run.id, "status": state.status, "reference": state.reference},
+            detail={
+                "run": run.id,
+                "status": state.status,
+                "reference": state.reference,
+                **({"connects_refunded": state.connects_refunded} if state.connects_refunded else {}),
+            },
             source=source,
         )
         tally.events += recorded

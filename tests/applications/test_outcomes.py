@@ -175,6 +175,7 @@ def test_a_captcha_during_tracking_stops_it_cleanly(sandbox, browser_session):
     run = OutcomeRun.objects.get()
     assert (run.status, run.stop_reason) == (OutcomeRunStatus.STOPPED, "captcha")
     assert run.finished_at is not None and run.events_recorded == 2
+    assert run.screenshot and run.screenshot.read(8) == b"\x89PNG\r\n\x1a\n"  # the CAPTCHA page, as evidence
     # Page 1's rows are recorded; page 2's are not, and nothing is guessed for them (no no_response either,
     # although they were sent 30 days ago).
     states = [(a.outcome, a.outcome_events.count()) for a in Application.objects.order_by("submitted_at", "id")]
