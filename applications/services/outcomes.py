@@ -33,9 +33,9 @@ from applications.models import (
 )
 from applications.outcome_sources import ProposalState, api_read_proposals
 from applications.services.evidence import _mark_session
+from core import transitions
 from core.actor import SYSTEM, Actor
 from core.errors import ApplicationError, ValidationFailed
-from upwork_automation import transitions
 
 logger = logging.getLogger(__name__)
 
