@@ -193,3 +193,27 @@ def test_kill_9_mid_batch_every_task_completes_once_within_60_seconds(processes,
     for task_id in stranded:
         assert Task.objects.get(id=task_id).status == TaskStatus.COMPLETED
     assert max(Task.objects.values_list("attempts", flat=True)) <= 2
+
+
+def test_a_pool_asks_for_batch_workers_with_a_third_field():
+    import pytest
+    from django.core.management.base import CommandError
+
+    from queue_app.management.commands.run_workers import parse_pools, pool_batch
+
+    spec = "discovery:1:batch, proposals+system:2:batch64, applications:1"
+    assert [pool[:3] for pool in parse_pools(spec, 3)][1] == ("proposals+system", ["proposals", "system"], 2)
+    assert pool_batch(spec) == {"discovery": None, "proposals+system": 64}
+    with pytest.raises(CommandError, match="batch size"):
+        pool_batch("discovery:1:batchX")
+
+
+def test_run_workers_starts_batch_workers_for_a_batch_pool(processes):
+    from queue_app.models import WorkerProcess
+
+    processes.start("run_workers", "--pools", "all:1:batch8", "--grace", "1", name="run_workers")
+    wait_for(WorkerProcess.objects.exists, timeout=60, message="a worker registered")
+    tasks = services.task_enqueue_many(requests=[services.EnqueueRequest(task_type="noop") for _ in range(10)])
+    wait_for(_all_final(10), timeout=60, message="tasks done")
+    assert set(WorkerProcess.objects.values_list("worker_class", flat=True)) == {"TaskBatchWorker"}
+    assert {_status(task) for task in tasks} == {TaskStatus.COMPLETED}
