@@ -17,8 +17,12 @@ django.setup()
 
 app = Celery("bench")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Celery's Django fixup closes every database connection after each task unless told to reuse
+# them; the product's workers keep theirs, so the peer does too (CONN_MAX_AGE still applies).
+app.conf["CELERY_DB_REUSE_MAX"] = 10**9
 
 DONE_KEY = "bench:celery:done"
+START_KEY = "bench:celery:start"
 
 
 @app.task(name="bench.noop_results")
@@ -32,8 +36,8 @@ def noop_ignored():
 
 
 @app.task(name="bench.marker", ignore_result=True)
-def marker():
-    """Enqueued after a run's tasks: the solo worker takes them in order, so this one runs last."""
+def marker(key: str = DONE_KEY):
+    """Enqueued before and after a run's tasks: the solo worker takes them in order."""
     from queue_app.transport import get_connection
 
-    get_connection().set(DONE_KEY, repr(time.time()))
+    get_connection().set(key, repr(time.time()))

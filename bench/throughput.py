@@ -364,11 +364,9 @@ def _celery_producer():
 
 
 def start_celery_worker() -> subprocess.Popen:
-    """One Celery solo worker (bench/celery_app.py), ready when it has run a first marker task."""
-    from queue_app.transport import get_connection
-
+    """One Celery solo worker (bench/celery_app.py)."""
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.celery_settings")
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -393,30 +391,27 @@ def start_celery_worker() -> subprocess.Popen:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    connection = get_connection()
-    _celery_producer().send_task("bench.marker", queue=CELERY_QUEUE)
-    wait_until(lambda: connection.exists("bench:celery:done"), timeout=60)
-    connection.delete("bench:celery:done")
-    return proc
 
 
 def run_celery(n: int, *, results: bool) -> float:
-    """Celery solo: N no-op tasks sent one by one over one producer connection, then a marker task;
-    first send -> the marker's run (the solo worker runs them in order)."""
+    """Celery solo: a start marker, N no-op tasks and an end marker are queued first (Celery has
+    no pipelined bulk send, and a producer sending one by one would starve the worker), then the
+    worker starts; start marker's run -> end marker's run (the solo worker runs them in order)."""
     from queue_app.transport import get_connection
 
     reset()
+    connection = get_connection()
+    app = _celery_producer()
+    name = "bench.noop_results" if results else "bench.noop_ignored"
+    with app.producer_or_acquire() as producer:
+        app.send_task("bench.marker", args=("bench:celery:start",), queue=CELERY_QUEUE, producer=producer)
+        for _ in range(n):
+            app.send_task(name, queue=CELERY_QUEUE, producer=producer)
+        app.send_task("bench.marker", args=("bench:celery:done",), queue=CELERY_QUEUE, producer=producer)
     proc = start_celery_worker()
     try:
-        connection = get_connection()
-        app = _celery_producer()
-        name = "bench.noop_results" if results else "bench.noop_ignored"
-        started = time.time()
-        with app.producer_or_acquire() as producer:
-            for _ in range(n):
-                app.send_task(name, queue=CELERY_QUEUE, producer=producer)
-            app.send_task("bench.marker", queue=CELERY_QUEUE, producer=producer)
         wait_until(lambda: connection.exists("bench:celery:done"), interval=0.05)
+        started = float(connection.get("bench:celery:start"))
         ended = float(connection.get("bench:celery:done"))
         if results:
             from django.db import connection as db

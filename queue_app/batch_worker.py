@@ -331,10 +331,12 @@ class TaskBatchWorker(TaskSimpleWorker):
         if not done and not idle:
             return
         with self.connection.pipeline() as pipe:
+            if done:  # the worker's counters, as RQ's per-job increments add up, once per batch
+                pipe.hincrby(self.key, "successful_job_count", len(done))
+                working = sum((run.job.ended_at - run.job.started_at).total_seconds() for run in done)
+                pipe.hincrbyfloat(self.key, "total_working_time", working)
             for run in done:
                 job, execution = run.job, run.execution
-                self.increment_successful_job_count(pipeline=pipe)
-                self.increment_total_working_time(job.ended_at - job.started_at, pipe)
                 result_ttl = job.get_result_ttl(self.default_result_ttl)
                 if result_ttl != 0:
                     job._handle_success(
