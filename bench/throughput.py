@@ -585,11 +585,9 @@ def _main(args) -> None:
             import json
 
             ratios = {key: statistics.median(values) for key, values in peers["ratios"].items()}
-            print(
-                json.dumps(
-                    {**peers["medians"], "ratios_to_raw_rq": ratios, "batch_cpu_per_task": peers["cpu"], **extra}
-                )
-            )
+            figures = {**peers["medians"], "ratios_to_raw_rq": ratios, "batch_cpu_per_task": peers["cpu"], **extra}
+            figures["rounds"] = peers["rounds"]  # each run's tasks/s, in round order
+            print(json.dumps(figures))
             return
         print(
             f"# Queue peers — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
