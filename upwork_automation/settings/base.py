@@ -180,6 +180,8 @@ WORKER_EXTRA_JOB_FUNCTIONS = env.list("WORKER_EXTRA_JOB_FUNCTIONS", default=[])
 # WORKER_POOLS: which worker processes run_workers starts, e.g. "discovery:1,proposals:2,applications+system:1";
 # empty means WORKER_CONCURRENCY workers serving every family.
 WORKER_POOLS = env("WORKER_POOLS", default="")
+# queue_app.batch_worker.TaskBatchWorker: the most tasks one worker cycle takes from a queue.
+WORKER_BATCH_SIZE = env.int("WORKER_BATCH_SIZE", default=32)
 WORKER_SHUTDOWN_GRACE = env.float("WORKER_SHUTDOWN_GRACE", default=30.0)
 TASK_FAMILIES_EXTRA = env.list("TASK_FAMILIES_EXTRA", default=[])
 DISCOVERY_PER_HOST_CONCURRENCY = env.int("DISCOVERY_PER_HOST_CONCURRENCY", default=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -42,6 +43,7 @@ def parse_pools(spec: str, default_count: int) -> list[tuple[str, list[str], int
     pools = []
     for part in spec.split(","):
         label, _, count_text = part.strip().partition(":")
+        count_text = count_text.partition(":")[0]  # a third field is the pool's worker kind (pool_batch)
         names = [name.strip() for name in label.split("+") if name.strip()]
         unknown = [name for name in names if name not in known and name != "all"]
         if not names or unknown:
@@ -58,6 +60,30 @@ def parse_pools(spec: str, default_count: int) -> list[tuple[str, list[str], int
         queues = list(settings.TASK_PRIORITIES) if "all" in names else names
         pools.append(("+".join(names), queues, count))
     return pools
+
+
+BATCH_WORKER_CLASS = "queue_app.batch_worker.TaskBatchWorker"
+
+
+def pool_batch(spec: str) -> dict[str, int | None]:
+    """Pools whose third field asks for the batch worker: 'discovery:1:batch' or 'discovery:1:batch64'.
+
+    Returns {label: batch size (None: WORKER_BATCH_SIZE)}. Raises CommandError on a bad value.
+    """
+    batches: dict[str, int | None] = {}
+    for part in spec.split(",") if spec.strip() else []:
+        fields = part.strip().split(":")
+        if len(fields) < 3 or not fields[2].strip().startswith("batch"):
+            continue
+        label = "+".join(name.strip() for name in fields[0].split("+") if name.strip())
+        size_text = fields[2].strip().removeprefix("batch")
+        if size_text and (not size_text.isdigit() or int(size_text) < 1):
+            raise CommandError(
+                f"Worker pool '{part.strip()}': 'batch' may be followed by the batch size, a whole number "
+                "of 1 or more (e.g. 'discovery:1:batch64')."
+            )
+        batches[label] = int(size_text) if size_text else None
+    return batches
 
 
 class Command(BaseCommand):
@@ -85,6 +111,15 @@ class Command(BaseCommand):
         if not slots:
             raise CommandError("The worker set is empty: give at least one pool a count of 1 or more.")
         extra = ["--worker-class", options["worker_class"]] if options.get("worker_class") else []
+        batches = pool_batch(options["pools"] if options["pools"] is not None else settings.WORKER_POOLS)
+
+        def worker_command(slot: Slot) -> tuple[list[str], dict[str, str] | None]:
+            command = [sys.executable, MANAGE, "rqworker", *slot.queues, "--with-scheduler"]
+            if slot.pool not in batches:
+                return [*command, *extra], None
+            size = batches[slot.pool]  # a batch pool runs batch workers, whatever --worker-class says
+            env = {**os.environ, "WORKER_BATCH_SIZE": str(size)} if size else None
+            return [*command, "--worker-class", BATCH_WORKER_CLASS], env
 
         stopping = False
 
@@ -96,7 +131,10 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
 
         for label, queues, n in pools:
-            self.stdout.write(f"Pool {label}: {n} worker(s) on {' '.join(queues)}")
+            kind = ""
+            if label in batches:
+                kind = f", batch workers ({batches[label] or settings.WORKER_BATCH_SIZE} tasks per cycle)"
+            self.stdout.write(f"Pool {label}: {n} worker(s) on {' '.join(queues)}{kind}")
         while not stopping:
             now = time.monotonic()
             for index, slot in enumerate(slots):
@@ -110,8 +148,8 @@ class Command(BaseCommand):
                     )
                     slot.proc, slot.restart_at = None, now + backoff
                 if slot.proc is None and now >= slot.restart_at:
-                    command = [sys.executable, MANAGE, "rqworker", *slot.queues, "--with-scheduler", *extra]
-                    slot.proc = subprocess.Popen(command)
+                    command, env = worker_command(slot)
+                    slot.proc = subprocess.Popen(command, env=env)
                     slot.started = now
                 elif slot.proc is not None and now - slot.started > 60:
                     slot.failures = 0
