@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -42,6 +43,7 @@ def parse_pools(spec: str, default_count: int) -> list[tuple[str, list[str], int
     pools = []
     for part in spec.split(","):
         label, _, count_text = part.strip().partition(":")
+        count_text = count_text.partition(":")[0]  # a third field is the pool's threads (pool_threads)
         names = [name.strip() for name in label.split("+") if name.strip()]
         unknown = [name for name in names if name not in known and name != "all"]
         if not names or unknown:
@@ -58,6 +60,35 @@ def parse_pools(spec: str, default_count: int) -> list[tuple[str, list[str], int
         queues = list(settings.TASK_PRIORITIES) if "all" in names else names
         pools.append(("+".join(names), queues, count))
     return pools
+
+
+THREAD_WORKER_CLASS = "queue_app.thread_worker.TaskThreadWorker"
+
+
+def pool_threads(spec: str, default_threads: int) -> dict[str, int]:
+    """Threads per task for each pool of a WORKER_POOLS spec: 'proposals:1:16' -> {'proposals': 16}.
+
+    A pool without a third field gets default_threads (WORKER_THREADS); 0 means one task at a time
+    (the configured worker class). Raises CommandError on a bad value.
+    """
+    if not spec.strip():
+        return {"all": default_threads}
+    threads = {}
+    for part in spec.split(","):
+        fields = part.strip().split(":")
+        label = "+".join(name.strip() for name in fields[0].split("+") if name.strip())
+        text = fields[2].strip() if len(fields) > 2 else ""
+        try:
+            value = int(text) if text else default_threads
+        except ValueError:
+            raise CommandError(
+                f"Worker pool '{part.strip()}': the third field is its threads per worker, a whole number "
+                "(e.g. 'proposals:1:16'), or leave it out."
+            ) from None
+        if value < 0:
+            raise CommandError(f"Worker pool '{part.strip()}': threads per worker cannot be negative.")
+        threads[label] = value
+    return threads
 
 
 class Command(BaseCommand):
@@ -81,10 +112,21 @@ class Command(BaseCommand):
             raise CommandError("--count must be at least 1 (or set WORKER_CONCURRENCY to 1 or more).")
         pools = parse_pools(options["pools"] if options["pools"] is not None else settings.WORKER_POOLS, count)
         grace = options["grace"] if options["grace"] is not None else settings.WORKER_SHUTDOWN_GRACE
+        spec = options["pools"] if options["pools"] is not None else settings.WORKER_POOLS
+        threads = pool_threads(spec, settings.WORKER_THREADS)
         slots = [Slot(pool=label, queues=queues) for label, queues, n in pools for _ in range(n)]
         if not slots:
             raise CommandError("The worker set is empty: give at least one pool a count of 1 or more.")
         extra = ["--worker-class", options["worker_class"]] if options.get("worker_class") else []
+
+        def worker_command(slot: Slot) -> tuple[list[str], dict[str, str] | None]:
+            command = [sys.executable, MANAGE, "rqworker", *slot.queues, "--with-scheduler"]
+            count = threads.get(slot.pool, 0)
+            if not count:
+                return [*command, *extra], None
+            # A pool with threads runs thread workers (unless --worker-class names another class).
+            chosen = extra or ["--worker-class", THREAD_WORKER_CLASS]
+            return [*command, *chosen], {**os.environ, "WORKER_THREADS": str(count)}
 
         stopping = False
 
@@ -96,7 +138,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
 
         for label, queues, n in pools:
-            self.stdout.write(f"Pool {label}: {n} worker(s) on {' '.join(queues)}")
+            per_worker = f", {threads[label]} threads each" if threads.get(label) else ""
+            self.stdout.write(f"Pool {label}: {n} worker(s) on {' '.join(queues)}{per_worker}")
         while not stopping:
             now = time.monotonic()
             for index, slot in enumerate(slots):
@@ -110,8 +153,8 @@ class Command(BaseCommand):
                     )
                     slot.proc, slot.restart_at = None, now + backoff
                 if slot.proc is None and now >= slot.restart_at:
-                    command = [sys.executable, MANAGE, "rqworker", *slot.queues, "--with-scheduler", *extra]
-                    slot.proc = subprocess.Popen(command)
+                    command, env = worker_command(slot)
+                    slot.proc = subprocess.Popen(command, env=env)
                     slot.started = now
                 elif slot.proc is not None and now - slot.started > 60:
                     slot.failures = 0
