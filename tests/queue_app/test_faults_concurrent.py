@@ -26,7 +26,7 @@ from tests.queue_app.test_faults import _postmaster_start_time, _statuses, priva
 # name: (worker class, environment of its processes)
 WORKER_CLASSES = {
     "threads": ("queue_app.thread_worker.TaskThreadWorker", {"WORKER_THREADS": "8"}),
-    # "batch": ("queue_app.worker.TaskBatchWorker", {"WORKER_BATCH_SIZE": "8"}),  # once engine-batch is merged
+    "batch": ("queue_app.batch_worker.TaskBatchWorker", {"WORKER_BATCH_SIZE": "8"}),  # skipped until merged
 }
 
 
