@@ -48,8 +48,15 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run_raw_io(n: int, io_ms: int) -> float:
-    """One raw RQ SimpleWorker, N jobs that each sleep io_ms; enqueue start -> last job's ended_at."""
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_raw_io(n: int, io_ms: int) -> tuple[float, float]:
+    """One raw RQ SimpleWorker, N jobs that each sleep io_ms. Returns (jobs/s, worker CPU ms per job).
+
+    Timed from the enqueue's start to the last job's ended_at."""
     from rq import Queue
     from rq.registry import FinishedJobRegistry
 
@@ -61,6 +68,7 @@ def run_raw_io(n: int, io_ms: int) -> float:
         connection = get_connection()
         queue = Queue(throughput.RAW_QUEUE, connection=connection)
         registry = FinishedJobRegistry(throughput.RAW_QUEUE, connection=connection)
+        cpu = _cpu_seconds(procs[0].pid)
         started = time.time()
         jobs = queue.enqueue_many([Queue.prepare_data("bench.threads_io.io_job", args=(io_ms,)) for _ in range(n)])
         throughput.wait_until(lambda: registry.count >= n, interval=0.05)
@@ -68,13 +76,15 @@ def run_raw_io(n: int, io_ms: int) -> float:
             for job in jobs:
                 pipe.hget(f"rq:job:{job.id}", "ended_at")
             ended = max(datetime.fromisoformat(v.decode().replace("Z", "+00:00")) for v in pipe.execute())
-        return n / (ended.timestamp() - started)
+        return n / (ended.timestamp() - started), (_cpu_seconds(procs[0].pid) - cpu) * 1000 / n
     finally:
         throughput.stop_workers(procs)
 
 
-def run_threads_io(n: int, io_ms: int, threads: int) -> tuple[float, float]:
-    """One thread worker, N persisted noop tasks that each sleep io_ms. Returns (tasks/s, peak RSS MB)."""
+def run_threads_io(n: int, io_ms: int, threads: int) -> tuple[float, float, float]:
+    """One thread worker, N persisted noop tasks that each sleep io_ms.
+
+    Returns (tasks/s, peak RSS MB, worker CPU ms per task)."""
     from django.db.models import Max
 
     from queue_app import services
@@ -84,6 +94,7 @@ def run_threads_io(n: int, io_ms: int, threads: int) -> tuple[float, float]:
     os.environ["WORKER_THREADS"] = str(threads)
     procs = throughput.start_workers(1, THREAD_CLASS)
     try:
+        cpu = _cpu_seconds(procs[0].pid)
         started = time.time()
         payload = {"sleep_ms": io_ms}
         for offset in range(0, n, 1000):
@@ -95,7 +106,8 @@ def run_threads_io(n: int, io_ms: int, threads: int) -> tuple[float, float]:
         throughput.wait_until(lambda: Task.objects.filter(status=TaskStatus.COMPLETED).count() >= n, interval=0.05)
         assert not Task.objects.exclude(status=TaskStatus.COMPLETED).exists()
         ended = Task.objects.aggregate(last=Max("finished_at"))["last"]
-        return n / (ended.timestamp() - started), _peak_rss_mb(procs[0].pid)
+        cpu_per_task = (_cpu_seconds(procs[0].pid) - cpu) * 1000 / n
+        return n / (ended.timestamp() - started), _peak_rss_mb(procs[0].pid), cpu_per_task
     finally:
         throughput.stop_workers(procs)
         os.environ.pop("WORKER_THREADS", None)
@@ -105,17 +117,24 @@ def thread_figures(
     *, rounds: int = 3, io_ms: int = 10, threads: int = 16, raw_tasks: int = 400, thread_tasks: int = 3000
 ) -> dict:
     """Interleaved rounds (raw RQ, then the thread worker); medians, per-round figures and the peak RSS."""
-    raw, persisted, rss = [], [], []
+    raw, persisted, rss, raw_cpu, thread_cpu = [], [], [], [], []
     for _ in range(rounds):
-        raw.append(run_raw_io(raw_tasks, io_ms))
-        rate, peak = run_threads_io(thread_tasks, io_ms, threads)
+        rate, cpu = run_raw_io(raw_tasks, io_ms)
+        raw.append(rate)
+        raw_cpu.append(cpu)
+        rate, peak, cpu = run_threads_io(thread_tasks, io_ms, threads)
         persisted.append(rate)
         rss.append(peak)
+        thread_cpu.append(cpu)
     return {
         "persisted_threads_io": statistics.median(persisted),
         "raw_rq_simple_io": statistics.median(raw),
         "rounds": {"persisted_threads_io": persisted, "raw_rq_simple_io": raw},
         "thread_worker_peak_rss_mb": max(rss),
+        "worker_cpu_ms_per_task": {
+            "persisted_threads_io": statistics.median(thread_cpu),
+            "raw_rq_simple_io": statistics.median(raw_cpu),
+        },
     }
 
 
@@ -163,6 +182,12 @@ def main() -> None:
     )
     print(f"| thread worker vs raw RQ | {ratio:.1f}x (per round {per_round}) |")
     print(f"| thread worker peak RSS (VmHWM) | {figures['thread_worker_peak_rss_mb']:.0f} MB |")
+    cpu = figures["worker_cpu_ms_per_task"]
+    print(
+        f"| worker process CPU per task: thread worker / raw RQ | {cpu['persisted_threads_io']:.2f} / "
+        f"{cpu['raw_rq_simple_io']:.2f} ms |"
+    )
+    print(f"| machine load average at the end (1 min) | {os.getloadavg()[0]:.1f} |")
 
 
 if __name__ == "__main__":

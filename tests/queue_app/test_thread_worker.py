@@ -182,3 +182,25 @@ def test_run_workers_starts_thread_workers_for_a_pool_with_threads(processes):
     assert set(Task.objects.filter(id__in=[t.id for t in tasks]).values_list("worker_name", flat=True)) == {row.name}
     os.kill(supervisor.pid, signal.SIGTERM)
     wait_for(lambda: supervisor.poll() is not None, timeout=60, message="run_workers stopped")
+
+
+def test_a_warm_stop_lets_every_run_finish_and_a_cold_stop_puts_them_back(processes):
+    warm = [services.task_enqueue(task_type="noop", payload={"sleep_ms": 2000}) for _ in range(4)]
+    worker = processes.worker(worker_class=WORKER_CLASS, WORKER_THREADS="4")
+    wait_for(lambda: _all([t.id for t in warm], TaskStatus.PROCESSING), message="4 runs on")
+    worker.send_signal(signal.SIGTERM)
+    wait_for(lambda: worker.poll() is not None, message="the worker stopped after its runs")
+    assert _all([t.id for t in warm], TaskStatus.COMPLETED)
+    assert set(Task.objects.filter(id__in=[t.id for t in warm]).values_list("attempts", flat=True)) == {1}
+
+    cold = [services.task_enqueue(task_type="noop", payload={"sleep_ms": 20000}) for _ in range(3)]
+    worker = processes.worker(worker_class=WORKER_CLASS, WORKER_THREADS="4")
+    wait_for(lambda: _all([t.id for t in cold], TaskStatus.PROCESSING), message="3 long runs on")
+    worker.send_signal(signal.SIGTERM)
+    time.sleep(1.5)  # RQ takes a second signal within 1 s of the first for the same one
+    worker.send_signal(signal.SIGTERM)
+    wait_for(lambda: worker.poll() is not None, message="the worker stopped at once")
+    rows = Task.objects.filter(id__in=[t.id for t in cold])
+    assert {row.status for row in rows} == {TaskStatus.QUEUED}  # back in the queue as new attempts
+    assert {row.error_type for row in rows} == {"WorkerShutdown"}
+    assert all(str(t.id) in transport.get_queue(registry.queue_name("system", "normal")).job_ids for t in cold)
