@@ -256,8 +256,8 @@ class TaskThreadWorker(HeartbeatMixin, SimpleWorker):
     # --- RQ's state with several runs ----------------------------------------------------------
 
     def set_state(self, state, pipeline=None):
-        if state == WorkerStatus.IDLE and self._runs:
-            state = WorkerStatus.BUSY  # idle only when no run is on
+        if state == WorkerStatus.IDLE and self.executions:
+            state = WorkerStatus.BUSY  # idle only when RQ has no execution of this worker on
         super().set_state(state, pipeline)
 
     def cleanup_execution(self, job, pipeline, execution=None):

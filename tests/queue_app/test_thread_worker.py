@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.db import connection
+from rq import Worker as RQWorker
 from rq.job import Job as RQJob
 from rq.registry import FinishedJobRegistry, StartedJobRegistry
 
@@ -80,6 +81,8 @@ def test_one_thread_worker_runs_tasks_at_the_same_time_and_rq_sees_each_run(proc
     assert sorted(FinishedJobRegistry(queue=queue).get_job_ids()) == sorted(str(i) for i in ids)
     row = wait_for(lambda: WorkerProcess.objects.filter(worker_class="RegisteringThreadWorker").first())
     assert row.stopped_at is None
+    # `rq info` sees the worker, idle again once its last run ended.
+    wait_for(lambda: [w.get_state() for w in RQWorker.all(connection=redis_conn)] == ["idle"], message="idle")
 
 
 def test_a_family_limit_holds_across_two_thread_workers(processes, redis_conn):
