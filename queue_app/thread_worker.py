@@ -150,6 +150,7 @@ class TaskThreadWorker(HeartbeatMixin, SimpleWorker):
     def _start_pool(self) -> None:
         if self._pool:
             return
+        self._monitor_stop.clear()  # started again after a Redis outage ended RQ's loop (HeartbeatMixin.work)
         for index in range(self.threads):
             thread = threading.Thread(target=self._pool_thread, name=f"task-{index}", daemon=True)
             thread.start()

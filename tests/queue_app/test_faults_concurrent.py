@@ -144,3 +144,24 @@ def test_restarting_postgresql_mid_run_fails_no_task(processes, private_postgres
              message="every task completed after the restart, none failed")  # fmt: skip
     assert all(proc.poll() is None for proc in processes.procs), "the worker died"
     assert _postmaster_start_time() == shared_started, "the machine's PostgreSQL was restarted"
+
+
+@pytest.mark.parametrize("name", _params())
+def test_a_redis_outage_mid_run_loses_nothing(processes, private_redis, name):
+    worker_class, env = _class(name)
+    child_env = {"TEST_REDIS_URL": private_redis.url, "RECONCILE_GRACE_SECONDS": "1", "RECONCILE_INTERVAL": "1"}
+    worker = processes.worker(worker_class=worker_class, **env, **child_env)
+    processes.start("queue", "monitor", "--interval", "1", env=subprocess_env(**child_env), name="monitor")
+    running = [services.task_enqueue(task_type="noop", payload={"sleep_ms": 1500}) for _ in range(4)]
+    ids = [task.id for task in running]
+    wait_for(lambda: _count(ids, TaskStatus.PROCESSING) >= 1, message="runs on before the outage")
+    private_redis.stop()
+    during = services.task_enqueue(task_type="noop")  # accepted into PostgreSQL all the same
+    outage_end = time.monotonic() + 10
+    wait_for(lambda: time.monotonic() > outage_end, timeout=15, interval=0.5, message="10 s outage")
+    assert worker.poll() is None, "the worker died during the outage"
+    private_redis.start()
+    wait_for(lambda: _count([*ids, during.id], TaskStatus.COMPLETED) == 5, timeout=60, message="all completed")
+    after = services.task_enqueue(task_type="noop")
+    wait_for(lambda: _count([after.id], TaskStatus.COMPLETED) == 1, timeout=30, message="the worker serves again")
+    assert worker.poll() is None
