@@ -125,7 +125,7 @@ class ThreadChannel(HorseChannel):
 class TaskThreadWorker(HeartbeatMixin, SimpleWorker):
     """Runs up to WORKER_THREADS tasks at once on a pool of threads. For I/O-bound families.
 
-    Choose it per pool (`WORKER_POOLS="proposals:1:16"`, or WORKER_THREADS=16 for every pool of
+    Choose it per pool (`WORKER_POOLS="proposals:1:threads16"`, or WORKER_THREADS=16 for every pool of
     run_workers) or with `--worker-class queue_app.thread_worker.TaskThreadWorker`. CPU-bound
     handlers gain nothing here (one interpreter lock), and a per-type memory limit is not
     applied in a thread (the address space is shared by every run): use the fork worker for both.

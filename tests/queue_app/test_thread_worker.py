@@ -172,9 +172,10 @@ def test_each_thread_has_one_connection_and_none_is_left_open(processes):
 def test_run_workers_starts_thread_workers_for_a_pool_with_threads(processes):
     from queue_app.management.commands.run_workers import pool_threads
 
-    assert pool_threads("system:1:8,discovery:2", 0) == {"system": 8, "discovery": 0}
+    assert pool_threads("system:1:threads8,discovery:2", 0) == {"system": 8, "discovery": 0}
+    assert pool_threads("system:1:threads", 0) == {"system": 16}
     assert pool_threads("", 4) == {"all": 4}
-    supervisor = processes.start("run_workers", "--pools", "system:1:8", name="run_workers")
+    supervisor = processes.start("run_workers", "--pools", "system:1:threads8", name="run_workers")
     row = wait_for(
         lambda: WorkerProcess.objects.filter(worker_class="TaskThreadWorker", stopped_at__isnull=True).first(),
         timeout=30,

@@ -63,13 +63,15 @@ def parse_pools(spec: str, default_count: int) -> list[tuple[str, list[str], int
 
 
 THREAD_WORKER_CLASS = "queue_app.thread_worker.TaskThreadWorker"
+DEFAULT_POOL_THREADS = 16  # a pool that says 'threads' while WORKER_THREADS is 0
 
 
 def pool_threads(spec: str, default_threads: int) -> dict[str, int]:
-    """Threads per task for each pool of a WORKER_POOLS spec: 'proposals:1:16' -> {'proposals': 16}.
+    """Threads per worker of each pool: 'proposals:1:threads16' -> {'proposals': 16}.
 
-    A pool without a third field gets default_threads (WORKER_THREADS); 0 means one task at a time
-    (the configured worker class). Raises CommandError on a bad value.
+    The third field 'threads' (WORKER_THREADS, or 16 when that is 0) or 'threadsN' asks for thread
+    workers; a pool without one gets default_threads (WORKER_THREADS; 0 means one task at a time,
+    i.e. the configured worker class). Raises CommandError on a bad value.
     """
     if not spec.strip():
         return {"all": default_threads}
@@ -77,17 +79,20 @@ def pool_threads(spec: str, default_threads: int) -> dict[str, int]:
     for part in spec.split(","):
         fields = part.strip().split(":")
         label = "+".join(name.strip() for name in fields[0].split("+") if name.strip())
-        text = fields[2].strip() if len(fields) > 2 else ""
-        try:
-            value = int(text) if text else default_threads
-        except ValueError:
+        kind = fields[2].strip() if len(fields) > 2 else ""
+        if not kind:
+            threads[label] = default_threads
+            continue
+        if kind.startswith("batch"):  # another kind of worker (pool_batch)
+            threads[label] = 0
+            continue
+        number = kind.removeprefix("threads")
+        if not kind.startswith("threads") or (number and (not number.isdigit() or int(number) < 1)):
             raise CommandError(
-                f"Worker pool '{part.strip()}': the third field is its threads per worker, a whole number "
-                "(e.g. 'proposals:1:16'), or leave it out."
-            ) from None
-        if value < 0:
-            raise CommandError(f"Worker pool '{part.strip()}': threads per worker cannot be negative.")
-        threads[label] = value
+                f"Worker pool '{part.strip()}': the third field names the kind of worker: 'threads' or "
+                "'threadsN' (N threads per worker, e.g. 'proposals:1:threads16'), or leave it out."
+            )
+        threads[label] = int(number) if number else (default_threads or DEFAULT_POOL_THREADS)
     return threads
 
 
