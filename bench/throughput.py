@@ -1,9 +1,17 @@
 """Queue throughput and latency: persisted tasks beside raw RQ, measured in one run.
 
 Usage: python bench/throughput.py [--tasks N] [--rounds N] [--latency-samples N] [--bulk N]
+       python bench/throughput.py --only-peers [--json] [--private-redis]
 
 Uses its own database (upwork_bench_throughput, created if missing) and Redis database 14,
 both flushed, and real `manage.py rqworker` processes. Prints a table.
+
+The peers comparison (after the tables, or alone with --only-peers) runs, interleaved in each
+round: raw RQ SimpleWorker, persisted tasks on TaskSimpleWorker and on TaskBatchWorker, a Celery 5
+solo worker with django-celery-results and with results ignored (bench/celery_app.py; the same
+Redis as broker), and the I/O-bound pair (raw RQ SimpleWorker and the threaded worker, if this
+checkout has one). Each figure is shown as a ratio to raw RQ of the same round; --json prints the
+medians as one JSON object. --private-redis starts a redis-server of its own for the whole run.
 
 The throughput runs are interleaved: each round runs raw RQ, then persisted, then the two-worker
 pair, and the table shows each column's median over the rounds, so a slow spell of a shared
@@ -34,7 +42,7 @@ os.environ.update(
     LOG_LEVEL="WARNING",
     SCHEDULER_ENABLED="false",
     # Our worker classes refuse every job but the task runner; the raw-RQ runs on them need this one.
-    WORKER_EXTRA_JOB_FUNCTIONS="bench.raw_jobs.noop",
+    WORKER_EXTRA_JOB_FUNCTIONS="bench.raw_jobs.noop,bench.raw_jobs.sleep",
 )
 QUEUES = ["critical", "high", "normal", "low"]
 # Bare jobs go where noop tasks go, so both kinds of worker (ours expands 'normal' to every
@@ -43,7 +51,17 @@ RAW_QUEUE = "system.normal"
 WORKER_CLASSES = {
     "simple": ("rq.SimpleWorker", "queue_app.worker.TaskSimpleWorker"),
     "fork": ("rq.Worker", "queue_app.worker.TaskWorker"),
+    "batch": ("rq.SimpleWorker", "queue_app.batch_worker.TaskBatchWorker"),
 }
+BATCH_CLASS = "queue_app.batch_worker.TaskBatchWorker"
+# The threaded worker of issue 20 part 2, if this checkout has one (the first that imports).
+THREAD_CLASSES = (
+    "queue_app.thread_worker.TaskThreadWorker",
+    "queue_app.threaded_worker.TaskThreadWorker",
+    "queue_app.worker_threads.TaskThreadWorker",
+    "queue_app.workers.threads.TaskThreadWorker",
+    "queue_app.worker.TaskThreadWorker",
+)
 
 
 def ensure_database() -> None:
@@ -55,9 +73,26 @@ def ensure_database() -> None:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True)
+    if celery_available():
+        celery_env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.celery_settings")
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "django_celery_results", "-v", "0"],
+            cwd=ROOT,
+            check=True,
+            env=celery_env,
+        )
 
 
-def start_workers(count: int, worker_class: str) -> list[subprocess.Popen]:
+def celery_available() -> bool:
+    try:
+        import celery  # noqa: F401
+        import django_celery_results  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def start_workers(count: int, worker_class: str, env: dict | None = None) -> list[subprocess.Popen]:
     from queue_app.worker import expand_queue_names
 
     queues = expand_queue_names(QUEUES)  # the same list for RQ's classes and ours
@@ -67,6 +102,7 @@ def start_workers(count: int, worker_class: str) -> list[subprocess.Popen]:
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=dict(os.environ, **(env or {})),
         )
         for _ in range(count)
     ]
@@ -102,6 +138,8 @@ def reset() -> None:
         raise RuntimeError(f"refusing to empty {connection.settings_dict['NAME']}: not a bench database")
     get_connection().flushdb()
     tables = ", ".join(model._meta.db_table for model in (Task, AuditEntry, WorkerProcess))
+    if "django_celery_results_taskresult" in connection.introspection.table_names():
+        tables += ", django_celery_results_taskresult"
     with transaction.atomic(), connection.cursor() as cursor:
         # The audit log refuses TRUNCATE unless this is set (queue_app migration 0010); the bench database only.
         cursor.execute("SET LOCAL upwork.allow_audit_truncate = 'on'")
@@ -124,7 +162,7 @@ def wait_until(predicate, timeout: float = 600, interval: float = 0.01) -> None:
 # workers) and take the end time from the records themselves: RQ's ended_at, the rows' finished_at.
 
 
-def run_raw(n: int, worker_class: str, workers: int = 1) -> float:
+def run_raw(n: int, worker_class: str, workers: int = 1, sleep_ms: int = 0) -> float:
     """Raw RQ: N bare jobs, pipelined enqueue; enqueue start -> last job's ended_at."""
     from rq import Queue
     from rq.registry import FinishedJobRegistry
@@ -140,7 +178,12 @@ def run_raw(n: int, worker_class: str, workers: int = 1) -> float:
         started = time.time()
         ids = []
         for offset in range(0, n, 1000):
-            jobs = queue.enqueue_many([Queue.prepare_data("bench.raw_jobs.noop") for _ in range(min(1000, n - offset))])
+            count = min(1000, n - offset)
+            if sleep_ms:
+                data = [Queue.prepare_data("bench.raw_jobs.sleep", args=(sleep_ms,)) for _ in range(count)]
+            else:
+                data = [Queue.prepare_data("bench.raw_jobs.noop") for _ in range(count)]
+            jobs = queue.enqueue_many(data)
             ids.extend(job.id for job in jobs)
         wait_until(lambda: registry.count >= n, interval=0.05)
         with connection.pipeline(transaction=False) as pipe:
@@ -152,15 +195,27 @@ def run_raw(n: int, worker_class: str, workers: int = 1) -> float:
         stop_workers(procs)
 
 
-def run_persisted(n: int, worker_class: str, workers: int = 1, payload: dict | None = None) -> float:
-    """Persisted tasks: N noop rows via bulk enqueue; enqueue start -> last row's finished_at."""
+def run_persisted(
+    n: int,
+    worker_class: str,
+    workers: int = 1,
+    payload: dict | None = None,
+    cpu: dict | None = None,
+    env: dict | None = None,
+) -> float:
+    """Persisted tasks: N noop rows via bulk enqueue; enqueue start -> last row's finished_at.
+
+    cpu: filled with the CPU seconds per task of the worker, its PostgreSQL backends and the
+    private Redis server, and Redis commands and PostgreSQL transactions per task.
+    """
     from django.db.models import Max
 
     from queue_app import services
     from queue_app.models import Task, TaskStatus
 
     reset()
-    procs = start_workers(workers, worker_class)
+    procs = start_workers(workers, worker_class, env=env)
+    meter = CpuMeter([proc.pid for proc in procs]) if cpu is not None else None
     try:
         started = time.time()
         for offset in range(0, n, 1000):
@@ -170,11 +225,73 @@ def run_persisted(n: int, worker_class: str, workers: int = 1, payload: dict | N
                 ]
             )
         wait_until(lambda: Task.objects.filter(status=TaskStatus.COMPLETED).count() >= n, interval=0.05)
+        if meter is not None:
+            cpu.update(meter.per_task(n))
         assert not Task.objects.exclude(status=TaskStatus.COMPLETED).exists()
         ended = Task.objects.aggregate(last=Max("finished_at"))["last"]
         return n / (ended.timestamp() - started)
     finally:
         stop_workers(procs)
+
+
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 if it is gone or unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """Where a run's CPU goes: the worker processes, their PostgreSQL backends, the Redis server.
+
+    PostgreSQL backends are those connected to the bench database other than this process's own
+    (the workers are fresh each run, so their backends' whole CPU is this run's). Redis is only
+    meaningful with --private-redis: a shared server also serves everyone else.
+    """
+
+    def __init__(self, worker_pids: list[int]) -> None:
+        from queue_app.transport import get_connection
+
+        self.worker_pids = worker_pids
+        self.redis = get_connection()
+        self.redis_pid = int(self.redis.info("server")["process_id"])
+        self.start = {pid: _process_cpu(pid) for pid in [*worker_pids, self.redis_pid]}
+        self.commands = self.redis.info("stats")["total_commands_processed"]
+        self.xacts = self._xacts()
+
+    @staticmethod
+    def _xacts() -> int:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+            )
+            return int(cursor.fetchone()[0])
+
+    @staticmethod
+    def _backend_cpu() -> float:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return sum(_process_cpu(pid) for (pid,) in cursor.fetchall())
+
+    def per_task(self, n: int) -> dict:
+        worker = sum(_process_cpu(pid) - self.start[pid] for pid in self.worker_pids)
+        redis_cpu = _process_cpu(self.redis_pid) - self.start[self.redis_pid]
+        commands = self.redis.info("stats")["total_commands_processed"] - self.commands
+        return {
+            "worker_ms": 1000 * worker / n,
+            "postgres_ms": 1000 * self._backend_cpu() / n,
+            "redis_ms": 1000 * redis_cpu / n,
+            "redis_commands": commands / n,
+            "pg_transactions": (self._xacts() - self.xacts) / n,
+        }
 
 
 def _cpu_ticks() -> tuple[int, int]:
@@ -237,6 +354,189 @@ def pickup_latency(samples: int, worker_class: str) -> tuple[float, float]:
         stop_workers(procs)
 
 
+CELERY_QUEUE = "bench_celery"
+
+
+def _celery_producer():
+    from celery import Celery
+
+    return Celery("bench", broker=BENCH_REDIS, set_as_current=False)
+
+
+def start_celery_worker() -> subprocess.Popen:
+    """One Celery solo worker (bench/celery_app.py)."""
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.celery_settings")
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "bench.celery_app",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            CELERY_QUEUE,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "WARNING",
+            "-n",
+            f"bench-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def run_celery(n: int, *, results: bool) -> float:
+    """Celery solo: a start marker, N no-op tasks and an end marker are queued first (Celery has
+    no pipelined bulk send, and a producer sending one by one would starve the worker), then the
+    worker starts; start marker's run -> end marker's run (the solo worker runs them in order)."""
+    from queue_app.transport import get_connection
+
+    reset()
+    connection = get_connection()
+    app = _celery_producer()
+    name = "bench.noop_results" if results else "bench.noop_ignored"
+    with app.producer_or_acquire() as producer:
+        app.send_task("bench.marker", args=("bench:celery:start",), queue=CELERY_QUEUE, producer=producer)
+        for _ in range(n):
+            app.send_task(name, queue=CELERY_QUEUE, producer=producer)
+        app.send_task("bench.marker", args=("bench:celery:done",), queue=CELERY_QUEUE, producer=producer)
+    proc = start_celery_worker()
+    try:
+        wait_until(lambda: connection.exists("bench:celery:done"), interval=0.05)
+        started = float(connection.get("bench:celery:start"))
+        ended = float(connection.get("bench:celery:done"))
+        if results:
+            from django.db import connection as db
+
+            with db.cursor() as cursor:  # the bench process does not load django_celery_results
+                cursor.execute("SELECT count(*) FROM django_celery_results_taskresult WHERE status = 'SUCCESS'")
+                stored = cursor.fetchone()[0]
+            assert stored >= n, f"only {stored} of {n} results stored"
+        return n / (ended - started)
+    finally:
+        stop_workers([proc])
+
+
+def thread_worker_class() -> str | None:
+    import importlib
+
+    for path in THREAD_CLASSES:
+        module, _, name = path.rpartition(".")
+        try:
+            if hasattr(importlib.import_module(module), name):
+                return path
+        except ImportError:
+            continue
+    return None
+
+
+PEER_KEYS = (
+    "raw_rq_simple",
+    "persisted_simple",
+    "persisted_batch",
+    "persisted_threads_io",
+    "raw_rq_simple_io",
+    "celery_results",
+    "celery_no_results",
+)
+
+
+def run_peers(args) -> dict:
+    """The interleaved peers comparison; returns medians, per-round ratios and the batch run's CPU."""
+    threads = thread_worker_class()
+    celery = celery_available()
+    rounds: dict[str, list[float]] = {key: [] for key in PEER_KEYS}
+    cpu_rounds: list[dict] = []
+    io_payload = {"sleep_ms": args.io_ms}
+    for _ in range(args.rounds):
+        rounds["raw_rq_simple"].append(run_raw(args.tasks, "rq.SimpleWorker"))
+        rounds["persisted_simple"].append(run_persisted(args.tasks, "queue_app.worker.TaskSimpleWorker"))
+        cpu: dict = {}
+        rounds["persisted_batch"].append(run_persisted(args.tasks, BATCH_CLASS, cpu=cpu))
+        cpu_rounds.append(cpu)
+        if celery:
+            rounds["celery_results"].append(run_celery(args.tasks, results=True))
+            rounds["celery_no_results"].append(run_celery(args.tasks, results=False))
+        rounds["raw_rq_simple_io"].append(run_raw(args.io_tasks, "rq.SimpleWorker", sleep_ms=args.io_ms))
+        if threads:
+            rounds["persisted_threads_io"].append(
+                run_persisted(args.io_tasks, threads, payload=io_payload, env={"WORKER_THREADS": str(args.threads)})
+            )
+    medians = {key: (statistics.median(values) if values else None) for key, values in rounds.items()}
+    ratios = {}
+    for key, values in rounds.items():
+        base = rounds["raw_rq_simple_io" if key.endswith("_io") else "raw_rq_simple"]
+        if values and key not in ("raw_rq_simple", "raw_rq_simple_io"):
+            ratios[key] = [value / raw for value, raw in zip(values, base, strict=True)]
+    cpu = {key: statistics.median(c[key] for c in cpu_rounds) for key in cpu_rounds[0]} if cpu_rounds else {}
+    return {"medians": medians, "rounds": rounds, "ratios": ratios, "cpu": cpu, "threads_class": threads}
+
+
+def print_peers(peers: dict, args) -> None:
+    medians, ratios = peers["medians"], peers["ratios"]
+    print()
+    print(
+        f"Peers, interleaved ({args.rounds} rounds; {args.tasks} no-op tasks, I/O-bound: {args.io_tasks} tasks "
+        f"waiting {args.io_ms} ms); ratio = median of the per-round ratios to raw RQ SimpleWorker of the same round:"
+    )
+    print()
+    print("| run | tasks/s (median) | vs raw RQ (median of rounds) | per round |")
+    print("|---|---:|---:|---|")
+    for key in PEER_KEYS:
+        if medians[key] is None:
+            print(f"| {key} | n/a | | |")
+            continue
+        ratio = ratios.get(key)
+        per_round = ", ".join(f"{r:.2f}x" for r in ratio) if ratio else ""
+        median_ratio = f"{statistics.median(ratio):.2f}x" if ratio else "1.00x"
+        print(f"| {key} | {medians[key]:.0f} | {median_ratio} | {per_round} |")
+    if peers["cpu"]:
+        cpu = peers["cpu"]
+        print()
+        print(
+            f"persisted_batch, per task (median of rounds): worker {cpu['worker_ms']:.2f} ms CPU, PostgreSQL backends "
+            f"{cpu['postgres_ms']:.2f} ms, Redis server {cpu['redis_ms']:.2f} ms; {cpu['redis_commands']:.1f} Redis "
+            f"commands and {cpu['pg_transactions']:.2f} PostgreSQL transactions per task"
+        )
+
+
+def private_redis() -> subprocess.Popen:
+    """A redis-server of the bench's own on a free port; REDIS_URL points at it."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    global BENCH_REDIS
+    BENCH_REDIS = f"redis://127.0.0.1:{port}/0"
+    os.environ["REDIS_URL"] = BENCH_REDIS
+    import redis
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            redis.Redis.from_url(BENCH_REDIS).ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    return proc
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=3000)
@@ -247,12 +547,63 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the table shows medians")
     parser.add_argument("--io-ms", type=int, default=10, help="per-task sleep of the I/O-bound scaling run")
     parser.add_argument("--io-tasks", type=int, default=400)
+    parser.add_argument("--threads", type=int, default=16, help="threads of the threaded worker's I/O-bound run")
+    parser.add_argument("--only-peers", action="store_true", help="only the peers comparison and the latencies")
+    parser.add_argument("--json", action="store_true", help="print the peers' medians as one JSON object")
+    parser.add_argument("--private-redis", action="store_true", help="start a redis-server of its own for the run")
     args = parser.parse_args()
 
+    redis_proc = private_redis() if args.private_redis else None
+    try:
+        _main(args)
+    finally:
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(timeout=10)
+
+
+def _main(args) -> None:
     ensure_database()
     import django
 
     django.setup()
+
+    if args.only_peers:
+        peers = run_peers(args)
+        latency_rounds = [enqueue_latency(args.latency_samples) for _ in range(args.rounds)]
+        bulk = statistics.median(bulk_rate(args.bulk) for _ in range(args.rounds))
+        pickup = [pickup_latency(args.pickup_samples, BATCH_CLASS) for _ in range(args.rounds)]
+        reset()
+        extra = {
+            "enqueue_p50_ms": statistics.median(r[0] for r in latency_rounds),
+            "enqueue_p99_ms": statistics.median(r[1] for r in latency_rounds),
+            "bulk_enqueue_per_s": bulk,
+            "pickup_batch_p50_ms": statistics.median(p[0] for p in pickup),
+            "pickup_batch_p99_ms": statistics.median(p[1] for p in pickup),
+        }
+        if args.json:
+            import json
+
+            ratios = {key: statistics.median(values) for key, values in peers["ratios"].items()}
+            figures = {**peers["medians"], "ratios_to_raw_rq": ratios, "batch_cpu_per_task": peers["cpu"], **extra}
+            figures["rounds"] = peers["rounds"]  # each run's tasks/s, in round order
+            print(json.dumps(figures))
+            return
+        print(
+            f"# Queue peers — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+            f"{os.cpu_count()} cores, Python {platform.python_version()}"
+        )
+        print_peers(peers, args)
+        print()
+        print("| measure | value |")
+        print("|---|---:|")
+        print(f"| enqueue latency p50 / p99 | {extra['enqueue_p50_ms']:.2f} / {extra['enqueue_p99_ms']:.2f} ms |")
+        print(f"| bulk enqueue ({args.bulk} tasks, one call) | {bulk:.0f} tasks/s |")
+        print(
+            f"| pickup latency p50 / p99, idle batch worker | "
+            f"{extra['pickup_batch_p50_ms']:.1f} / {extra['pickup_batch_p99_ms']:.1f} ms |"
+        )
+        return
 
     rows = []
     for label in args.classes.split(","):

@@ -4,9 +4,9 @@ A new row is inserted, not moved: services.task_enqueue and task_enqueue_many wr
 (scheduled when its run_at lies ahead); a row given no status starts pending. From there:
 
     operation       from                                    to
-    start           pending, scheduled, queued, retrying    processing   (a worker; prepared SQL)
+    start           pending, scheduled, queued, retrying    processing   (a worker; prepared SQL; or start_many)
     wait            pending, scheduled, queued, retrying    scheduled    (a worker, over a limit)
-    complete        processing                              completed    (a worker; prepared SQL)
+    complete        processing                              completed    (a worker; prepared SQL; or complete_many)
     fail            processing                              retrying or failed (a worker; prepared SQL)
     cancel          pending, scheduled, queued, retrying,   cancelled
                     processing
@@ -80,6 +80,21 @@ FAIL_SQL = f"""
        SET status = %s, finished_at = %s, duration = %s, run_at = %s,
            error_type = %s, error_message = %s, error_traceback = %s
      WHERE id = %s AND status = %s
+"""
+# The batch worker's (queue_app.batch_worker): one statement starts, one completes a whole batch.
+START_MANY_SQL = f"""
+    UPDATE {TASK_TABLE}
+       SET status = %s, attempts = attempts + 1, started_at = %s,
+           finished_at = NULL, duration = NULL, worker_name = %s, wait_reason = ''
+     WHERE id = ANY(%s::uuid[]) AND status IN ({_STARTABLE_PLACEHOLDERS})
+ RETURNING id, task_type, payload, attempts, max_retries
+"""
+COMPLETE_MANY_SQL = f"""
+    UPDATE {TASK_TABLE} AS task
+       SET status = %s, result = ended.result::jsonb, finished_at = ended.finished_at, duration = ended.duration,
+           error_type = '', error_message = '', error_traceback = ''
+      FROM unnest(%s::text[], %s::timestamptz[], %s::float8[], %s::uuid[]) AS ended(result, finished_at, duration, id)
+     WHERE task.id = ended.id AND task.status = %s
 """
 ROW_SQL = f"SELECT task_type, payload, attempts, max_retries FROM {TASK_TABLE} WHERE id = %s"
 
@@ -201,6 +216,20 @@ INLINE = LifecycleWriter()  # never turned on: writes in the calling thread; hol
 def start(task_id: str, *, worker_name: str, now: datetime, writer: LifecycleWriter = INLINE) -> Future:
     """Send the conditional start; the Future gives [(task_type, payload, attempts, max_retries)] or []."""
     return writer.call(START_SQL, [_PROCESSING, now, worker_name, task_id, *STARTABLE])
+
+
+def start_many(task_ids: list[str], *, worker_name: str, now: datetime, writer: LifecycleWriter = INLINE) -> Future:
+    """start for a batch in one statement; the Future gives [(id, task_type, payload, attempts, max_retries)]
+    for the rows that started (a row in another status is left alone and missing from the answer)."""
+    return writer.call(START_MANY_SQL, [_PROCESSING, now, worker_name, list(task_ids), *STARTABLE])
+
+
+def complete_many(outcomes: list[tuple[str, str, datetime, float]], *, writer: LifecycleWriter = INLINE) -> None:
+    """complete for a batch in one statement: (task_id, result JSON, finished_at, duration) each."""
+    if not outcomes:
+        return
+    task_ids, results, finished, durations = (list(column) for column in zip(*outcomes, strict=True))
+    writer.submit(COMPLETE_MANY_SQL, [_COMPLETED, results, finished, durations, task_ids, _PROCESSING])
 
 
 def wait(task_id: str, *, run_at: datetime, reason: str) -> bool:

@@ -43,7 +43,7 @@ def parse_pools(spec: str, default_count: int) -> list[tuple[str, list[str], int
     pools = []
     for part in spec.split(","):
         label, _, count_text = part.strip().partition(":")
-        count_text = count_text.partition(":")[0]  # a third field is the pool's threads (pool_threads)
+        count_text = count_text.partition(":")[0]  # a third field is the pool's worker kind (pool_threads, pool_batch)
         names = [name.strip() for name in label.split("+") if name.strip()]
         unknown = [name for name in names if name not in known and name != "all"]
         if not names or unknown:
@@ -96,6 +96,30 @@ def pool_threads(spec: str, default_threads: int) -> dict[str, int]:
     return threads
 
 
+BATCH_WORKER_CLASS = "queue_app.batch_worker.TaskBatchWorker"
+
+
+def pool_batch(spec: str) -> dict[str, int | None]:
+    """Pools whose third field asks for the batch worker: 'discovery:1:batch' or 'discovery:1:batch64'.
+
+    Returns {label: batch size (None: WORKER_BATCH_SIZE)}. Raises CommandError on a bad value.
+    """
+    batches: dict[str, int | None] = {}
+    for part in spec.split(",") if spec.strip() else []:
+        fields = part.strip().split(":")
+        if len(fields) < 3 or not fields[2].strip().startswith("batch"):
+            continue
+        label = "+".join(name.strip() for name in fields[0].split("+") if name.strip())
+        size_text = fields[2].strip().removeprefix("batch")
+        if size_text and (not size_text.isdigit() or int(size_text) < 1):
+            raise CommandError(
+                f"Worker pool '{part.strip()}': 'batch' may be followed by the batch size, a whole number "
+                "of 1 or more (e.g. 'discovery:1:batch64')."
+            )
+        batches[label] = int(size_text) if size_text else None
+    return batches
+
+
 class Command(BaseCommand):
     help = (
         "Start the worker set from WORKER_POOLS (default: WORKER_CONCURRENCY workers on every family), "
@@ -123,9 +147,14 @@ class Command(BaseCommand):
         if not slots:
             raise CommandError("The worker set is empty: give at least one pool a count of 1 or more.")
         extra = ["--worker-class", options["worker_class"]] if options.get("worker_class") else []
+        batches = pool_batch(options["pools"] if options["pools"] is not None else settings.WORKER_POOLS)
 
         def worker_command(slot: Slot) -> tuple[list[str], dict[str, str] | None]:
             command = [sys.executable, MANAGE, "rqworker", *slot.queues, "--with-scheduler"]
+            if slot.pool in batches:
+                size = batches[slot.pool]  # a batch pool runs batch workers, whatever --worker-class says
+                env = {**os.environ, "WORKER_BATCH_SIZE": str(size)} if size else None
+                return [*command, "--worker-class", BATCH_WORKER_CLASS], env
             count = threads.get(slot.pool, 0)
             if not count:
                 return [*command, *extra], None
@@ -143,8 +172,12 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
 
         for label, queues, n in pools:
-            per_worker = f", {threads[label]} threads each" if threads.get(label) else ""
-            self.stdout.write(f"Pool {label}: {n} worker(s) on {' '.join(queues)}{per_worker}")
+            kind = ""
+            if label in batches:
+                kind = f", batch workers ({batches[label] or settings.WORKER_BATCH_SIZE} tasks per cycle)"
+            elif threads.get(label):
+                kind = f", {threads[label]} threads each"
+            self.stdout.write(f"Pool {label}: {n} worker(s) on {' '.join(queues)}{kind}")
         while not stopping:
             now = time.monotonic()
             for index, slot in enumerate(slots):
