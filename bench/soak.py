@@ -1,6 +1,8 @@
 """Soak: 10,000 noop tasks, 1 % failing their first attempt, a worker killed twice (kill -9).
 
-Usage: python bench/soak.py [--tasks N] [--worker-class CLASS]
+Usage: python bench/soak.py [--tasks N] [--worker-class CLASS] [--threads N]
+
+--threads sets WORKER_THREADS for the workers (queue_app.thread_worker.TaskThreadWorker reads it).
 
 Checks that every task completes, none is stuck, and the RSS of a worker that runs throughout
 grows by less than 10 MB. Uses its own database (upwork_bench_soak) and Redis database 13.
@@ -57,7 +59,9 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--worker-class", default="queue_app.worker.TaskSimpleWorker")
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--threads", type=int, default=8, help="WORKER_THREADS of the workers (thread worker)")
     args = parser.parse_args()
+    os.environ["WORKER_THREADS"] = str(args.threads)
 
     import bench.throughput as throughput
 
@@ -152,6 +156,7 @@ def main() -> None:
     print(
         f"# Soak — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} cores, "
         f"{args.worker_class.rsplit('.', 1)[1]}"
+        + (f", {args.threads} threads" if "Thread" in args.worker_class else "")
     )
     print()
     print("| measure | value |")

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import resource
+import threading
 import time
 import traceback
 from concurrent.futures import Future
@@ -152,6 +153,10 @@ class HorseChannel:
         os.write(self.outcome_fd, data)
         return True
 
+    def keeps_outcome(self, task_id: str) -> bool:
+        """Whether a failure of this run is still to be recorded (a thread worker's run may be abandoned)."""
+        return True
+
     def record_outcome_from_horse(self, read_fd: int) -> None:
         """Parent, after the horse exited: record the completion it handed back, if any."""
         chunks = []
@@ -257,7 +262,8 @@ def _run(task_id: str, job, row: tuple, channel: HorseChannel | None) -> None:
         encoded = json.dumps(result, cls=DjangoJSONEncoder, default=str)
     except BaseException as error:  # JobTimeoutException derives from Exception; SystemExit too
         duration = time.perf_counter() - clock
-        _record_failure(task_id, job, error, duration)
+        if channel is None or channel.keeps_outcome(task_id):
+            _record_failure(task_id, job, error, duration)
         raise
     duration = time.perf_counter() - clock
     finished_at = timezone.now()
@@ -279,7 +285,8 @@ def memory_limit(limit_mb: int | None):
     The soft limit is restored afterwards, so a simple (non-forking) worker survives too.
     A MemoryError inside becomes MemoryLimitExceeded with a message saying so.
     """
-    if not limit_mb:
+    if not limit_mb or threading.current_thread() is not threading.main_thread():
+        # A thread worker's runs share one address space: a per-task cap cannot hold there.
         yield
         return
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)

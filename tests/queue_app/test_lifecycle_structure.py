@@ -95,7 +95,7 @@ def test_the_structure_check_sees_each_kind_of_status_write(source):
     assert status_writes(source)
 
 
-WORKER_PATH = ["queue_app.execution", "queue_app.worker", "queue_app.lifecycle"]
+WORKER_PATH = ["queue_app.execution", "queue_app.worker", "queue_app.lifecycle", "queue_app.thread_worker"]
 
 
 @pytest.mark.parametrize("module_name", WORKER_PATH)

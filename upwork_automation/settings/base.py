@@ -180,6 +180,11 @@ WORKER_EXTRA_JOB_FUNCTIONS = env.list("WORKER_EXTRA_JOB_FUNCTIONS", default=[])
 # WORKER_POOLS: which worker processes run_workers starts, e.g. "discovery:1,proposals:2,applications+system:1";
 # empty means WORKER_CONCURRENCY workers serving every family.
 WORKER_POOLS = env("WORKER_POOLS", default="")
+# Thread workers (queue_app/thread_worker.py) for I/O-bound families: tasks one process runs at once.
+# 0 = off: run_workers starts one-task workers unless a pool asks for threads ("proposals:1:threads16").
+WORKER_THREADS = env.int("WORKER_THREADS", default=0)
+# A thread still busy this long past its task's timeout is stuck: its worker recycles itself.
+WORKER_THREAD_STUCK_SECONDS = env.float("WORKER_THREAD_STUCK_SECONDS", default=30.0)
 # queue_app.batch_worker.TaskBatchWorker: the most tasks one worker cycle takes from a queue.
 WORKER_BATCH_SIZE = env.int("WORKER_BATCH_SIZE", default=32)
 WORKER_SHUTDOWN_GRACE = env.float("WORKER_SHUTDOWN_GRACE", default=30.0)

@@ -43,7 +43,7 @@ def parse_pools(spec: str, default_count: int) -> list[tuple[str, list[str], int
     pools = []
     for part in spec.split(","):
         label, _, count_text = part.strip().partition(":")
-        count_text = count_text.partition(":")[0]  # a third field is the pool's worker kind (pool_batch)
+        count_text = count_text.partition(":")[0]  # a third field is the pool's worker kind (pool_threads, pool_batch)
         names = [name.strip() for name in label.split("+") if name.strip()]
         unknown = [name for name in names if name not in known and name != "all"]
         if not names or unknown:
@@ -60,6 +60,40 @@ def parse_pools(spec: str, default_count: int) -> list[tuple[str, list[str], int
         queues = list(settings.TASK_PRIORITIES) if "all" in names else names
         pools.append(("+".join(names), queues, count))
     return pools
+
+
+THREAD_WORKER_CLASS = "queue_app.thread_worker.TaskThreadWorker"
+DEFAULT_POOL_THREADS = 16  # a pool that says 'threads' while WORKER_THREADS is 0
+
+
+def pool_threads(spec: str, default_threads: int) -> dict[str, int]:
+    """Threads per worker of each pool: 'proposals:1:threads16' -> {'proposals': 16}.
+
+    The third field 'threads' (WORKER_THREADS, or 16 when that is 0) or 'threadsN' asks for thread
+    workers; a pool without one gets default_threads (WORKER_THREADS; 0 means one task at a time,
+    i.e. the configured worker class). Raises CommandError on a bad value.
+    """
+    if not spec.strip():
+        return {"all": default_threads}
+    threads = {}
+    for part in spec.split(","):
+        fields = part.strip().split(":")
+        label = "+".join(name.strip() for name in fields[0].split("+") if name.strip())
+        kind = fields[2].strip() if len(fields) > 2 else ""
+        if not kind:
+            threads[label] = default_threads
+            continue
+        if kind.startswith("batch"):  # another kind of worker (pool_batch)
+            threads[label] = 0
+            continue
+        number = kind.removeprefix("threads")
+        if not kind.startswith("threads") or (number and (not number.isdigit() or int(number) < 1)):
+            raise CommandError(
+                f"Worker pool '{part.strip()}': the third field names the kind of worker: 'threads' or "
+                "'threadsN' (N threads per worker, e.g. 'proposals:1:threads16'), or leave it out."
+            )
+        threads[label] = int(number) if number else (default_threads or DEFAULT_POOL_THREADS)
+    return threads
 
 
 BATCH_WORKER_CLASS = "queue_app.batch_worker.TaskBatchWorker"
@@ -107,6 +141,8 @@ class Command(BaseCommand):
             raise CommandError("--count must be at least 1 (or set WORKER_CONCURRENCY to 1 or more).")
         pools = parse_pools(options["pools"] if options["pools"] is not None else settings.WORKER_POOLS, count)
         grace = options["grace"] if options["grace"] is not None else settings.WORKER_SHUTDOWN_GRACE
+        spec = options["pools"] if options["pools"] is not None else settings.WORKER_POOLS
+        threads = pool_threads(spec, settings.WORKER_THREADS)
         slots = [Slot(pool=label, queues=queues) for label, queues, n in pools for _ in range(n)]
         if not slots:
             raise CommandError("The worker set is empty: give at least one pool a count of 1 or more.")
@@ -115,11 +151,16 @@ class Command(BaseCommand):
 
         def worker_command(slot: Slot) -> tuple[list[str], dict[str, str] | None]:
             command = [sys.executable, MANAGE, "rqworker", *slot.queues, "--with-scheduler"]
-            if slot.pool not in batches:
+            if slot.pool in batches:
+                size = batches[slot.pool]  # a batch pool runs batch workers, whatever --worker-class says
+                env = {**os.environ, "WORKER_BATCH_SIZE": str(size)} if size else None
+                return [*command, "--worker-class", BATCH_WORKER_CLASS], env
+            count = threads.get(slot.pool, 0)
+            if not count:
                 return [*command, *extra], None
-            size = batches[slot.pool]  # a batch pool runs batch workers, whatever --worker-class says
-            env = {**os.environ, "WORKER_BATCH_SIZE": str(size)} if size else None
-            return [*command, "--worker-class", BATCH_WORKER_CLASS], env
+            # A pool with threads runs thread workers (unless --worker-class names another class).
+            chosen = extra or ["--worker-class", THREAD_WORKER_CLASS]
+            return [*command, *chosen], {**os.environ, "WORKER_THREADS": str(count)}
 
         stopping = False
 
@@ -134,6 +175,8 @@ class Command(BaseCommand):
             kind = ""
             if label in batches:
                 kind = f", batch workers ({batches[label] or settings.WORKER_BATCH_SIZE} tasks per cycle)"
+            elif threads.get(label):
+                kind = f", {threads[label]} threads each"
             self.stdout.write(f"Pool {label}: {n} worker(s) on {' '.join(queues)}{kind}")
         while not stopping:
             now = time.monotonic()

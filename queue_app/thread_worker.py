@@ -1,0 +1,388 @@
+"""TaskThreadWorker: one process runs up to WORKER_THREADS tasks at once, for I/O-bound families.
+
+A handler that spends its time waiting on the network (OpenAI, Upwork, Google) wastes a whole
+process per slot in the one-task-at-a-time workers. This worker takes a job from RQ whenever one
+of its pool threads is free and runs it there; each run is a task of its own:
+
+- its own conditional start and end (queue_app.lifecycle), on its thread's own database
+  connection (Django's connections are per thread); a pool thread keeps its connection from task
+  to task and closes it when it exits;
+- the family and rate limits are checked per task in Redis (queue_app.limits), so they hold
+  across threads, processes and hosts exactly as for the other workers;
+- RQ's data stays true: each run is an RQ execution of this worker (StartedJobRegistry, job
+  status, results, `rq info` shows the worker busy while any run is on);
+- at its deadline (the task's timeout) a run is recorded failed (retried if it has retries left)
+  by the monitor thread, and whatever its handler returns later is discarded: a Python thread
+  cannot be killed, so it keeps its slot until it returns;
+- a running task that is cancelled is marked stopped in RQ at once (its row is already
+  cancelled) and its handler's result is discarded when it returns, as with TaskSimpleWorker;
+- a thread still busy WORKER_THREAD_STUCK_SECONDS past its run's deadline is stuck: the worker
+  recycles itself, i.e. takes no more work, lets the other runs finish, and exits (code 75) so
+  that run_workers (or systemd) starts a fresh one.
+
+Delivery stays at-least-once and the conditional start keeps two deliveries of a task from
+running at the same time; a kill -9 leaves every started row in processing, and the crash sweep
+re-queues them once the worker's heartbeat is stale (see queue_app/maintenance.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue as queue_module
+import signal
+import sys
+import threading
+import time
+
+from django.conf import settings
+from django.db import connections
+from rq import SimpleWorker
+from rq.command import parse_payload
+from rq.exceptions import StopRequested
+from rq.timeouts import JobTimeoutException
+from rq.utils import now as rq_now
+from rq.worker import WorkerStatus
+
+from queue_app import lifecycle, limits, transport
+from queue_app.execution import HorseChannel, _record_failure
+from queue_app.models import WorkerState
+from queue_app.worker import HeartbeatMixin
+
+logger = logging.getLogger(__name__)
+
+RECYCLE_EXIT_CODE = 75  # EX_TEMPFAIL: the supervisor starts a fresh worker
+MONITOR_INTERVAL = 0.2  # seconds between the monitor thread's checks of deadlines
+
+
+class Run:
+    """One task's execution on a pool thread, and who records its end.
+
+    Its thread records the outcome only if it claims the run first; the monitor (deadline) or a
+    stop (cancel) abandons it first otherwise, and the thread's outcome is then discarded.
+    """
+
+    def __init__(self, job, queue, execution, timeout: float):
+        self.job = job
+        self.queue = queue
+        self.execution = execution
+        self.timeout = timeout
+        self.started = time.monotonic()
+        self.deadline = self.started + timeout if timeout and timeout > 0 else float("inf")
+        self.lock = threading.Lock()
+        self.claimed = False
+        self.abandoned = ""  # why the outcome is discarded: "timeout", "cancelled", "shutdown"
+        self.returned = False
+
+    @property
+    def task_id(self) -> str | None:
+        if self.job.func_name == transport.JOB_FUNCTION and self.job.args:
+            return str(self.job.args[0])
+        return None
+
+    def claim(self) -> bool:
+        """The thread's: True if it may record the outcome (idempotent), False if it was abandoned."""
+        with self.lock:
+            if self.abandoned:
+                return False
+            self.claimed = True
+            return True
+
+    def abandon(self, reason: str) -> bool:
+        """Deadline, cancel or shutdown: True if the outcome is now discarded (the thread had not claimed it)."""
+        with self.lock:
+            if self.claimed or self.abandoned:
+                return False
+            self.abandoned = reason
+            return True
+
+
+class ThreadChannel(HorseChannel):
+    """A pool thread's channel for one run: start and end inline, on the thread's own connection.
+
+    The end is written only if the run was not abandoned (a timeout or a cancel came first).
+    """
+
+    def __init__(self, run: Run) -> None:
+        super().__init__()  # its writer stays off: statements run inline in the pool thread
+        self.run = run
+
+    def hand_outcome_to_parent(self, task_id, result, finished_at, duration) -> bool:
+        if not self.run.claim():
+            logger.warning("Task %s: result discarded (%s before it returned)", task_id, self.run.abandoned)
+            return True
+        lifecycle.complete(task_id, result=result, finished_at=finished_at, duration=duration)
+        return True
+
+    def keeps_outcome(self, task_id: str) -> bool:
+        if self.run.claim():
+            return True
+        logger.warning("Task %s: failure discarded (%s before it returned)", task_id, self.run.abandoned)
+        return False
+
+
+class TaskThreadWorker(HeartbeatMixin, SimpleWorker):
+    """Runs up to WORKER_THREADS tasks at once on a pool of threads. For I/O-bound families.
+
+    Choose it per pool (`WORKER_POOLS="proposals:1:threads16"`, or WORKER_THREADS=16 for every pool of
+    run_workers) or with `--worker-class queue_app.thread_worker.TaskThreadWorker`. CPU-bound
+    handlers gain nothing here (one interpreter lock), and a per-type memory limit is not
+    applied in a thread (the address space is shared by every run): use the fork worker for both.
+    """
+
+    def __init__(self, queues, *args, **kwargs):
+        super().__init__(queues, *args, **kwargs)
+        self._init_heartbeats()
+        self.threads = max(1, settings.WORKER_THREADS or 1)
+        self.stuck_seconds = settings.WORKER_THREAD_STUCK_SECONDS
+        self._runs: dict[str, Run] = {}  # by RQ execution id
+        self._slots = threading.Condition()
+        self._work: queue_module.SimpleQueue = queue_module.SimpleQueue()
+        self._pool: list[threading.Thread] = []
+        self._stop_lock = threading.Lock()  # RQ's _stopped_job_id holds one job at a time
+        self._monitor: threading.Thread | None = None
+        self._monitor_stop = threading.Event()
+        self.recycling = False
+
+    # --- the pool ------------------------------------------------------------------------------
+
+    def _start_pool(self) -> None:
+        if self._pool:
+            return
+        self._monitor_stop.clear()  # started again after a Redis outage ended RQ's loop (HeartbeatMixin.work)
+        for index in range(self.threads):
+            thread = threading.Thread(target=self._pool_thread, name=f"task-{index}", daemon=True)
+            thread.start()
+            self._pool.append(thread)
+        self._monitor = threading.Thread(target=self._monitor_runs, name="task-monitor", daemon=True)
+        self._monitor.start()
+
+    def _pool_thread(self) -> None:
+        try:
+            while True:
+                run = self._work.get()
+                if run is None:
+                    return
+                try:
+                    self._perform(run)
+                finally:
+                    with self._slots:
+                        run.returned = True
+                        self._runs.pop(run.execution.id, None)
+                        self._slots.notify_all()
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    def _stop_pool(self) -> None:
+        for _ in self._pool:
+            self._work.put(None)
+        deadline = time.monotonic() + 5
+        for thread in self._pool:  # a stuck thread is left behind: it is a daemon
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._pool = []
+        self._monitor_stop.set()
+        if self._monitor is not None:
+            self._monitor.join(5)
+
+    def busy(self) -> int:
+        with self._slots:
+            return len(self._runs)
+
+    def _active(self) -> list[Run]:
+        with self._slots:
+            return list(self._runs.values())
+
+    # --- taking work -----------------------------------------------------------------------------
+
+    _waiting = False  # the main thread waits for a free thread or for a job: a stop may end the wait
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """Pop a job only when a pool thread is free; heartbeats go on while every thread is busy."""
+        self._start_pool()
+        self._waiting = True
+        try:
+            while True:
+                with self._slots:
+                    free = len(self._runs) < self.threads
+                    if not free:
+                        self._slots.wait(1.0)
+                        free = len(self._runs) < self.threads
+                if getattr(self, "_stop_requested", False):
+                    return None
+                if free:
+                    return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+                self.heartbeat()
+        finally:
+            self._waiting = False
+
+    def _shutdown(self):
+        """A warm stop: no more work. RQ waits for "the" job; here the runs are on other threads.
+
+        While the main thread waits (for a free thread, or in RQ's blocking pop, which RQ would
+        otherwise repeat until a job came) the stop ends the wait at once, as RQ's does when
+        idle; teardown then lets the runs finish (_finish_runs).
+        """
+        self._stop_requested = True
+        if self._waiting:
+            raise StopRequested()
+
+    def execute_job(self, job, queue):
+        execution = self.prepare_execution(job)  # RQ: the execution, this worker busy
+        timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
+        run = Run(job, queue, execution, timeout=timeout if timeout and timeout > 0 else 0)
+        job.horse_channel = ThreadChannel(run)  # run_task finds it on the job
+        with self._slots:
+            self._runs[execution.id] = run
+        self._work.put(run)
+
+    def _perform(self, run: Run) -> None:
+        """RQ's perform_job for one run, in a pool thread; the end is RQ's only if the run was not abandoned."""
+        job, queue, execution = run.job, run.queue, run.execution
+        try:
+            self.prepare_job_execution(job, remove_from_intermediate_queue=len(self.queues) == 1)
+            job.started_at = rq_now()
+            try:
+                return_value = job.perform()
+            except BaseException:  # the handler's error (SystemExit too) is the run's outcome
+                exc_info = sys.exc_info()
+                if run.claim():
+                    self._finalize_failure(job, queue, execution, exc_info)
+            else:
+                if run.claim():
+                    self._finalize_success(job, queue, execution, return_value)
+        except Exception:
+            logger.exception("Worker %s: run of job %s ended with an error in the worker", self.name, job.id)
+
+    # --- RQ's state with several runs ----------------------------------------------------------
+
+    def set_state(self, state, pipeline=None):
+        if state == WorkerStatus.IDLE and self.executions:
+            state = WorkerStatus.BUSY  # idle only when RQ has no execution of this worker on
+        super().set_state(state, pipeline)
+
+    def cleanup_execution(self, job, pipeline, execution=None):
+        super().cleanup_execution(job, pipeline, execution)
+        if not self.executions:
+            self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
+
+    def _db_state(self) -> str:
+        return WorkerState.BUSY if self._runs else WorkerState.IDLE
+
+    def db_heartbeat(self, **kwargs) -> None:
+        # RQ's per-job bookkeeping in the pool threads beats too: the main thread's beat (every
+        # dequeue and every second while the threads are all busy) is enough, on its connection.
+        if threading.current_thread() is threading.main_thread():
+            super().db_heartbeat(**kwargs)
+
+    # --- deadlines and stuck threads -----------------------------------------------------------
+
+    def _monitor_runs(self) -> None:
+        try:
+            while not self._monitor_stop.wait(MONITOR_INTERVAL):
+                now = time.monotonic()
+                for run in self._active():
+                    if now >= run.deadline and run.abandon("timeout"):
+                        self._time_out(run)
+                    if (
+                        run.abandoned
+                        and not run.returned
+                        and now >= run.deadline + self.stuck_seconds
+                        and not self.recycling
+                    ):
+                        self._recycle(run)
+        finally:
+            connections.close_all()
+
+    def _time_out(self, run: Run) -> None:
+        job, task_id = run.job, run.task_id
+        error = JobTimeoutException(
+            f"Task exceeded maximum timeout value ({run.timeout} seconds); a late result will be discarded."
+        )
+        logger.warning("Worker %s: job %s timed out after %s s", self.name, job.id, run.timeout)
+        try:
+            if task_id is not None:
+                _record_failure(task_id, job, error, time.monotonic() - run.started)
+                limits.release_everywhere(task_id)
+            job.ended_at = rq_now()
+            self._finalize_failure(job, run.queue, run.execution, (type(error), error, None))
+        except Exception:
+            logger.exception("Worker %s: could not record the timeout of job %s", self.name, job.id)
+
+    def _recycle(self, run: Run) -> None:
+        self.recycling = True
+        logger.error(
+            "Worker %s: a thread is stuck on job %s %.0f s past its deadline; taking no more work, "
+            "finishing the other runs, then exiting so a fresh worker starts",
+            self.name,
+            run.job.id,
+            time.monotonic() - run.deadline,
+        )
+        # The same path as a warm stop (SIGTERM): the main thread may be in RQ's blocking pop.
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    # --- cancel --------------------------------------------------------------------------------
+
+    def handle_payload(self, message):
+        payload = parse_payload(message)
+        if payload.get("command") == "stop-job" and payload.get("job_id"):
+            runs = [run for run in self._active() if run.job.id == payload["job_id"]]
+            if runs:
+                for run in runs:
+                    if run.abandon("cancelled"):
+                        self._stop(run)
+                return
+        super().handle_payload(message)
+
+    def _stop(self, run: Run) -> None:
+        """A cancelled run: RQ records the job stopped now; the handler's result is discarded later."""
+        logger.info("Worker %s: job %s stopped while running; its result will be discarded", self.name, run.job.id)
+        try:
+            with self._stop_lock:
+                self._stopped_job_id = run.job.id
+                run.job.ended_at = rq_now()
+                self.handle_job_failure(
+                    run.job,
+                    run.queue,
+                    exc_string="Stopped: the task was cancelled while running; its result is discarded.",
+                    execution=run.execution,
+                )
+        except Exception:
+            logger.exception("Worker %s: could not record job %s as stopped", self.name, run.job.id)
+
+    # --- stopping ------------------------------------------------------------------------------
+
+    def teardown(self):
+        if not self.is_horse:
+            self._finish_runs()
+        super().teardown()
+
+    def _finish_runs(self) -> None:
+        """Warm stop (or recycle): wait for the runs that are not abandoned. A cold stop abandons them."""
+        try:
+            while not self._cold_stop_started:
+                waiting = [run for run in self._active() if not run.abandoned]
+                if not waiting:
+                    break
+                with contextlib.suppress(Exception):
+                    self.heartbeat()
+                with self._slots:
+                    self._slots.wait(0.5)
+        except SystemExit:  # a cold stop while waiting
+            pass
+        for run in self._active():
+            run.abandon("shutdown")  # register_death puts their rows back in the queue
+
+    def register_death(self):
+        super().register_death()
+        self._stop_pool()
+
+    def work(self, burst: bool = False, **kwargs) -> bool:
+        worked = super().work(burst=burst, **kwargs)
+        if self.recycling:
+            logger.error("Worker %s: recycled (a stuck thread); exiting with code %d", self.name, RECYCLE_EXIT_CODE)
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(RECYCLE_EXIT_CODE)
+        return worked
