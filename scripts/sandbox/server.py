@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, quote, urlencode
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from scripts.sandbox.data import OUTCOME_KINDS, ClientEvent, SandboxJob, build_jobs, client_timeline, matches
+from scripts.sandbox.receivers import Receivers
 
 SESSION_COOKIE = "master_access_token"
 DEMO_USERNAME = "demo"
@@ -88,6 +89,7 @@ class SandboxState:
     connects: int = STARTING_CONNECTS
     counters: dict[str, int] = field(default_factory=lambda: {"graphql": 0, "token": 0, "pages": 0})
     scripted_outcomes: dict[str, list[ClientEvent]] = field(default_factory=dict)  # reference -> its timeline
+    receivers: Receivers = field(default_factory=Receivers)  # Slack / Telegram / webhook stand-ins
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def now(self) -> datetime:
@@ -176,6 +178,7 @@ class SandboxState:
             self.scripted_outcomes.clear()
             self.connects = STARTING_CONNECTS
             self.counters = {"graphql": 0, "token": 0, "pages": 0}
+            self.receivers.reset()
 
 
 class Response:
@@ -242,6 +245,13 @@ class SandboxApp:
         self.state = state or SandboxState()
 
     def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "/")
+        if environ.get("REQUEST_METHOD") == "POST" and self.state.receivers.handles(path):
+            # Slack, Telegram and webhook stand-ins (scripts/sandbox/receivers.py).
+            headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+            status, reply_headers, body = self.state.receivers.handle(path, headers, self._body(environ))
+            start_response(status, reply_headers)
+            return [body]
         try:
             response = self.route(environ)
         except Exception as error:  # a stand-in must answer, even about its own bugs
@@ -756,6 +766,8 @@ class SandboxApp:
     # --- control endpoints for tests and demos --------------------------------
     def control(self, path: str, method: str, environ) -> Response:
         action = path.removeprefix("/__sandbox__/").strip("/")
+        if action == "notifications" or action.startswith("notifications/"):
+            return self.notifications_control(action, method, environ)
         if action == "submissions":
             return Response.json(self.state.submissions)
         if action == "outcomes" and method == "GET":
@@ -830,6 +842,36 @@ class SandboxApp:
         with self.state.lock:
             self.state.scripted_outcomes[reference] = sorted(events, key=lambda event: event.at)
         return Response.json({"reference": reference, "events": len(events)})
+
+    def notifications_control(self, action: str, method: str, environ) -> Response:
+        receivers = self.state.receivers
+        if action == "notifications" and method == "GET":
+            with receivers.lock:
+                return Response.json(list(receivers.received))
+        if action.endswith("/preview") and method == "GET":
+            record_id = action.removeprefix("notifications/").removesuffix("/preview")
+            page = receivers.preview(int(record_id)) if record_id.isdigit() else None
+            return Response(page) if page else Response.json({"error": "no such message"}, status="404 Not Found")
+        if method != "POST":
+            return Response.json({"error": "use POST"}, status="405 Method Not Allowed")
+        if action == "notifications/reset":
+            receivers.reset()
+            return Response.json({"received": 0})
+        if action == "notifications/fail":
+            rule = json.loads(self._body(environ) or b"{}")
+            if not isinstance(rule, dict) or not str(rule.get("path_prefix", "")).startswith("/"):
+                return Response.json({"error": "give path_prefix, status and times"}, status="400 Bad Request")
+            failure = {
+                "path_prefix": rule["path_prefix"],
+                "status": int(rule.get("status", 500)),
+                "times": int(rule.get("times", 1)),
+                "retry_after": rule.get("retry_after"),
+                "message": str(rule.get("message", "")),
+            }
+            with receivers.lock:
+                receivers.failures.append(failure)
+            return Response.json(failure)
+        return Response.json({"error": "unknown action"}, status="404 Not Found")
 
 
 def storage_state_for(session_value: str, *, host: str = "127.0.0.1") -> dict:

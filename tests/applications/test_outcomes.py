@@ -20,8 +20,8 @@ from applications.models import (
     OutcomeRun,
     OutcomeRunStatus,
 )
+from core.models import AuditEntry
 from jobs.models import BrowserSession, BrowserSessionStatus
-from queue_app.models import AuditEntry
 from tests.applications.conftest import make_application
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
