@@ -26,14 +26,8 @@ def audit_entry(
     actor: Actor = SYSTEM,
     before: dict | None = None,
     after: dict | None = None,
-    **legacy: Any,
 ) -> AuditEntry:
-    """An unsaved audit row, for a service that writes it together with its own row.
-
-    `legacy` (source, user, remote_addr) is only for queue_app/scheduling.py until its split takes `actor` too.
-    """
-    if legacy:
-        actor = Actor(**{"source": SYSTEM.source, **legacy})
+    """An unsaved audit row, for a service that writes it together with its own row."""
     user = actor.authenticated_user
     return AuditEntry(
         actor=user,

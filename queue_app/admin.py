@@ -14,12 +14,6 @@ from queue_app import registry, scheduling, services
 from queue_app.models import MetricSnapshot, ScheduledTask, Task, WorkerProcess
 
 
-def _schedule_actor(request) -> dict:
-    """The admin's actor as the three keywords queue_app/scheduling.py still takes (until it takes `actor`)."""
-    actor = Actor.admin(request)
-    return {"source": actor.source, "user": actor.user, "remote_addr": actor.remote_addr}
-
-
 def _pretty_json(value) -> str:
     return format_html("<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(value, indent=2, default=str))
 
@@ -204,18 +198,18 @@ class ScheduledTaskAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         values = {field: form.cleaned_data.get(field) for field in self.editable}
         if change:
-            saved = scheduling.schedule_update(schedule_id=obj.pk, **values, **_schedule_actor(request))
+            saved = scheduling.schedule_update(schedule_id=obj.pk, **values, actor=Actor.admin(request))
         else:
-            saved = scheduling.schedule_create(**values, **_schedule_actor(request))
+            saved = scheduling.schedule_create(**values, actor=Actor.admin(request))
         obj.pk = saved.pk
         obj.refresh_from_db()
 
     def delete_model(self, request, obj):
-        scheduling.schedule_delete(schedule_id=obj.pk, **_schedule_actor(request))
+        scheduling.schedule_delete(schedule_id=obj.pk, actor=Actor.admin(request))
 
     def delete_queryset(self, request, queryset):
         for schedule in queryset:
-            scheduling.schedule_delete(schedule_id=schedule.pk, **_schedule_actor(request))
+            scheduling.schedule_delete(schedule_id=schedule.pk, actor=Actor.admin(request))
 
     def _apply(self, request, queryset, service, verb, **kwargs):
         done, refused = 0, []
@@ -232,15 +226,15 @@ class ScheduledTaskAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable selected schedules", permissions=["change"])
     def enable_schedules(self, request, queryset):
-        self._apply(request, queryset, scheduling.schedule_enable, "Enabled", **_schedule_actor(request))
+        self._apply(request, queryset, scheduling.schedule_enable, "Enabled", actor=Actor.admin(request))
 
     @admin.action(description="Disable selected schedules", permissions=["change"])
     def disable_schedules(self, request, queryset):
-        self._apply(request, queryset, scheduling.schedule_disable, "Disabled", **_schedule_actor(request))
+        self._apply(request, queryset, scheduling.schedule_disable, "Disabled", actor=Actor.admin(request))
 
     @admin.action(description="Run selected schedules now", permissions=["change"])
     def run_schedules_now(self, request, queryset):
-        self._apply(request, queryset, scheduling.schedule_run_now, "Ran", **_schedule_actor(request))
+        self._apply(request, queryset, scheduling.schedule_run_now, "Ran", actor=Actor.admin(request))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

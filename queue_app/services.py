@@ -137,15 +137,11 @@ def task_enqueue(
     max_retries: int | None = None,
     timeout: int | None = None,
     actor: Actor = SYSTEM,
-    **legacy: Any,
 ) -> Task:
     """Validate, write the row, and push the RQ job after commit.
 
-    An idempotency key that already exists returns the existing task unchanged. `legacy` (source, user,
-    remote_addr) is only for queue_app/scheduling.py until its split takes `actor` too.
+    An idempotency key that already exists returns the existing task unchanged.
     """
-    if legacy:
-        actor = Actor(**{"source": actor.source, **legacy})
     request = EnqueueRequest(
         task_type=task_type,
         payload=payload,

@@ -73,16 +73,11 @@ class ScheduledTaskViewSet(viewsets.ModelViewSet):
     ordering_fields = ["name", "next_run_at", "last_run_at", "created_at"]
     ordering = ["name"]
 
-    def _actor(self, request) -> dict:
-        """The request's actor as the three keywords queue_app/scheduling.py still takes (until it takes `actor`)."""
-        actor = Actor.from_request(request)
-        return {"source": actor.source, "user": actor.user, "remote_addr": actor.remote_addr}
-
     @extend_schema(request=ScheduledTaskWriteSerializer, responses={201: ScheduledTaskSerializer})
     def create(self, request, *args, **kwargs):
         serializer = ScheduledTaskWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        schedule = scheduling.schedule_create(**serializer.validated_data, **self._actor(request))
+        schedule = scheduling.schedule_create(**serializer.validated_data, actor=Actor.from_request(request))
         return Response(ScheduledTaskSerializer(schedule).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ScheduledTaskWriteSerializer, responses=ScheduledTaskSerializer)
@@ -90,7 +85,7 @@ class ScheduledTaskViewSet(viewsets.ModelViewSet):
         serializer = ScheduledTaskWriteSerializer(data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
         schedule = scheduling.schedule_update(
-            schedule_id=self.get_object().pk, **serializer.validated_data, **self._actor(request)
+            schedule_id=self.get_object().pk, **serializer.validated_data, actor=Actor.from_request(request)
         )
         return Response(ScheduledTaskSerializer(schedule).data)
 
@@ -99,25 +94,25 @@ class ScheduledTaskViewSet(viewsets.ModelViewSet):
         return super().partial_update(request, *args, **kwargs)
 
     def destroy(self, request, *args, **kwargs):
-        scheduling.schedule_delete(schedule_id=self.get_object().pk, **self._actor(request))
+        scheduling.schedule_delete(schedule_id=self.get_object().pk, actor=Actor.from_request(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=ScheduledTaskSerializer)
     @action(detail=True, methods=["post"])
     def enable(self, request, pk=None):
-        schedule = scheduling.schedule_enable(schedule_id=self.get_object().pk, **self._actor(request))
+        schedule = scheduling.schedule_enable(schedule_id=self.get_object().pk, actor=Actor.from_request(request))
         return Response(ScheduledTaskSerializer(schedule).data)
 
     @extend_schema(request=None, responses=ScheduledTaskSerializer)
     @action(detail=True, methods=["post"])
     def disable(self, request, pk=None):
-        schedule = scheduling.schedule_disable(schedule_id=self.get_object().pk, **self._actor(request))
+        schedule = scheduling.schedule_disable(schedule_id=self.get_object().pk, actor=Actor.from_request(request))
         return Response(ScheduledTaskSerializer(schedule).data)
 
     @extend_schema(request=None, responses={201: TaskSerializer})
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None):
-        task = scheduling.schedule_run_now(schedule_id=self.get_object().pk, **self._actor(request))
+        task = scheduling.schedule_run_now(schedule_id=self.get_object().pk, actor=Actor.from_request(request))
         return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
 

@@ -6,8 +6,9 @@ import json
 
 from django.core.management.base import CommandError
 
+from core.actor import Actor
 from queue_app import scheduling
-from queue_app.models import ScheduledTask, TaskPriority, TaskSource
+from queue_app.models import ScheduledTask, TaskPriority
 from queue_app.serializers import ScheduledTaskSerializer
 
 
@@ -142,7 +143,7 @@ class ScheduleVerbs:
 
     def _run(self, command, options):
         schedule = scheduling.schedule_get(name=options["name"])
-        task = scheduling.schedule_run_now(schedule_id=schedule.pk, source=TaskSource.CLI)
+        task = scheduling.schedule_run_now(schedule_id=schedule.pk, actor=Actor.cli())
         command.stdout.write(str(task.id))
 
     def _defaults(self, command, options):

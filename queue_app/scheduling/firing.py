@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils import timezone as dj_timezone
 
+from core.actor import Actor
 from core.errors import ApplicationError, ValidationFailed
-from queue_app.models import ScheduledTask, Task, TaskSource
+from queue_app.models import ScheduledTask, Task
 from queue_app.scheduling.rules import schedule_next_run
 from queue_app.services import task_enqueue
 
@@ -64,7 +65,7 @@ def schedule_fire(*, schedule_id: int, firing_time: datetime, now: datetime | No
                     payload=schedule.payload,
                     priority=schedule.priority or None,
                     idempotency_key=firing_key(schedule.pk, firing_time),
-                    source=TaskSource.SCHEDULER,
+                    actor=Actor.scheduler(),
                 )
         except ApplicationError as error:
             logger.error("Schedule %s could not fire at %s: %s", schedule.name, firing_time.isoformat(), error.message)

@@ -9,9 +9,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone as dj_timezone
 
+from core.actor import SYSTEM, Actor
 from core.audit import audit_record
 from core.errors import NotFound, ValidationFailed
-from queue_app.models import ScheduledTask, Task, TaskSource
+from queue_app.models import ScheduledTask, Task
 from queue_app.scheduling.rules import ScheduleFields, next_run_or_none, schedule_validate
 from queue_app.selectors import schedule_get
 from queue_app.services import task_enqueue
@@ -54,9 +55,7 @@ def schedule_create(
     timezone: str | None = None,
     description: str = "",
     enabled: bool = True,
-    source: str = TaskSource.SYSTEM,
-    user=None,
-    remote_addr: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> ScheduledTask:
     """Validate and create a schedule; the scheduler picks it up at its next cycle."""
     fields = schedule_validate(
@@ -81,10 +80,8 @@ def schedule_create(
                 action="schedule.create",
                 object_type="scheduled_task",
                 object_id=schedule.pk,
-                source=source,
-                user=user,
+                actor=actor,
                 after=_audit_view(schedule),
-                remote_addr=remote_addr,
             )
     except IntegrityError:
         raise _name_taken(fields.name) from None
@@ -109,9 +106,7 @@ def schedule_update(
     timezone: str = _UNSET,
     description: str = _UNSET,
     enabled: bool = _UNSET,
-    source: str = TaskSource.SYSTEM,
-    user=None,
-    remote_addr: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> ScheduledTask:
     """Change some fields; the whole schedule is validated again. A new cron, zone or enabling resets next_run_at."""
     changes = {
@@ -165,19 +160,15 @@ def schedule_update(
                 action=action,
                 object_type="scheduled_task",
                 object_id=schedule.pk,
-                source=source,
-                user=user,
+                actor=actor,
                 before=before,
                 after=_audit_view(schedule),
-                remote_addr=remote_addr,
             )
     logger.info("Schedule %s updated (%s)", schedule.name, ", ".join(sorted(changes)) or "no changes")
     return schedule
 
 
-def schedule_delete(
-    *, schedule_id: int, source: str = TaskSource.SYSTEM, user=None, remote_addr: str | None = None
-) -> None:
+def schedule_delete(*, schedule_id: int, actor: Actor = SYSTEM) -> None:
     """Delete a schedule; its cron job is dropped at the scheduler's next cycle and it never fires again."""
     schedule = schedule_get(schedule_id=schedule_id)
     with transaction.atomic():
@@ -187,29 +178,21 @@ def schedule_delete(
                 action="schedule.delete",
                 object_type="scheduled_task",
                 object_id=schedule.pk,
-                source=source,
-                user=user,
+                actor=actor,
                 before=_audit_view(schedule),
-                remote_addr=remote_addr,
             )
     logger.info("Schedule %s deleted", schedule.name)
 
 
-def schedule_enable(
-    *, schedule_id: int, source: str = TaskSource.SYSTEM, user=None, remote_addr: str | None = None
-) -> ScheduledTask:
-    return schedule_update(schedule_id=schedule_id, enabled=True, source=source, user=user, remote_addr=remote_addr)
+def schedule_enable(*, schedule_id: int, actor: Actor = SYSTEM) -> ScheduledTask:
+    return schedule_update(schedule_id=schedule_id, enabled=True, actor=actor)
 
 
-def schedule_disable(
-    *, schedule_id: int, source: str = TaskSource.SYSTEM, user=None, remote_addr: str | None = None
-) -> ScheduledTask:
-    return schedule_update(schedule_id=schedule_id, enabled=False, source=source, user=user, remote_addr=remote_addr)
+def schedule_disable(*, schedule_id: int, actor: Actor = SYSTEM) -> ScheduledTask:
+    return schedule_update(schedule_id=schedule_id, enabled=False, actor=actor)
 
 
-def schedule_run_now(
-    *, schedule_id: int, source: str = TaskSource.SYSTEM, user=None, remote_addr: str | None = None
-) -> Task:
+def schedule_run_now(*, schedule_id: int, actor: Actor = SYSTEM) -> Task:
     """Create the schedule's task now, outside its cron times (works on disabled schedules too)."""
     schedule = schedule_get(schedule_id=schedule_id)
     now = dj_timezone.now()
@@ -218,9 +201,7 @@ def schedule_run_now(
             task_type=schedule.task_type,
             payload=schedule.payload,
             priority=schedule.priority or None,
-            source=source,
-            user=user,
-            remote_addr=remote_addr,
+            actor=actor,
         )
         ScheduledTask.objects.filter(pk=schedule.pk).update(last_run_at=now, last_task=task)
     logger.info("Schedule %s run now: task %s", schedule.name, task.id)

@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
+from core.actor import Actor
 from core.errors import NotFound, ValidationFailed
 from queue_app import scheduling
-from queue_app.models import ScheduledTask, Task, TaskSource
+from queue_app.models import ScheduledTask, Task
 from queue_app.scheduling import schedule_create, schedule_fire, schedule_update
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +96,7 @@ def test_delete_and_unknown_schedule():
 
 def test_run_now_creates_a_task_and_records_it_even_when_disabled():
     schedule = make(payload={"sleep_ms": 2}, priority="high", enabled=False)
-    task = scheduling.schedule_run_now(schedule_id=schedule.pk, source=TaskSource.CLI)
+    task = scheduling.schedule_run_now(schedule_id=schedule.pk, actor=Actor.cli())
     assert (task.task_type, task.payload["sleep_ms"], task.priority, task.source) == ("noop", 2, "high", "cli")
     schedule.refresh_from_db()
     assert schedule.last_task_id == task.id
