@@ -209,7 +209,7 @@ def run_persisted(
     cpu: filled with the CPU seconds per task of the worker, its PostgreSQL backends and the
     private Redis server, and Redis commands and PostgreSQL transactions per task.
     """
-    from django.db.models import Max
+    from django.db.models import Max, Min
 
     from queue_app import services
     from queue_app.models import Task, TaskStatus
@@ -230,6 +230,9 @@ def run_persisted(
             cpu.update(meter.per_task(n))
         assert not Task.objects.exclude(status=TaskStatus.COMPLETED).exists()
         ended = Task.objects.aggregate(last=Max("finished_at"))["last"]
+        if cpu is not None:  # the worker alone: first start -> last finish (the enqueue feeds it meanwhile)
+            first = Task.objects.aggregate(first=Min("started_at"))["first"]
+            cpu["worker_only_per_s"] = n / (ended - first).total_seconds()
         return n / (ended.timestamp() - started)
     finally:
         stop_workers(procs)
