@@ -146,7 +146,19 @@ def test_restarting_postgresql_mid_run_fails_no_task(processes, private_postgres
     assert _postmaster_start_time() == shared_started, "the machine's PostgreSQL was restarted"
 
 
-@pytest.mark.parametrize("name", _params())
+# Found by this test (2026-12-07, engine-batch d31707d): when Redis goes away while a batch records
+# its ends, TaskBatchWorker loses the outcomes of the tasks it ran, and their rows stay `processing`
+# under a live worker (the crash sweep leaves them; reconcile waits for RQ's job to end). Remove the
+# mark when batch_worker records the rows' ends whatever Redis says.
+OUTAGE_PARAMS = [
+    pytest.param(name, id=name, marks=pytest.mark.xfail(strict=True, reason="batch ends lost on a Redis error"))
+    if name == "batch"
+    else pytest.param(name, id=name)
+    for name in WORKER_CLASSES
+]
+
+
+@pytest.mark.parametrize("name", OUTAGE_PARAMS)
 def test_a_redis_outage_mid_run_loses_nothing(processes, private_redis, name):
     worker_class, env = _class(name)
     child_env = {"TEST_REDIS_URL": private_redis.url, "RECONCILE_GRACE_SECONDS": "1", "RECONCILE_INTERVAL": "1"}
