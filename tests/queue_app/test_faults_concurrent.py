@@ -146,12 +146,13 @@ def test_restarting_postgresql_mid_run_fails_no_task(processes, private_postgres
     assert _postmaster_start_time() == shared_started, "the machine's PostgreSQL was restarted"
 
 
-# Found by this test (2026-12-07, engine-batch d31707d): when Redis goes away while a batch records
-# its ends, TaskBatchWorker loses the outcomes of the tasks it ran, and their rows stay `processing`
-# under a live worker (the crash sweep leaves them; reconcile waits for RQ's job to end). Remove the
-# mark when batch_worker records the rows' ends whatever Redis says.
+# Found by this test (2026-12-07, engine-batch d31707d): a Redis error in the middle of a batch
+# (RQ's per-job preparation) ends TaskBatchWorker.execute_job; the batch's tasks not yet run keep
+# the `processing` rows start_many gave them, under a worker that lives on, so the crash sweep leaves
+# them and reconcile waits for RQ's job to end (the task's timeout). Remove the mark once the batch
+# worker puts the rest of an aborted batch back (as its cold stop does).
 OUTAGE_PARAMS = [
-    pytest.param(name, id=name, marks=pytest.mark.xfail(strict=True, reason="batch ends lost on a Redis error"))
+    pytest.param(name, id=name, marks=pytest.mark.xfail(strict=True, reason="an aborted batch leaves its rest processing"))
     if name == "batch"
     else pytest.param(name, id=name)
     for name in WORKER_CLASSES
