@@ -21,6 +21,62 @@ class ApplicationStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class Outcome(models.TextChoices):
+    """What became of a sent proposal, as the client's side of Upwork shows it (kept on the application)."""
+
+    PENDING = "pending", "Pending"
+    VIEWED = "viewed", "Viewed by client"
+    REPLIED = "replied", "Client replied"
+    INTERVIEW = "interview", "Interview"
+    OFFER = "offer", "Offer"
+    HIRED = "hired", "Hired"
+    DECLINED = "declined", "Declined"
+    JOB_CLOSED = "job_closed", "Job closed"
+    JOB_CANCELLED = "job_cancelled", "Job cancelled"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    NO_RESPONSE = "no_response", "No response"
+
+
+class OutcomeKind(models.TextChoices):
+    """One thing that happened to a sent proposal: each is recorded once per application (OutcomeEvent)."""
+
+    VIEWED = "viewed", "Viewed by client"
+    REPLIED = "replied", "Client replied"
+    INTERVIEW = "interview", "Interview"
+    OFFER = "offer", "Offer"
+    HIRED = "hired", "Hired"
+    DECLINED = "declined", "Declined"
+    JOB_CLOSED = "job_closed", "Job closed"
+    JOB_CANCELLED = "job_cancelled", "Job cancelled"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    NO_RESPONSE = "no_response", "No response"
+
+
+# Outcomes after which nothing more is followed (the tracker skips these applications).
+FINAL_OUTCOMES = (Outcome.HIRED, Outcome.DECLINED, Outcome.JOB_CLOSED, Outcome.JOB_CANCELLED, Outcome.WITHDRAWN)
+# How far along the funnel an outcome is: the application's `outcome` only moves forward (a late "viewed" after
+# "replied" is kept as an event but does not move it back). Final outcomes other than hired end it wherever it is.
+OUTCOME_RANK = {
+    Outcome.PENDING: 0,
+    Outcome.NO_RESPONSE: 1,
+    Outcome.VIEWED: 2,
+    Outcome.REPLIED: 3,
+    Outcome.INTERVIEW: 4,
+    Outcome.OFFER: 5,
+    Outcome.DECLINED: 6,
+    Outcome.JOB_CLOSED: 6,
+    Outcome.JOB_CANCELLED: 6,
+    Outcome.WITHDRAWN: 6,
+    Outcome.HIRED: 7,
+}
+
+
+class OutcomeSource(models.TextChoices):
+    API = "api", "Official API"
+    BROWSER = "browser", "Proposals pages (browser session)"
+    SYSTEM = "system", "System (e.g. no response after N days)"
+
+
 class Application(models.Model):
     """Sending one approved proposal to one job through the browser session, within the safety limits."""
 
@@ -64,6 +120,19 @@ class Application(models.Model):
         default=0, help_text="Connects counted against the monthly budget when the submission slot was taken."
     )
     connects_spent = models.PositiveSmallIntegerField(default=0, help_text="Connects the submission spent.")
+    connects_refunded = models.PositiveSmallIntegerField(
+        default=0, help_text="Connects Upwork gave back (e.g. the post was cancelled without a hire)."
+    )
+    outcome = models.CharField(
+        max_length=20,
+        choices=Outcome.choices,
+        default=Outcome.PENDING,
+        help_text="How far the sent proposal got with the client (from its outcome events).",
+    )
+    outcome_changed_at = models.DateTimeField(null=True, blank=True)
+    outcome_checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When outcome tracking last read this application's state."
+    )
     counts_toward_caps = models.BooleanField(
         default=False,
         help_text="True from the moment a submission slot is taken; cleared only when nothing can have been sent.",
@@ -104,12 +173,22 @@ class Application(models.Model):
             models.CheckConstraint(
                 condition=Q(bid_amount__isnull=True) | Q(bid_amount__gt=0), name="applications_bid_positive"
             ),
+            models.CheckConstraint(
+                condition=Q(connects_refunded__lte=models.F("connects_spent")),
+                name="applications_refund_within_spent",
+            ),
         ]
         indexes = [
             # The caps: "counted submissions since <day or month start>" (daily count, monthly Connects, gap).
             models.Index(fields=["claimed_at"], name="applications_counted_idx", condition=Q(counts_toward_caps=True)),
             # Batches and the admin list: "applications in a status, oldest approval first".
             models.Index(fields=["status", "approved_at"], name="applications_status_idx"),
+            # Outcome tracking and analytics: "sent applications with this outcome, by submission time".
+            models.Index(
+                fields=["outcome", "submitted_at"],
+                name="applications_outcome_idx",
+                condition=Q(submitted_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -138,3 +217,62 @@ class ApplicationScreenshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of application {self.application_id}"
+
+
+class OutcomeEvent(models.Model):
+    """One change in a sent proposal's fate (viewed, replied, hired...), kept once per kind with when it happened."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="outcome_events")
+    kind = models.CharField(max_length=20, choices=OutcomeKind.choices)
+    occurred_at = models.DateTimeField(help_text="When it happened on Upwork (or when it was first seen).")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=10, choices=OutcomeSource.choices)
+    detail = models.JSONField(
+        default=dict, blank=True, help_text="What the source showed (status text, refunded Connects, run id)."
+    )
+
+    class Meta:
+        ordering = ["application", "occurred_at", "id"]
+        constraints = [
+            # Re-runs and two sources agreeing record an event once.
+            models.UniqueConstraint(fields=["application", "kind"], name="applications_outcome_event_once"),
+        ]
+        indexes = [
+            # Analytics: "events of a kind in a period".
+            models.Index(fields=["kind", "occurred_at"], name="applications_outcome_kind_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for application {self.application_id}"
+
+
+class OutcomeRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    STOPPED = "stopped", "Stopped (CAPTCHA, login wall or unexpected page)"
+    FAILED = "failed", "Failed"
+
+
+class OutcomeRun(models.Model):
+    """One pass of outcome tracking: what it read, what it recorded, and why it stopped if it did."""
+
+    status = models.CharField(max_length=20, choices=OutcomeRunStatus.choices, default=OutcomeRunStatus.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    task_id = models.CharField(max_length=64, blank=True, help_text="The queue task that ran it, if any.")
+    sources = models.JSONField(default=list, blank=True, help_text='Sources read, e.g. ["api", "browser"].')
+    applications_checked = models.PositiveIntegerField(default=0)
+    events_recorded = models.PositiveIntegerField(default=0)
+    connects_refunded = models.PositiveIntegerField(default=0)
+    stop_reason = models.CharField(max_length=40, blank=True, help_text="captcha, login_wall, unexpected_page...")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            # Health: "the latest runs, stopped ones first looked at".
+            models.Index(fields=["status", "started_at"], name="applications_outcome_run_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Outcome run #{self.pk} ({self.status})"

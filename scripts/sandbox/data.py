@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -65,6 +67,8 @@ class SandboxJob:
     connects_required: int
     posted_at: datetime
     screening_questions: list[str] = field(default_factory=list)
+    # Hidden from every page and the API: how likely the client is to engage (0..1), drives simulated outcomes.
+    quality: float = 0.5
 
     @property
     def applicants_estimate(self) -> int:
@@ -124,9 +128,20 @@ def build_jobs(now: datetime | None = None, count: int = 24) -> list[SandboxJob]
                     if index % 3 == 0
                     else []
                 ),
+                quality=_hidden_quality(index, digest, long_text),
             )
         )
     return jobs
+
+
+def _hidden_quality(index: int, digest: str, long_text: bool) -> float:
+    """How engaged the client will be: partly what a job page shows (verified payment, rating, hires, a written
+    scope), partly chance, so a score built from the visible signals can predict it but never perfectly."""
+    rating = [0, 4.2, 4.9, 4.75, 3.8][index % 5]
+    hires = [0, 3, 18, 120, 7][index % 5]
+    noise = int(digest[20:24], 16) / 0xFFFF
+    visible = 0.3 * (index % 4 != 3) + 0.25 * (rating / 5) + 0.2 * min(1.0, hires / 20) + 0.25 * long_text
+    return round(0.6 * visible + 0.4 * noise, 3)
 
 
 def matches(job: SandboxJob, *, query: str = "", skills: list[str] | None = None, category: str = "") -> bool:
@@ -137,3 +152,57 @@ def matches(job: SandboxJob, *, query: str = "", skills: list[str] | None = None
     if skills and not {s.lower() for s in job.skills} & {s.lower() for s in skills}:
         return False
     return not (category and job.category.lower() != category.lower())
+
+
+# --- simulated clients ---------------------------------------------------------------------------------------
+# Kinds of client events, in the order they can happen to one proposal.
+OUTCOME_KINDS = ("viewed", "replied", "interview", "offer", "hired", "declined", "job_closed", "job_cancelled")
+
+
+@dataclass
+class ClientEvent:
+    kind: str
+    at: datetime
+    connects_refunded: int = 0
+
+
+def client_timeline(
+    job: SandboxJob, *, submitted_at: datetime, connects_spent: int, seed: int = 0
+) -> list[ClientEvent]:
+    """What the client of `job` does with a proposal sent at `submitted_at`: seeded, so the same every run.
+
+    Better jobs (hidden `quality`) and earlier proposals (hours after posting) are viewed, answered, interviewed
+    and hired more often. A post cancelled without a hire refunds the proposal's Connects.
+    """
+    rng = random.Random(f"{seed}:{job.ciphertext}")
+    quality = job.quality
+    hours_late = max(0.0, (submitted_at - job.posted_at).total_seconds() / 3600)
+    speed = 0.35 + 0.65 * math.exp(-hours_late / 24)  # 1.0 right after posting, ~0.35 days later
+    events: list[ClientEvent] = []
+    moment = submitted_at
+
+    def step(kind: str, low_hours: float, high_hours: float) -> None:
+        nonlocal moment
+        moment = moment + timedelta(hours=rng.uniform(low_hours, high_hours))
+        events.append(ClientEvent(kind, moment.replace(microsecond=0)))
+
+    if rng.random() < min(0.95, (0.2 + 0.7 * quality) * speed):
+        step("viewed", 0.5, 48)
+        if rng.random() < (0.02 + 0.5 * quality**2) * (0.5 + 0.5 * speed):
+            step("replied", 1, 72)
+            if rng.random() < 0.3 + 0.4 * quality:
+                step("interview", 12, 96)
+                if rng.random() < 0.2 + 0.5 * quality:
+                    step("offer", 24, 120)
+                    step("hired", 1, 48)
+                    return events
+                if rng.random() < 0.7:
+                    step("declined", 24, 168)
+                    return events
+    ending = rng.random()
+    if ending < 0.1 + 0.25 * (1 - quality):
+        step("job_cancelled", 72, 600)
+        events[-1].connects_refunded = connects_spent
+    elif ending < 0.65:
+        step("job_closed", 72, 600)
+    return events

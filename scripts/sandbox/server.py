@@ -22,7 +22,7 @@ from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs, quote, urlencode
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from scripts.sandbox.data import SandboxJob, build_jobs, matches
+from scripts.sandbox.data import OUTCOME_KINDS, ClientEvent, SandboxJob, build_jobs, client_timeline, matches
 
 SESSION_COOKIE = "master_access_token"
 DEMO_USERNAME = "demo"
@@ -42,6 +42,33 @@ DEFAULT_CONFIG = {
     "graphql_error": "",  # when set, GraphQL replies 200 with this message in "errors"
     "access_token_ttl": 3600,  # seconds an issued access token is valid
     "per_page": 10,  # search results per page
+    "proposals_per_page": 0,  # rows per page of "My proposals" (0 = all on one page)
+    "outcome_seed": 0,  # seeds the simulated clients (views, replies, interviews, hires, cancellations)
+    "clock_offset_days": 0,  # the sandbox's clock runs this many days ahead: simulated clients act meanwhile
+}
+# What the proposals page says for each client event (the latest one is the row's status).
+OUTCOME_LABELS = {
+    "submitted": "Submitted",
+    "viewed": "Viewed by client",
+    "replied": "Client messaged you",
+    "interview": "Interviewing",
+    "offer": "Offer received",
+    "hired": "Hired",
+    "declined": "Declined by client",
+    "job_closed": "Job closed",
+    "job_cancelled": "Job cancelled by client",
+    "withdrawn": "Withdrawn",
+}
+# The official API's proposal status for each event (it never says whether the client viewed a proposal).
+API_STATUSES = {
+    "replied": "ACTIVATED",
+    "interview": "INTERVIEWING",
+    "offer": "OFFERED",
+    "hired": "HIRED",
+    "declined": "DECLINED",
+    "job_closed": "JOB_CLOSED",
+    "job_cancelled": "JOB_CANCELLED",
+    "withdrawn": "WITHDRAWN",
 }
 STARTING_CONNECTS = 100
 
@@ -60,7 +87,65 @@ class SandboxState:
     submissions: list[dict] = field(default_factory=list)
     connects: int = STARTING_CONNECTS
     counters: dict[str, int] = field(default_factory=lambda: {"graphql": 0, "token": 0, "pages": 0})
+    scripted_outcomes: dict[str, list[ClientEvent]] = field(default_factory=dict)  # reference -> its timeline
     lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def now(self) -> datetime:
+        """The sandbox's clock: real time plus `clock_offset_days` (tests move it instead of waiting)."""
+        return datetime.now(UTC) + timedelta(days=float(self.config.get("clock_offset_days") or 0))
+
+    def record_submission(
+        self,
+        job: SandboxJob,
+        *,
+        connects_spent: int | None = None,
+        submitted_at: datetime | None = None,
+        username: str | None = DEMO_USERNAME,
+        **fields,
+    ) -> dict:
+        """Keep a sent proposal (the apply form calls this; tests may too, to skip the form)."""
+        with self.lock:
+            spent = job.connects_required if connects_spent is None else connects_spent
+            reference = f"PR-{len(self.submissions) + 1:06d}"
+            submission = {
+                "reference": reference,
+                "job_id": job.ciphertext,
+                "job_title": job.title,
+                "job_type": job.job_type,
+                "cover_letter": "",
+                "charge_rate": None,
+                "bid_amount": None,
+                "answers": {},
+                "attachments": [],
+                "boost": False,
+                "boost_connects": 0,
+                **fields,
+                "connects_spent": spent,
+                "username": username,
+                "submitted_at": (submitted_at or self.now()).isoformat(),
+            }
+            self.submissions.append(submission)
+            return submission
+
+    def timeline(self, submission: dict) -> list[ClientEvent]:
+        """Everything the client will do with this proposal (scripted by a test, else the seeded simulation)."""
+        scripted = self.scripted_outcomes.get(submission["reference"])
+        if scripted is not None:
+            return scripted
+        job = self.job(submission["job_id"])
+        if job is None:
+            return []
+        return client_timeline(
+            job,
+            submitted_at=datetime.fromisoformat(submission["submitted_at"]),
+            connects_spent=int(submission["connects_spent"]),
+            seed=int(self.config.get("outcome_seed") or 0),
+        )
+
+    def visible_events(self, submission: dict) -> list[ClientEvent]:
+        """What has happened by the sandbox's clock."""
+        now = self.now()
+        return [event for event in self.timeline(submission) if event.at <= now]
 
     def job(self, ciphertext: str) -> SandboxJob | None:
         return next((job for job in self.jobs if job.ciphertext == ciphertext), None)
@@ -88,6 +173,7 @@ class SandboxState:
         with self.lock:
             self.config = dict(DEFAULT_CONFIG)
             self.submissions.clear()
+            self.scripted_outcomes.clear()
             self.connects = STARTING_CONNECTS
             self.counters = {"graphql": 0, "token": 0, "pages": 0}
 
@@ -224,7 +310,7 @@ class SandboxApp:
             ciphertext = path.removeprefix("/ab/proposals/job/").removesuffix("/apply/")
             return self._guard(environ) or self.apply(environ, method, ciphertext)
         if path == PROPOSALS_PATH:
-            return self._guard(environ) or self.proposals()
+            return self._guard(environ) or self.proposals(environ)
         if path.startswith(PROPOSALS_PATH):
             return self._guard(environ) or self.confirmation(path.removeprefix(PROPOSALS_PATH).strip("/"))
         return Response(_layout("Not found", "<h1>Page not found</h1>"), status="404 Not Found")
@@ -414,25 +500,18 @@ class SandboxApp:
         with self.state.lock:
             self.state.form_tokens.discard(form_token)
             self.state.connects -= needed
-            reference = f"PR-{len(self.state.submissions) + 1:06d}"
-            self.state.submissions.append(
-                {
-                    "reference": reference,
-                    "job_id": job.ciphertext,
-                    "job_title": job.title,
-                    "job_type": job.job_type,
-                    "cover_letter": values.get("cover_letter", ""),
-                    "charge_rate": rate if job.job_type == "hourly" else None,
-                    "bid_amount": rate if job.job_type == "fixed" else None,
-                    "answers": answers,
-                    "attachments": files,
-                    "boost": boost,
-                    "boost_connects": boost_connects,
-                    "connects_spent": needed,
-                    "username": self._username(environ),
-                    "submitted_at": datetime.now(UTC).isoformat(),
-                }
-            )
+            reference = self.state.record_submission(
+                job,
+                connects_spent=needed,
+                username=self._username(environ),
+                cover_letter=values.get("cover_letter", ""),
+                charge_rate=rate if job.job_type == "hourly" else None,
+                bid_amount=rate if job.job_type == "fixed" else None,
+                answers=answers,
+                attachments=files,
+                boost=boost,
+                boost_connects=boost_connects,
+            )["reference"]
         return Response.redirect(f"{PROPOSALS_PATH}{reference}/", status="303 See Other")
 
     def _proposal_form(self, job: SandboxJob, values: dict, errors: list[str]) -> str:
@@ -488,18 +567,48 @@ class SandboxApp:
         )
         return Response(_layout("Proposal submitted", body))
 
-    def proposals(self) -> Response:
-        rows = "".join(
-            f'<tr data-test="proposal-row" data-reference="{s["reference"]}" data-job-id="{s["job_id"]}">'
-            f'<td data-test="proposal-reference">{s["reference"]}</td>'
-            f'<td data-test="proposal-job-title">{escape(s["job_title"])}</td>'
-            '<td data-test="proposal-status">Submitted</td>'
-            f'<td data-test="proposal-submitted-at">{s["submitted_at"]}</td></tr>'
-            for s in self.state.submissions
+    def proposals(self, environ=None) -> Response:
+        """The freelancer's sent proposals, newest last, with what each client did (paginated when configured)."""
+        with self.state.lock:
+            submissions = list(self.state.submissions)
+        per_page = int(self.state.config.get("proposals_per_page") or 0) or max(1, len(submissions))
+        try:
+            page = max(1, int((self._query(environ or {}).get("page") or ["1"])[0]))
+        except ValueError:
+            page = 1
+        chunk = submissions[(page - 1) * per_page : page * per_page]
+        refunded_total = 0
+        rows = []
+        for s in chunk:
+            events = self.state.visible_events(s)
+            refunded = sum(event.connects_refunded for event in events)
+            refunded_total += refunded
+            status = events[-1].kind if events else "submitted"
+            history = "".join(
+                f'<li data-test="proposal-event" data-kind="{e.kind}" data-at="{e.at.isoformat()}">'
+                f"{OUTCOME_LABELS[e.kind]} <time>{e.at:%b %d, %Y %H:%M}</time></li>"
+                for e in events
+            )
+            rows.append(
+                f'<tr data-test="proposal-row" data-reference="{s["reference"]}" data-job-id="{s["job_id"]}" '
+                f'data-status="{status}">'
+                f'<td data-test="proposal-reference">{s["reference"]}</td>'
+                f'<td data-test="proposal-job-title">{escape(s["job_title"])}</td>'
+                f'<td data-test="proposal-status">{OUTCOME_LABELS[status]}</td>'
+                f'<td data-test="proposal-submitted-at">{s["submitted_at"]}</td>'
+                f'<td data-test="proposal-connects-spent">{s["connects_spent"]}</td>'
+                f'<td><ul data-test="proposal-events">{history}</ul>'
+                + (f'<span data-test="connects-refunded">{refunded} Connects refunded</span>' if refunded else "")
+                + "</td></tr>"
+            )
+        next_link = (
+            f'<a data-test="proposals-next-page" href="{PROPOSALS_PATH}?page={page + 1}">Next</a>'
+            if page * per_page < len(submissions)
+            else ""
         )
         body = (
             f'<h1>My proposals</h1><p data-test="connects-balance">Available Connects: {self.state.connects}</p>'
-            f'<table data-test="proposals-list"><tbody>{rows}</tbody></table>'
+            f'<table data-test="proposals-list"><tbody>{"".join(rows)}</tbody></table>{next_link}'
         )
         return Response(_layout("My proposals", body))
 
@@ -568,8 +677,12 @@ class SandboxApp:
             request = json.loads(self._body(environ) or b"{}")
         except ValueError:
             return Response.json({"errors": [{"message": "Body must be JSON."}]}, status="400 Bad Request")
+        if "vendorProposals" in request.get("query", ""):
+            return self.vendor_proposals(request.get("variables") or {})
         if "marketplaceJobPostingsSearch" not in request.get("query", ""):
-            return Response.json({"data": None, "errors": [{"message": "The sandbox answers only job searches."}]})
+            return Response.json(
+                {"data": None, "errors": [{"message": "The sandbox answers only job searches and vendorProposals."}]}
+            )
         variables = request.get("variables") or {}
         search = variables.get("marketPlaceJobFilter") or {}
         pagination = search.get("pagination_eq") or {}
@@ -597,11 +710,73 @@ class SandboxApp:
             }
         )
 
+    def vendor_proposals(self, variables: dict) -> Response:
+        """The freelancer's proposals with their status, as the API reports them (no "viewed", no history)."""
+        pagination = variables.get("pagination") or {}
+        first = max(1, min(50, int(pagination.get("first") or 50)))
+        offset = _decode_cursor(pagination.get("after"))
+        with self.state.lock:
+            submissions = list(self.state.submissions)
+        chunk = submissions[offset : offset + first]
+        edges = []
+        for i, submission in enumerate(chunk):
+            events = [e for e in self.state.visible_events(submission) if e.kind in API_STATUSES]
+            latest = events[-1] if events else None
+            edges.append(
+                {
+                    "cursor": _encode_cursor(offset + i + 1),
+                    "node": {
+                        "id": submission["reference"],
+                        "marketplaceJobPosting": {"id": submission["job_id"], "ciphertext": submission["job_id"]},
+                        "status": {"status": API_STATUSES[latest.kind] if latest else "PENDING"},
+                        "auditDetails": {
+                            "createdDateTime": {"rawValue": submission["submitted_at"]},
+                            "modifiedDateTime": {
+                                "rawValue": (latest.at.isoformat() if latest else submission["submitted_at"])
+                            },
+                        },
+                        "connectsSpent": submission["connects_spent"],
+                        "connectsRefunded": sum(e.connects_refunded for e in events),
+                    },
+                }
+            )
+        has_next = offset + first < len(submissions)
+        return Response.json(
+            {
+                "data": {
+                    "vendorProposals": {
+                        "totalCount": len(submissions),
+                        "edges": edges,
+                        "pageInfo": {"hasNextPage": has_next, "endCursor": _encode_cursor(offset + len(chunk))},
+                    }
+                }
+            }
+        )
+
     # --- control endpoints for tests and demos --------------------------------
     def control(self, path: str, method: str, environ) -> Response:
         action = path.removeprefix("/__sandbox__/").strip("/")
         if action == "submissions":
             return Response.json(self.state.submissions)
+        if action == "outcomes" and method == "GET":
+            now = self.state.now()
+            return Response.json(
+                {
+                    "now": now.isoformat(),
+                    "proposals": {
+                        s["reference"]: [
+                            {
+                                "kind": e.kind,
+                                "at": e.at.isoformat(),
+                                "connects_refunded": e.connects_refunded,
+                                "visible": e.at <= now,
+                            }
+                            for e in self.state.timeline(s)
+                        ]
+                        for s in self.state.submissions
+                    },
+                }
+            )
         if action == "state":
             return Response.json(
                 {"config": self.state.config, "counters": self.state.counters, "connects": self.state.connects}
@@ -619,6 +794,8 @@ class SandboxApp:
         if action == "reset":
             self.state.reset()
             return Response.json(self.state.config)
+        if action == "outcomes":
+            return self._script_outcomes(json.loads(self._body(environ) or b"{}"))
         if action == "logout-all":
             with self.state.lock:
                 self.state.sessions.clear()
@@ -630,6 +807,29 @@ class SandboxApp:
             host = environ.get("HTTP_HOST", "127.0.0.1").split(":")[0]
             return Response.json(storage_state_for(self.state.new_session(), host=host))
         return Response.json({"error": "unknown action"}, status="404 Not Found")
+
+    def _script_outcomes(self, body: dict) -> Response:
+        """Replace the simulated client of one sent proposal: {"reference", "events": [{"kind", "after_hours",
+        "connects_refunded"}]} (hours after its submission)."""
+        reference = body.get("reference")
+        submission = next((s for s in self.state.submissions if s["reference"] == reference), None)
+        if submission is None:
+            return Response.json({"error": f"no proposal {reference!r}"}, status="400 Bad Request")
+        start = datetime.fromisoformat(submission["submitted_at"])
+        events = []
+        for item in body.get("events") or []:
+            if item.get("kind") not in (*OUTCOME_KINDS, "withdrawn"):
+                return Response.json({"error": f"unknown kind {item.get('kind')!r}"}, status="400 Bad Request")
+            events.append(
+                ClientEvent(
+                    item["kind"],
+                    (start + timedelta(hours=float(item.get("after_hours", 0)))).replace(microsecond=0),
+                    int(item.get("connects_refunded") or 0),
+                )
+            )
+        with self.state.lock:
+            self.state.scripted_outcomes[reference] = sorted(events, key=lambda event: event.at)
+        return Response.json({"reference": reference, "events": len(events)})
 
 
 def storage_state_for(session_value: str, *, host: str = "127.0.0.1") -> dict:

@@ -252,6 +252,9 @@ APPLICATIONS_MAX_BOOST_CONNECTS = env.int("APPLICATIONS_MAX_BOOST_CONNECTS", def
 APPLICATIONS_VERIFY_DELAY_SECONDS = env.float("APPLICATIONS_VERIFY_DELAY_SECONDS", default=120.0)
 # Separation of duties: who approved a proposal may not approve its application (a second person must).
 APPLICATIONS_REQUIRE_SECOND_APPROVER = env.bool("APPLICATIONS_REQUIRE_SECOND_APPROVER", default=False)
+# Outcome tracking (docs/applications.md "Outcomes"): a sent proposal with no client event after this many days
+# is recorded as no_response (a later event still counts).
+OUTCOME_NO_RESPONSE_DAYS = env.int("OUTCOME_NO_RESPONSE_DAYS", default=14)
 
 # --- Monitoring: health thresholds and metrics -------------------------------
 HEALTH_WINDOW_MINUTES = env.int("HEALTH_WINDOW_MINUTES", default=60)  # failure rate / avg time window
