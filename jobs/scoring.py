@@ -48,7 +48,7 @@ def weighted_score(values: dict[str, float], weights: dict[str, float]) -> int:
     if not total_weight:
         return 0
     weighted = sum(max(0.0, min(float(values.get(name, 0.0)), 1.0)) * weights.get(name, 0.0) for name in SCORE_PARTS)
-    return int(round(100 * weighted / total_weight))
+    return round(100 * weighted / total_weight)
 
 
 def _words(text: str) -> set[str]:

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
 from applications import selectors, services
+from applications.cli.stats import StatsVerbs
 from applications.models import Application, ApplicationStatus
 from queue_app.errors import ApplicationError
 from queue_app.models import TaskSource
@@ -34,6 +35,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+        StatsVerbs().add_verbs(verbs)  # `stats`: applications/cli/stats.py
         listing = verbs.add_parser("list", help="Applications, newest first.")
         listing.add_argument("--status", choices=ApplicationStatus.values)
         listing.add_argument("--limit", type=int, default=50)
@@ -145,3 +147,6 @@ class Command(BaseCommand):
 
     def handle_limits(self, options):
         self.stdout.write(json.dumps(selectors.limits_summary(), indent=2, default=str))
+
+    def handle_stats(self, options):
+        StatsVerbs().handle_stats(self, options)
