@@ -104,8 +104,14 @@ def generate(*, applications: int, seed: int = 7, now: datetime | None = None, d
     for job, proposal, version, (viewed, replied, interview, hired, submitted, connects) in zip(
         jobs, proposals, versions, outcomes, strict=True
     ):
-        outcome = "hired" if hired else "interview" if interview else "replied" if replied else (
-            "viewed" if viewed else "no_response"
+        outcome = (
+            "hired"
+            if hired
+            else "interview"
+            if interview
+            else "replied"
+            if replied
+            else ("viewed" if viewed else "no_response")
         )
         sent.append(
             Application(
@@ -195,8 +201,10 @@ def main() -> int:
         made = generate(applications=args.applications)
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-        print(f"Generated {made['applications']:,} applications, {made['events']:,} events "
-              f"in {time.perf_counter() - started:.0f} s")
+        print(
+            f"Generated {made['applications']:,} applications, {made['events']:,} events "
+            f"in {time.perf_counter() - started:.0f} s"
+        )
     user = get_user_model().objects.filter(username="bench-analytics").first()
     if user is None:
         user = get_user_model().objects.create_superuser("bench-analytics", "bench@example.com", "bench-pw")

@@ -56,7 +56,8 @@ def anonymous_client():
 
 
 def _sent(job: Job, *, source: str, model: str = "", prompt: str = "", costs=(Decimal("0"),), hours: float,
-          connects: int, refunded: int = 0, outcome: str = "pending", events=(), submitted_days_ago: float = 1):  # fmt: skip
+          connects: int, refunded: int = 0, outcome: str = "pending", events=(),
+          submitted_days_ago: float = 1):  # fmt: skip
     """A job with a proposal (versions costing `costs`), sent `hours` after posting, and its outcome events."""
     proposal = baker.make(Proposal, job=job, status="in_review", current_version=len(costs))
     versions = [
@@ -183,7 +184,8 @@ def test_calibration_maths_on_known_rows():
         calibration.Observation(values={"client": 0.6}, replied=True, connects=10),
         calibration.Observation(values={"client": 0.6}, replied=False, connects=10),
     ]
-    assert calibration.auc([1.0, 0.2, 0.6, 0.6], [r.replied for r in rows]) == pytest.approx(3.5 / 4)  # a tie counts half
+    labels = [r.replied for r in rows]
+    assert calibration.auc([1.0, 0.2, 0.6, 0.6], labels) == pytest.approx(3.5 / 4)  # a tie counts half
     assert calibration.connects_per_reply(rows) == 20
     assert calibration.weights_from_coefficients({"fit": 1, "client": 2}, DEFAULT_WEIGHTS) == {
         "fit": 33, "client": 67, "budget": 0, "competition": 0, "freshness": 0, "clarity": 0,
@@ -196,9 +198,10 @@ def test_calibration_maths_on_known_rows():
 def test_the_simulation_meets_its_target_with_the_product_code():
     report = run_simulation(seed=22, jobs=2000, days=60, fit_days=30)
     assert report["passed"], report
-    assert report["held_out"]["suggested"]["connects_per_reply"] < 0.8 * report["held_out"]["default"][
-        "connects_per_reply"
-    ]
+    assert (
+        report["held_out"]["suggested"]["connects_per_reply"]
+        < 0.8 * report["held_out"]["default"]["connects_per_reply"]
+    )
 
 
 @pytest.fixture
