@@ -59,7 +59,7 @@ def category_chart(
         x = PAD_LEFT + step * index
         parts.append(
             f'<text class="tick" x="{x + step / 2:.1f}" y="{HEIGHT - 6}" text-anchor="middle">'
-            f"{escape(_label_text(label))}</text>"
+            f"{escape(_label_text(label, max(int(step / 6.5), 4)))}</text>"
         )
         if value is None:
             continue
