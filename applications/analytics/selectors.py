@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from applications.analytics import calibration
@@ -68,9 +68,20 @@ def window_start(days: int, now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(days=days)
 
 
+# Outcomes that end the tracking wherever the proposal got to (and no_response, which may follow a view): only
+# for these can the application's `outcome` hide a stage reached before (a reply, then "declined"); every other
+# outcome only moves forward (OUTCOME_RANK), so it already names the furthest stage. The events are looked up
+# (unique index on application, kind) for these rows only.
+ENDED_OUTCOMES = ("no_response", "declined", "job_closed", "job_cancelled", "withdrawn")
+
+
 def _reached_sql(stage: str) -> str:
     kinds = ", ".join(f"'{kind}'" for kind in REACHED[stage])
-    return f"(e.{stage} OR a.outcome IN ({kinds}))"
+    ended = ", ".join(f"'{outcome}'" for outcome in ENDED_OUTCOMES)
+    return (
+        f"(a.outcome IN ({kinds}) OR (a.outcome IN ({ended}) AND EXISTS (SELECT 1 FROM {{event}} ev "
+        f"WHERE ev.application_id = a.id AND ev.kind IN ({kinds}))))"
+    )
 
 
 def _tables() -> dict[str, str]:
@@ -84,28 +95,21 @@ def _tables() -> dict[str, str]:
     }
 
 
-def _events_cte(since_filter: str) -> str:
-    flags = ",\n".join(
-        f"bool_or(ev.kind IN ({', '.join(repr(k) for k in REACHED[stage])})) AS {stage}" for stage in OUTCOME_STAGES
-    )
-    return f"""
-    ev_flags AS (
-        SELECT ev.application_id, {flags}
-        FROM {{event}} ev JOIN {{app}} a2 ON a2.id = ev.application_id
-        WHERE {since_filter}
-        GROUP BY ev.application_id
-    )"""
+def _fetch(sql: str, params: dict) -> tuple[list[str], list[tuple]]:
+    """Run one analytics query: column names and rows. JIT off: these plans look expensive to the planner (one
+    correlated EXISTS per stage) but run in milliseconds, and compiling them costs more than it saves."""
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(sql.format(**_tables()), params)
+        return [col.name for col in cursor.description], cursor.fetchall()
 
 
 # --- the funnel ----------------------------------------------------------------------------------
 def funnel(*, days: int = DEFAULT_DAYS, now: datetime | None = None) -> list[dict]:
     """Jobs discovered in the window and how far each got: one row per stage with count and rate from the previous."""
     since = window_start(days, now)
-    t = _tables()
     sql = (
-        "WITH"
-        + _events_cte("a2.job_id IN (SELECT id FROM {job} WHERE discovered_at >= %(since)s)")
-        + """
+        """
     SELECT
         COUNT(*) AS discovered,
         COUNT(*) FILTER (WHERE j.passed_filters AND (
@@ -124,13 +128,11 @@ def funnel(*, days: int = DEFAULT_DAYS, now: datetime | None = None) -> list[dic
     LEFT JOIN {profile} sp ON sp.id = j.profile_id
     LEFT JOIN {proposal} p ON p.job_id = j.id
     LEFT JOIN {app} a ON a.job_id = j.id
-    LEFT JOIN ev_flags e ON e.application_id = a.id
     WHERE j.discovered_at >= %(since)s
     """
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(**t), {"since": since, "default_threshold": DEFAULT_THRESHOLD})
-        values = dict(zip([col.name for col in cursor.description], cursor.fetchone(), strict=True))
+    names, result = _fetch(sql, {"since": since, "default_threshold": DEFAULT_THRESHOLD})
+    values = dict(zip(names, result[0], strict=True))
     rows, previous = [], None
     for stage in FUNNEL:
         count = values[stage] or 0
@@ -194,9 +196,7 @@ FACT_COLUMNS = """
 def _facts_sql(extra_columns: str = "") -> str:
     """One row per application submitted since %(since)s: its dimension values, stages reached and spend."""
     return (
-        "WITH"
-        + _events_cte("a2.submitted_at >= %(since)s")
-        + """,
+        """WITH
     spend AS (
         SELECT v.proposal_id, SUM(v.estimated_cost) AS cost
         FROM {version} v JOIN {app} a3 ON a3.proposal_id = v.proposal_id
@@ -215,44 +215,61 @@ def _facts_sql(extra_columns: str = "") -> str:
         FROM {app} a
         JOIN {job} j ON j.id = a.job_id
         LEFT JOIN {version} v ON v.id = a.proposal_version_id
-        LEFT JOIN ev_flags e ON e.application_id = a.id
         LEFT JOIN spend s ON s.proposal_id = a.proposal_id
         WHERE a.submitted_at >= %(since)s
     )"""
     )
 
 
-def _cube(*, since: datetime) -> list[CubeRow]:
-    """Submitted applications in the window grouped by every dimension at once (one scan)."""
+GROUPED = (*DIMENSIONS, "score", "replied", "settled")
+ALL_BITS = (1 << len(GROUPED)) - 1  # GROUPING(...) of the empty set: every column aggregated away
+
+
+def _cube(*, since: datetime, now: datetime | None = None, with_calibration: bool = False):
+    """Submitted applications in the window, one scan grouped by each dimension separately, in total, and (for
+    calibration_summary) the settled ones by (score, replied): GROUPING SETS, hashed in one pass.
+
+    Returns CubeRow per (dimension, value) plus one with keys {"total": ""}; with_calibration, (cube, counts).
+    """
+    sets = [f"({name})" for name in DIMENSIONS] + ["()", "(score, replied, settled)"]
     sql = (
-        _facts_sql()
-        + """
-    SELECT score_band, profile, drafter, prompt_version, time_to_apply, budget_band, client_payment, client_spent,
-        COUNT(*), """
+        _facts_sql(f",\n j.score AS score, {_settled_sql()} AS settled")
+        + f"""
+    SELECT {", ".join(GROUPED)}, COUNT(*), """
         + ", ".join(f"COUNT(*) FILTER (WHERE {stage})" for stage in OUTCOME_STAGES)
-        + """,
-        SUM(connects), SUM(openai)
+        + f""",
+        SUM(connects), SUM(openai), GROUPING({", ".join(GROUPED)})
     FROM facts
-    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    GROUP BY GROUPING SETS ({", ".join(sets)})
     """
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(**_tables()), {"since": since})
-        result = cursor.fetchall()
-    names = list(DIMENSIONS)
-    return [
-        CubeRow(
-            keys=dict(zip(names, row[:8], strict=True)),
-            submitted=row[8],
-            viewed=row[9],
-            replied=row[10],
-            interview=row[11],
-            hired=row[12],
-            connects=int(row[13] or 0),
-            openai=Decimal(row[14] or 0),
+    _names, result = _fetch(sql, _settled_params(since, now))
+    width = len(GROUPED)
+    dimension_of = {ALL_BITS ^ (1 << (width - 1 - index)): name for index, name in enumerate(DIMENSIONS)}
+    dimension_of[ALL_BITS] = "total"
+    calibration_bits = ALL_BITS ^ 0b111
+    cube, counts = [], []
+    for row in result:
+        grouping = row[-1]
+        submitted = row[width]
+        if grouping == calibration_bits:
+            if row[width - 1] and row[width - 3] is not None:  # settled, scored
+                counts.append((row[width - 3], row[width - 2], submitted))
+            continue
+        name = dimension_of[grouping]
+        cube.append(
+            CubeRow(
+                keys={name: "" if name == "total" else row[list(DIMENSIONS).index(name)]},
+                submitted=submitted,
+                viewed=row[width + 1],
+                replied=row[width + 2],
+                interview=row[width + 3],
+                hired=row[width + 4],
+                connects=int(row[width + 5] or 0),
+                openai=Decimal(row[width + 6] or 0),
+            )
         )
-        for row in result
-    ]
+    return (cube, counts) if with_calibration else cube
 
 
 EXPORT_COLUMNS = (
@@ -319,6 +336,9 @@ def _figures(submitted, viewed, replied, interview, hired, connects, openai) -> 
 
 
 def _sum(rows: list[CubeRow]) -> dict:
+    """The figures of these rows added up; given a whole cube, its total row."""
+    totals = [row for row in rows if "total" in row.keys]
+    rows = totals if totals else rows
     return _figures(
         sum(r.submitted for r in rows),
         sum(r.viewed for r in rows),
@@ -345,7 +365,8 @@ def rates(*, days: int = DEFAULT_DAYS, now: datetime | None = None, cube: list[C
     for dimension, label in DIMENSIONS.items():
         groups: dict[str, list[CubeRow]] = defaultdict(list)
         for row in cube:
-            groups[row.keys[dimension]].append(row)
+            if dimension in row.keys:
+                groups[row.keys[dimension]].append(row)
         values = []
         for key in _order(dimension, list(groups)):
             name = key
@@ -376,9 +397,9 @@ def spend(*, days: int = DEFAULT_DAYS, now: datetime | None = None, cube: list[C
 
 
 def overview(*, days: int = DEFAULT_DAYS, now: datetime | None = None) -> dict:
-    """Everything the analytics page and `applications stats` show, from two queries plus the calibration's."""
+    """Everything the analytics page and `applications stats` show, from two queries (funnel; cube + calibration)."""
     since = window_start(days, now)
-    cube = _cube(since=since)
+    cube, counts = _cube(since=since, now=now, with_calibration=True)
     return {
         "days": days,
         "since": since,
@@ -386,7 +407,7 @@ def overview(*, days: int = DEFAULT_DAYS, now: datetime | None = None) -> dict:
         "totals": _sum(cube),
         "spend": spend(cube=cube),
         "rates": rates(cube=cube),
-        "calibration": calibration_summary(days=days, now=now),
+        "calibration": calibration_summary(days=days, now=now, counts=counts),
     }
 
 
@@ -405,28 +426,21 @@ def _settled_params(since: datetime, now: datetime | None) -> dict:
 
 
 def calibration_summary(
-    *, days: int = DEFAULT_DAYS, now: datetime | None = None, profile_id: int | None = None
+    *, days: int = DEFAULT_DAYS, now: datetime | None = None, profile_id: int | None = None, counts=None
 ) -> dict:
     """Reply rate per score decile (Wilson intervals) and the AUC of the score, from (score, replied) counts."""
     import numpy as np
 
     since = window_start(days, now)
-    t = _tables()
-    sql = (
-        "WITH"
-        + _events_cte("a2.submitted_at >= %(since)s")
-        + f"""
+    sql = f"""
     SELECT j.score, {_reached_sql("replied")} AS replied, COUNT(*)
     FROM {{app}} a JOIN {{job}} j ON j.id = a.job_id
-    LEFT JOIN ev_flags e ON e.application_id = a.id
     WHERE a.submitted_at >= %(since)s AND j.score IS NOT NULL AND {_settled_sql()}
     {"AND j.profile_id = %(profile_id)s" if profile_id is not None else ""}
     GROUP BY 1, 2
     """
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(**t), {**_settled_params(since, now), "profile_id": profile_id})
-        counts = cursor.fetchall()
+    if counts is None:
+        _names, counts = _fetch(sql, {**_settled_params(since, now), "profile_id": profile_id})
     deciles = [[0, 0] for _ in range(10)]
     for score, replied, count in counts:
         band = min(score // 10, 9)
@@ -467,26 +481,18 @@ def observations(*, profile_id: int | None, days: int, now: datetime | None = No
     """Settled sent proposals of a profile (None: jobs without one) with their score parts, newest first, capped
     at ANALYTICS_CALIBRATION_MAX_ROWS."""
     since = window_start(days, now)
-    t = _tables()
     parts = ", ".join(f"(j.score_breakdown -> '{name}' ->> 'value')::float" for name in SCORE_PARTS)
     profile_filter = "j.profile_id = %(profile_id)s" if profile_id is not None else "j.profile_id IS NULL"
-    sql = (
-        "WITH"
-        + _events_cte("a2.submitted_at >= %(since)s")
-        + f"""
+    sql = f"""
     SELECT j.score, {_reached_sql("replied")}, GREATEST(a.connects_spent - a.connects_refunded, 0), {parts}
     FROM {{app}} a JOIN {{job}} j ON j.id = a.job_id
-    LEFT JOIN ev_flags e ON e.application_id = a.id
     WHERE a.submitted_at >= %(since)s AND {profile_filter} AND {_settled_sql()}
       AND j.score_breakdown ? 'fit'
     ORDER BY a.submitted_at DESC
     LIMIT %(limit)s
     """
-    )
     params = {**_settled_params(since, now), "profile_id": profile_id, "limit": settings.ANALYTICS_CALIBRATION_MAX_ROWS}
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(**t), params)
-        rows = cursor.fetchall()
+    _names, rows = _fetch(sql, params)
     return [
         calibration.Observation(
             values={
