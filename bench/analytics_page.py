@@ -211,9 +211,10 @@ def main() -> int:
     client = Client()
     client.force_login(user)
     count = Application.objects.count()
-    print(f"{count:,} applications; {args.runs} timed requests each after 2 warm-ups")
+    print(f"{count:,} applications; {args.runs} timed requests each after 2 warm-ups; load {os.getloadavg()[0]:.1f}")
     print(f"{'request':<48} {'p50 ms':>8} {'p95 ms':>8}")
     for label, path in (
+        ("baseline: business dashboard /admin/business/", "/admin/business/"),
         ("admin page /admin/analytics/ (30 days)", "/admin/analytics/"),
         ("admin page, 90 days", "/admin/analytics/?days=90"),
         ("GET /api/analytics/funnel/?days=90", "/api/analytics/funnel/?days=90"),
