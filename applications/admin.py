@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from applications import services
-from applications.models import Application, ApplicationScreenshot
+from applications.models import Application, ApplicationScreenshot, OutcomeEvent, OutcomeRun
 from queue_app.errors import ApplicationError
 from queue_app.models import TaskSource
 from upwork_automation.console.display import money, short_title
@@ -42,6 +42,23 @@ class ScreenshotInline(admin.TabularInline):
             url,
             screenshot.get_kind_display(),
         )
+
+
+class OutcomeEventInline(admin.TabularInline):
+    """What became of the proposal, one row per event (recorded by outcome tracking; read-only)."""
+
+    model = OutcomeEvent
+    extra = 0
+    can_delete = False
+    fields = ["kind", "occurred_at", "source", "recorded_at", "detail"]
+    readonly_fields = fields
+    verbose_name = "outcome event"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class CreateFromProposalForm(forms.Form):
@@ -87,13 +104,14 @@ class ApplicationAdmin(admin.ModelAdmin):
         "scheduled_for",
         "submitted_at",
         "confirmation_reference",
+        "outcome",
         "screenshot_links",
     ]
-    list_filter = ["status", "approved_at", "submitted_at"]
+    list_filter = ["status", "outcome", "approved_at", "submitted_at"]
     list_select_related = ["job", "proposal"]
     search_fields = ["job__title", "=job__upwork_id", "=confirmation_reference"]
     date_hierarchy = "created_at"
-    inlines = [ScreenshotInline]
+    inlines = [OutcomeEventInline, ScreenshotInline]
 
     class Media:
         css = {"all": ["console/console.css"]}
@@ -112,6 +130,10 @@ class ApplicationAdmin(admin.ModelAdmin):
         "connects_required",
         "connects_reserved",
         "connects_spent",
+        "connects_refunded",
+        "outcome",
+        "outcome_changed_at",
+        "outcome_checked_at",
         "boost_connects",
         "counts_toward_caps",
         "claimed_at",
@@ -132,7 +154,7 @@ class ApplicationAdmin(admin.ModelAdmin):
     fields = ["bid_amount", *readonly_fields]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("screenshots")
+        return super().get_queryset(request).prefetch_related("screenshots", "outcome_events")
 
     def add_view(self, request, form_url="", extra_context=None):
         """ "Add application" creates one from an approved proposal through application_create (audited)."""
@@ -310,3 +332,43 @@ class ApplicationAdmin(admin.ModelAdmin):
             self.message_user(request, error.message, messages.ERROR)
             return
         self.message_user(request, f"Batch queued as task {task.id}.", messages.SUCCESS)
+
+
+@admin.register(OutcomeRun)
+class OutcomeRunAdmin(admin.ModelAdmin):
+    """Outcome tracking runs: read-only; a stopped one names the wall that stopped it."""
+
+    list_display = [
+        "id",
+        "status",
+        "started_at",
+        "finished_at",
+        "applications_checked",
+        "events_recorded",
+        "connects_refunded",
+        "stop_reason",
+    ]
+    list_filter = ["status", "stop_reason"]
+    readonly_fields = [
+        "status",
+        "started_at",
+        "finished_at",
+        "task_id",
+        "sources",
+        "applications_checked",
+        "events_recorded",
+        "connects_refunded",
+        "stop_reason",
+        "error",
+        "screenshot",
+    ]
+    fields = readonly_fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -75,6 +75,25 @@ class ApplicationsConfig(AppConfig):
             description="Open the proposals list and confirm a submitted application is there; missing: "
             "needs attention.",
         )
+        registry.register(
+            "track_outcomes",
+            tasks.track_outcomes,
+            family="applications",  # shares the browser session with submissions: one at a time
+            payload_serializer=tasks.TrackOutcomesPayload,
+            priority="low",
+            timeout=900,
+            max_retries=1,
+            description="Follow every sent application's fate (viewed, replied, interview, hired, declined, "
+            "closed, cancelled, refunds) from the official API and the proposals pages; a CAPTCHA or login "
+            "wall stops it (run marked stopped, health alert).",
+        )
+        registry.register_default_schedule(
+            "outcome_tracking",
+            task_type="track_outcomes",
+            cron_expression="30 {hours}/2 * * {days}",
+            business_hours=True,
+            description="Follow sent proposals' outcomes every 2 hours in business hours.",
+        )
         registry.register_default_schedule(
             "application_submission",
             task_type="batch_submit_applications",
@@ -82,4 +101,8 @@ class ApplicationsConfig(AppConfig):
             description="Submit approved applications every 2 hours "
             "(daily limits are enforced by the applications app).",
         )
-        health.register_check(applications_alerts, penalties={"applications_need_attention": 10}, needs_database=True)
+        health.register_check(
+            applications_alerts,
+            penalties={"applications_need_attention": 10, "outcome_tracking_stopped": 5},
+            needs_database=True,
+        )

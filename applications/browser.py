@@ -20,6 +20,7 @@ from django.conf import settings
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, sync_playwright
 
+from applications.outcome_sources import PAGE_KINDS, ProposalState, parse_time
 from jobs import conf as jobs_conf
 from jobs import page_selectors as sel
 from jobs.sources.browser import chromium_args, parse_int
@@ -63,8 +64,19 @@ class VerifyOutcome:
     shots: list[Shot] = field(default_factory=list)
 
 
+@dataclass
+class ProposalsRead:
+    states: list[ProposalState]
+    pages: int
+    url: str
+    shots: list[Shot] = field(default_factory=list)
+
+
 class BrowserStop(Exception):
-    """The attempt stopped. `clicked` says whether submit had been clicked (then the outcome is unknown)."""
+    """The attempt stopped. `clicked` says whether submit had been clicked (then the outcome is unknown).
+
+    `partial` holds what a multi-page read had read before the stop (outcome tracking records it).
+    """
 
     reason = "error"
 
@@ -74,6 +86,7 @@ class BrowserStop(Exception):
         self.url = url
         self.clicked = clicked
         self.shots = shots or []
+        self.partial: list[ProposalState] = []
 
 
 class Stopped(BrowserStop):
@@ -308,3 +321,48 @@ class ApplyBrowser:
                 found = True
         self._shot(page, "verification")
         return VerifyOutcome(found=found, references=references, url=page.url, shots=self.shots)
+
+    # --- outcome tracking -----------------------------------------------------
+    def read_proposals(self, *, max_pages: int = 20) -> ProposalsRead:
+        """Read every page of the proposals list, one page at a time at a person's pace.
+
+        A wall on page N raises `Stopped` with `partial` = the rows of pages 1..N-1 (nothing from page N).
+        """
+        return self._run(lambda page: self._read_proposals(page, max_pages=max_pages))
+
+    def _read_proposals(self, page: Page, *, max_pages: int) -> ProposalsRead:
+        states: list[ProposalState] = []
+        url = urljoin(self.base_url, sel.PROPOSALS_LIST_PATH)
+        pages = 0
+        while url and pages < max_pages:
+            try:
+                self._open(page, url, expect=sel.PROPOSALS_LIST)
+            except BrowserStop as stop:
+                stop.partial = states
+                raise
+            pages += 1
+            states.extend(self._proposal_row(row) for row in page.query_selector_all(sel.PROPOSAL_ROW))
+            next_link = page.query_selector(sel.PROPOSALS_NEXT_PAGE)
+            href = next_link.get_attribute("href") if next_link else None
+            url = urljoin(page.url, href) if href else ""
+        return ProposalsRead(states=states, pages=pages, url=page.url, shots=self.shots)
+
+    @staticmethod
+    def _proposal_row(row) -> ProposalState:
+        events = []
+        for item in row.query_selector_all(sel.PROPOSAL_EVENT):
+            kind = item.get_attribute(sel.PROPOSAL_EVENT_KIND_ATTRIBUTE) or ""
+            if kind in PAGE_KINDS:
+                events.append((kind, parse_time(item.get_attribute(sel.PROPOSAL_EVENT_AT_ATTRIBUTE))))
+            else:
+                logger.info("Proposals page: unknown event %r ignored", kind)
+        spent = row.query_selector(sel.PROPOSAL_CONNECTS_SPENT)
+        refunded = row.query_selector(sel.PROPOSAL_REFUNDED)
+        return ProposalState(
+            reference=row.get_attribute(sel.PROPOSAL_ROW_REFERENCE_ATTRIBUTE) or "",
+            upwork_id=row.get_attribute(sel.PROPOSAL_ROW_JOB_ATTRIBUTE) or "",
+            status=row.get_attribute(sel.PROPOSAL_ROW_STATUS_ATTRIBUTE) or "",
+            events=events,
+            connects_spent=parse_int(spent.inner_text()) if spent else None,
+            connects_refunded=(parse_int(refunded.inner_text()) or 0) if refunded else 0,
+        )

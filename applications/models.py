@@ -266,6 +266,9 @@ class OutcomeRun(models.Model):
     connects_refunded = models.PositiveIntegerField(default=0)
     stop_reason = models.CharField(max_length=40, blank=True, help_text="captcha, login_wall, unexpected_page...")
     error = models.TextField(blank=True)
+    screenshot = models.FileField(
+        upload_to="applications/outcome_runs/%Y/%m/", blank=True, help_text="The page that stopped the run (PNG)."
+    )
 
     class Meta:
         ordering = ["-started_at"]

@@ -11,13 +11,29 @@ from django.db.models import Count, Max, QuerySet, Sum
 from django.utils import timezone
 
 from applications import conf
-from applications.models import Application, ApplicationStatus
+from applications.models import FINAL_OUTCOMES, Application, ApplicationStatus, OutcomeRun
 
 
 def application_list() -> QuerySet[Application]:
     return Application.objects.select_related("job", "proposal", "proposal_version", "approved_by").prefetch_related(
-        "screenshots"
+        "screenshots", "outcome_events"
     )
+
+
+def applications_to_track() -> QuerySet[Application]:
+    """Sent applications whose fate is still open: what outcome tracking follows (oldest submission first)."""
+    return (
+        Application.objects.filter(
+            status__in=(ApplicationStatus.SUBMITTED, ApplicationStatus.VERIFIED), submitted_at__isnull=False
+        )
+        .exclude(outcome__in=FINAL_OUTCOMES)
+        .select_related("job")
+        .order_by("submitted_at", "id")
+    )
+
+
+def outcome_run_latest() -> OutcomeRun | None:
+    return OutcomeRun.objects.exclude(status="running").order_by("-started_at", "-id").first()
 
 
 def applications_ready() -> QuerySet[Application]:

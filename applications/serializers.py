@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.urls import reverse
 from rest_framework import serializers
 
-from applications.models import Application, ApplicationScreenshot
+from applications.models import Application, ApplicationScreenshot, OutcomeEvent
 
 
 class ScreenshotSerializer(serializers.ModelSerializer):
@@ -21,6 +21,13 @@ class ScreenshotSerializer(serializers.ModelSerializer):
         return reverse(
             "application-screenshot", kwargs={"pk": screenshot.application_id, "screenshot_id": screenshot.id}
         )
+
+
+class OutcomeEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OutcomeEvent
+        fields = ["kind", "occurred_at", "recorded_at", "source", "detail"]
+        read_only_fields = fields
 
 
 class ApplicationListSerializer(serializers.ModelSerializer):
@@ -39,6 +46,9 @@ class ApplicationListSerializer(serializers.ModelSerializer):
             "bid_amount",
             "connects_required",
             "connects_spent",
+            "connects_refunded",
+            "outcome",
+            "outcome_changed_at",
             "scheduled_for",
             "approved_at",
             "submitted_at",
@@ -53,6 +63,7 @@ class ApplicationSerializer(ApplicationListSerializer):
     job_url = serializers.CharField(source="job.url", read_only=True)
     approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
     screenshots = ScreenshotSerializer(many=True, read_only=True)
+    outcome_events = OutcomeEventSerializer(many=True, read_only=True)
 
     class Meta(ApplicationListSerializer.Meta):
         fields = [
@@ -70,6 +81,8 @@ class ApplicationSerializer(ApplicationListSerializer):
             "attempts",
             "status_changed_at",
             "created_at",
+            "outcome_checked_at",
+            "outcome_events",
             "screenshots",
         ]
 

@@ -34,6 +34,16 @@ class VerifySubmissionPayload(serializers.Serializer):
     application_id = serializers.IntegerField(min_value=1)
 
 
+class TrackOutcomesPayload(serializers.Serializer):
+    sources = serializers.ListField(
+        child=serializers.ChoiceField(choices=["api", "browser"]),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Where to read outcomes; default both, each when connected.",
+    )
+
+
 def submit_application(payload: dict, context: TaskContext) -> dict:
     """Every gate is checked now; a refusal or a stop fails the task at once, the gap defers it."""
     application_id = payload["application_id"]
@@ -87,3 +97,18 @@ def verify_submission(payload: dict, context: TaskContext) -> dict:
         raise PermanentTaskError(f"[{refused.gate}] {refused.message}") from None
     except services.SubmissionStopped as stopped:
         raise PermanentTaskError(f"[{stopped.code}] {stopped.message}") from None
+
+
+def track_outcomes(payload: dict, context: TaskContext) -> dict:
+    """One outcome tracking run; a wall stops it for good (a person fixes the session), no source = retry."""
+    try:
+        run = services.outcomes_track(sources=payload.get("sources"), task_id=context.task_id)
+    except services.OutcomeTrackingStopped as stopped:
+        raise PermanentTaskError(f"[{stopped.code}] {stopped.message}") from None
+    return {
+        "outcome": run.status,
+        "run": run.id,
+        "applications_checked": run.applications_checked,
+        "events_recorded": run.events_recorded,
+        "connects_refunded": run.connects_refunded,
+    }

@@ -91,3 +91,11 @@ PROPOSALS_LIST = '[data-test="proposals-list"]'
 PROPOSAL_ROW = '[data-test="proposal-row"]'
 PROPOSAL_ROW_JOB_ATTRIBUTE = "data-job-id"
 PROPOSAL_ROW_REFERENCE_ATTRIBUTE = "data-reference"
+# Outcome tracking: each row's status, the client's events with their times, refunded Connects, pagination.
+PROPOSAL_ROW_STATUS_ATTRIBUTE = "data-status"
+PROPOSAL_CONNECTS_SPENT = '[data-test="proposal-connects-spent"]'
+PROPOSAL_EVENT = '[data-test="proposal-event"]'
+PROPOSAL_EVENT_KIND_ATTRIBUTE = "data-kind"
+PROPOSAL_EVENT_AT_ATTRIBUTE = "data-at"
+PROPOSAL_REFUNDED = '[data-test="connects-refunded"]'
+PROPOSALS_NEXT_PAGE = 'a[data-test="proposals-next-page"]'

@@ -34,6 +34,12 @@ from applications.services.lifecycle import (
     application_schedule,
     applications_hold_for_proposal,
 )
+from applications.services.outcomes import (
+    OutcomeTrackingStopped,
+    OutcomeTrackingUnavailable,
+    outcome_events_record,
+    outcomes_track,
+)
 from applications.services.submission import (
     PROPOSAL_REASONS,
     SubmissionRetryable,
@@ -56,6 +62,8 @@ __all__ = [
     "STARTABLE",
     "SUBMISSION_LOCK_KEY",
     "GateRefused",
+    "OutcomeTrackingStopped",
+    "OutcomeTrackingUnavailable",
     "SubmissionRetryable",
     "SubmissionStopped",
     "SubmitResult",
@@ -74,5 +82,7 @@ __all__ = [
     "applications_hold_for_proposal",
     "connects_needed",
     "gates_check",
+    "outcome_events_record",
+    "outcomes_track",
     "way_out",
 ]

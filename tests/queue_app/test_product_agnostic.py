@@ -171,6 +171,7 @@ def test_the_domain_apps_declare_their_task_types_in_their_families():
         "submit_application": "applications",
         "batch_submit_applications": "applications",
         "verify_submission": "applications",
+        "track_outcomes": "applications",
     }
     probe = registry.get("noop_applications")
     assert (probe.handler, probe.payload_serializer, probe.timeout) == (
@@ -189,6 +190,7 @@ def test_the_default_schedules_are_the_queues_and_the_domain_apps():
         ("browser_session_cleanup", "cleanup_browser_sessions", "0 */4 * * *", False),
         ("proposal_generation", "batch_generate_proposals", "0 * * * *", False),
         ("application_submission", "batch_submit_applications", "0 */2 * * *", False),
+        ("outcome_tracking", "track_outcomes", "30 9-16/2 * * 1-5", True),
     }
 
 

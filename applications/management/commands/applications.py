@@ -1,4 +1,5 @@
-"""manage.py applications <verb>: list, inspect, approve, schedule, dry-run, cancel, reopen, batch, verify, limits."""
+"""manage.py applications <verb>: list, inspect, approve, schedule, dry-run, cancel, reopen, batch, verify, limits,
+track-outcomes."""
 
 from __future__ import annotations
 
@@ -60,6 +61,32 @@ class Command(BaseCommand):
         batch = verbs.add_parser("batch", help="Schedule approved ones within today's cap, spaced by the gap.")
         batch.add_argument("--limit", type=int)
         verbs.add_parser("limits", help="The safety settings and how much of today's cap and the budget is used.")
+        track = verbs.add_parser(
+            "track-outcomes", help="Follow sent proposals once now (viewed, replied, hired, refunds...)."
+        )
+        track.add_argument(
+            "--source",
+            action="append",
+            choices=["api", "browser"],
+            help="Read only this source (repeatable; default: both, each when connected).",
+        )
+        track.add_argument("--queue", action="store_true", help="Queue a track_outcomes task instead of running here.")
+
+    def handle_track_outcomes(self, options):
+        sources = options["source"]
+        if options["queue"]:
+            task = task_enqueue(task_type="track_outcomes", payload={"sources": sources}, **CLI)
+            self.stdout.write(self.style.SUCCESS(f"Outcome tracking queued as task {task.id}."))
+            return
+        run = services.outcomes_track(sources=sources, **CLI)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Outcome run {run.id} {run.status}: {run.applications_checked} application(s) followed, "
+                f"{run.events_recorded} new event(s), {run.connects_refunded} Connects refunded."
+            )
+        )
+        if run.error:
+            self.stdout.write(f"Note: {run.error}")
 
     def handle(self, *args, **options):
         verb = options["verb"].replace("-", "_")
