@@ -70,14 +70,14 @@ def window_start(days: int, now: datetime | None = None) -> datetime:
 
 # Outcomes that end the tracking wherever the proposal got to: only for these can the application's `outcome`
 # hide a stage reached before (a reply, then "declined"); every other outcome only moves forward (OUTCOME_RANK), so
-# it already names the furthest stage. no_response can follow a view (never a reply: a reply moves it forward), so
-# for "viewed" it is looked at too. The events are looked up (unique index on application, kind) for these rows only.
+# it already names the furthest stage (no_response is recorded only without any client event, and a later event
+# moves it forward). The events are looked up (unique index on application, kind) for these rows only.
 ENDED_OUTCOMES = ("declined", "job_closed", "job_cancelled", "withdrawn")
 
 
 def _reached_sql(stage: str) -> str:
     kinds = ", ".join(f"'{kind}'" for kind in REACHED[stage])
-    ended = ", ".join(f"'{outcome}'" for outcome in (*ENDED_OUTCOMES, *(("no_response",) if stage == "viewed" else ())))
+    ended = ", ".join(f"'{outcome}'" for outcome in ENDED_OUTCOMES)
     return (
         f"(a.outcome IN ({kinds}) OR (a.outcome IN ({ended}) AND EXISTS (SELECT 1 FROM {{event}} ev "
         f"WHERE ev.application_id = a.id AND ev.kind IN ({kinds}))))"

@@ -102,8 +102,8 @@ def seeded():
     _sent(j3, source="template", prompt="template-1", hours=10, connects=8, refunded=8, outcome="job_cancelled",
           events=["job_cancelled"])  # fmt: skip
     j4 = job(55, frontend)
-    _sent(j4, source="template", prompt="template-1", hours=30, connects=8, outcome="no_response",
-          events=["viewed", "no_response"])  # fmt: skip
+    _sent(j4, source="template", prompt="template-1", hours=30, connects=8, outcome="declined",
+          events=["viewed", "declined"])  # fmt: skip
     j5 = job(40, frontend, status="proposal_drafted")
     baker.make(Proposal, job=j5, status="draft", current_version=1)
     job(30, frontend, status="new")  # below the threshold, never drafted
