@@ -197,25 +197,22 @@ def _facts_sql(extra_columns: str = "") -> str:
     """One row per application submitted since %(since)s: its dimension values, stages reached and spend."""
     return (
         """WITH
-    spend AS (
-        SELECT v.proposal_id, SUM(v.estimated_cost) AS cost
-        FROM {version} v JOIN {app} a3 ON a3.proposal_id = v.proposal_id
-        WHERE a3.submitted_at >= %(since)s
-        GROUP BY v.proposal_id
-    ),
     facts AS (
         SELECT"""
         + FACT_COLUMNS
         + ",\n".join(f"{_reached_sql(stage)} AS {stage}" for stage in OUTCOME_STAGES)
         + """,
             GREATEST(a.connects_spent - a.connects_refunded, 0) AS connects,
-            COALESCE(s.cost, 0) AS openai"""
+            -- Every version's cost. A sent proposal gets no version after the one sent (reopening is refused once
+            -- an application went out), so when the sent one is version 1 its cost is the total: most rows.
+            CASE WHEN v.number = 1 THEN v.estimated_cost
+                 ELSE COALESCE((SELECT SUM(pv.estimated_cost) FROM {version} pv
+                                WHERE pv.proposal_id = a.proposal_id), 0) END AS openai"""
         + extra_columns
         + """
         FROM {app} a
         JOIN {job} j ON j.id = a.job_id
         LEFT JOIN {version} v ON v.id = a.proposal_version_id
-        LEFT JOIN spend s ON s.proposal_id = a.proposal_id
         WHERE a.submitted_at >= %(since)s
     )"""
     )
