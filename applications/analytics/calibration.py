@@ -43,6 +43,7 @@ class Suggestion:
     current_weights: dict[str, float]
     current_threshold: int
     weights: dict[str, int] = field(default_factory=dict)
+    coefficients: dict[str, float] = field(default_factory=dict)  # the logistic fit the weights come from
     threshold: int | None = None
     current_connects_per_reply: float | None = None
     expected_connects_per_reply: float | None = None
@@ -140,9 +141,11 @@ def fit_logistic(observations: Sequence[Observation]) -> dict[str, float]:
     return {"intercept": float(beta[0]), **{name: float(b) for name, b in zip(SCORE_PARTS, beta[1:], strict=True)}}
 
 
-def factor_evidence(observations: Sequence[Observation]) -> list[dict]:
-    """Per score part: its own AUC against replies, mean value of replied vs not, and its logistic coefficient."""
-    coefficients = fit_logistic(observations) if observations else {}
+def factor_evidence(observations: Sequence[Observation], coefficients: dict[str, float] | None = None) -> list[dict]:
+    """Per score part: its own AUC against replies, mean value of replied vs not, and its logistic coefficient
+    (fitted here unless given, e.g. from Suggestion.coefficients)."""
+    if coefficients is None:
+        coefficients = fit_logistic(observations) if observations else {}
     labels = [row.replied for row in observations]
     evidence = []
     for name in SCORE_PARTS:
@@ -236,10 +239,12 @@ def suggest(
         )
         return suggestion
     labels = [row.replied for row in observations]
-    weights = weights_from_coefficients(fit_logistic(observations), current)
+    coefficients = fit_logistic(observations)
+    weights = weights_from_coefficients(coefficients, current)
     threshold, cpr, kept, kept_replies = best_threshold(observations, weights, min_keep_fraction=min_keep_fraction)
     suggestion.enough_data = True
     suggestion.weights = weights
+    suggestion.coefficients = coefficients
     suggestion.threshold = int(threshold)
     suggestion.expected_connects_per_reply = cpr
     suggestion.kept, suggestion.kept_replies = kept, kept_replies

@@ -518,7 +518,7 @@ def profile_suggestion(*, profile: SearchProfile, days: int, now: datetime | Non
         "profile": {"id": profile.id, "name": profile.name},
         "days": days,
         "suggestion": suggestion.as_dict(),
-        "evidence": calibration.factor_evidence(rows) if enough else [],
+        "evidence": calibration.factor_evidence(rows, suggestion.coefficients or None) if enough else [],
         "deciles": calibration.decile_table(rows, weights),
         "auc": calibration.auc([r.score for r in rows], [r.replied for r in rows]) if enough else None,
     }
