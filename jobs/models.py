@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -261,3 +262,44 @@ class UpworkOAuthToken(models.Model):
 
     def is_expired(self, *, margin_seconds: int = 60) -> bool:
         return self.expires_at is None or self.expires_at <= timezone.now() + timedelta(seconds=margin_seconds)
+
+
+class TuningStatus(models.TextChoices):
+    APPLIED = "applied", "Applied"
+    REVERTED = "reverted", "Reverted"
+
+
+class ProfileTuning(models.Model):
+    """A calibration suggestion a person applied to a search profile: the weights and threshold before and after.
+
+    Written by applications.analytics.services.calibration_apply; calibration_revert puts the previous values back.
+    """
+
+    profile = models.ForeignKey(SearchProfile, on_delete=models.CASCADE, related_name="tunings")
+    previous_weights = models.JSONField(help_text="The profile's score_weights before (as stored; {} = defaults).")
+    previous_threshold = models.PositiveSmallIntegerField(help_text="handoff_min_score before.")
+    weights = models.JSONField(help_text="The weights applied.")
+    threshold = models.PositiveSmallIntegerField(help_text="The handoff_min_score applied.")
+    evidence = models.JSONField(
+        default=dict, blank=True, help_text="The suggestion when applied: outcomes, AUC, expected Connects per reply."
+    )
+    status = models.CharField(max_length=10, choices=TuningStatus.choices, default=TuningStatus.APPLIED)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    applied_at = models.DateTimeField(default=timezone.now)
+    reverted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reverted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-applied_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(threshold__lte=100) & Q(previous_threshold__lte=100), name="jobs_tuning_threshold_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Tuning of {self.profile_id} at {self.applied_at:%Y-%m-%d %H:%M} ({self.status})"

@@ -42,6 +42,15 @@ def profile_weights(profile) -> dict[str, float]:
     return weights
 
 
+def weighted_score(values: dict[str, float], weights: dict[str, float]) -> int:
+    """The 0-100 score from part values (0-1) and weights: what evaluate computes, for re-scoring stored values."""
+    total_weight = sum(weights.get(name, 0.0) for name in SCORE_PARTS)
+    if not total_weight:
+        return 0
+    weighted = sum(max(0.0, min(float(values.get(name, 0.0)), 1.0)) * weights.get(name, 0.0) for name in SCORE_PARTS)
+    return round(100 * weighted / total_weight)
+
+
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9+#.]+", text.lower()))
 
@@ -180,17 +189,16 @@ def evaluate(job, profile, *, now: datetime | None = None) -> Evaluation:
     }
     total_weight = sum(weights.values())
     breakdown = {}
-    weighted = 0.0
+    values = {}
     for name, (value, reason) in parts.items():
-        value = max(0.0, min(value, 1.0))
-        weighted += value * weights[name]
+        value = values[name] = max(0.0, min(value, 1.0))
         breakdown[name] = {
             "value": round(value, 3),
             "weight": weights[name],
             "points": round(100 * value * weights[name] / total_weight, 1) if total_weight else 0.0,
             "reason": reason,
         }
-    score = round(100 * weighted / total_weight) if total_weight else 0
+    score = weighted_score(values, weights)
     reasons = hard_filter_reasons(job, profile)
     return Evaluation(passed=not reasons, reasons=reasons, score=int(score), breakdown=breakdown)
 

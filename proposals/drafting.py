@@ -15,6 +15,9 @@ from core.errors import PermanentTaskError
 logger = logging.getLogger(__name__)
 
 GENERATORS = ("openai", "template")
+# Bump when the prompt (RULES, build_messages) or the template drafter changes: analytics compares versions.
+PROMPT_VERSION = "prompt-1"
+TEMPLATE_VERSION = "template-1"
 NOT_CONFIGURED_MESSAGE = "OpenAI is not configured: set OPENAI_API_KEY or PROPOSAL_GENERATOR=template"
 
 
@@ -50,6 +53,7 @@ class Draft:
     text: str
     source: str
     model: str = ""
+    prompt_version: str = ""
     prompt_tokens: int = 0
     completion_tokens: int = 0
     estimated_cost: Decimal = Decimal("0.000000")
@@ -275,6 +279,7 @@ def draft_with_openai(request: DraftRequest) -> Draft:
         text=text,
         source="openai",
         model=completion.model or model,
+        prompt_version=PROMPT_VERSION,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         estimated_cost=estimate_cost(prompt_tokens, completion_tokens),
@@ -504,7 +509,7 @@ def draft_with_template(request: DraftRequest) -> Draft:
         text = assemble([], body_words=max(word_limit - fixed, 1))
     if len(text.split()) > word_limit:
         text = _truncate_words(text, word_limit)
-    return Draft(text=text, source="template", model="")
+    return Draft(text=text, source="template", model="", prompt_version=TEMPLATE_VERSION)
 
 
 def draft(request: DraftRequest, *, generator: str) -> Draft:

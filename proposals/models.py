@@ -139,6 +139,9 @@ class ProposalVersion(models.Model):
     text = models.TextField()
     source = models.CharField(max_length=20, choices=VersionSource.choices)
     model = models.CharField(max_length=100, blank=True, help_text="The OpenAI model that wrote it, if any.")
+    prompt_version = models.CharField(
+        max_length=40, blank=True, help_text="Which prompt or template wrote it (drafting.PROMPT_VERSION); analytics."
+    )
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     estimated_cost = models.DecimalField(

@@ -11,6 +11,7 @@ from django.views.generic import RedirectView
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from applications.analytics.page import analytics_export, analytics_page, calibration_action
 from queue_app.dashboard import queue_dashboard
 from upwork_automation.console.business import business_dashboard
 from upwork_automation.console.inbox import inbox_action, inbox_view
@@ -53,6 +54,13 @@ urlpatterns = [
         name="console-inbox-action",
     ),
     path("admin/business/", admin.site.admin_view(business_dashboard), name="console-business"),
+    path("admin/analytics/", admin.site.admin_view(analytics_page), name="console-analytics"),
+    path("admin/analytics/export.csv", admin.site.admin_view(analytics_export), name="console-analytics-export"),
+    path(
+        "admin/analytics/calibration/<slug:name>/",
+        admin.site.admin_view(calibration_action),
+        name="console-analytics-action",
+    ),
     path("admin/", admin.site.urls),
     # OpenAPI 3 schema and its docs (Swagger UI, Redoc; assets self-hosted): authenticated users only.
     # The split Swagger view serves its start-up script as a file, so the CSP needs no inline script.
@@ -64,6 +72,7 @@ urlpatterns = [
     path("api/proposals/", include("proposals.urls")),
     path("api/applications/", include("applications.urls")),
     path("api/notifications/", include("notifications.urls")),
+    path("api/analytics/", include("applications.analytics.urls")),
     # Uploads and submission screenshots: private, so staff only (not through whitenoise).
     re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.*)$", private_media, name="media"),
 ]

@@ -90,6 +90,7 @@ def _add_version(
         text=draft.text,
         source=draft.source,
         model=draft.model,
+        prompt_version=draft.prompt_version,
         prompt_tokens=draft.prompt_tokens,
         completion_tokens=draft.completion_tokens,
         estimated_cost=draft.estimated_cost,

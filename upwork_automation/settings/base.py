@@ -438,3 +438,10 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
+
+# --- Analytics and calibration (docs/analytics.md) ----------------------------------------------
+# The score's calibration (AUC, per-part evidence, suggested weights) needs at least this many settled outcomes.
+ANALYTICS_MIN_OUTCOMES = env.int("ANALYTICS_MIN_OUTCOMES", default=100)
+# Calibration looks back this many days of sent proposals, and fits on at most this many of a profile's newest.
+ANALYTICS_CALIBRATION_DAYS = env.int("ANALYTICS_CALIBRATION_DAYS", default=180)
+ANALYTICS_CALIBRATION_MAX_ROWS = env.int("ANALYTICS_CALIBRATION_MAX_ROWS", default=20000)

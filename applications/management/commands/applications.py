@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
 from applications import selectors, services
+from applications.cli.stats import StatsVerbs
 from applications.models import Application, ApplicationStatus
 from core.actor import Actor
 from core.errors import ApplicationError
@@ -35,6 +36,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+        StatsVerbs().add_verbs(verbs)  # `stats`: applications/cli/stats.py
         listing = verbs.add_parser("list", help="Applications, newest first.")
         listing.add_argument("--status", choices=ApplicationStatus.values)
         listing.add_argument("--limit", type=int, default=50)
@@ -172,3 +174,6 @@ class Command(BaseCommand):
 
     def handle_limits(self, options):
         self.stdout.write(json.dumps(selectors.limits_summary(), indent=2, default=str))
+
+    def handle_stats(self, options):
+        StatsVerbs().handle_stats(self, options)

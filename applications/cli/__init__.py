@@ -1,0 +1,1 @@
+"""Verb groups of `manage.py applications` (see upwork_automation/cli.py)."""
