@@ -97,6 +97,13 @@ class SearchProfile(models.Model):
     handoff_min_score = models.PositiveSmallIntegerField(
         default=60, help_text="Only jobs scoring at least this are handed to proposal generation."
     )
+    alert_threshold = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=80,
+        help_text="Send a job alert (notification channels subscribed to job_alert) when a job scores at least "
+        "this; empty = no alerts for this profile.",
+    )
     watch = models.BooleanField(
         default=False,
         help_text="Poll the official API every poll_seconds and alert on new postings within seconds. "
@@ -128,6 +135,10 @@ class SearchProfile(models.Model):
             models.UniqueConstraint(fields=["name"], name="jobs_searchprofile_name_unique"),
             models.CheckConstraint(
                 condition=Q(handoff_min_score__lte=100), name="jobs_searchprofile_handoff_min_score_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(alert_threshold__isnull=True) | Q(alert_threshold__lte=100),
+                name="jobs_searchprofile_alert_threshold_range",
             ),
         ]
 

@@ -101,6 +101,7 @@ class SearchProfileSerializer(serializers.ModelSerializer):
             "score_weights",
             "handoff_top_n",
             "handoff_min_score",
+            "alert_threshold",
             "watch",
             "poll_seconds",
             "auto_draft",
@@ -165,6 +166,11 @@ class SearchProfileSerializer(serializers.ModelSerializer):
     def validate_handoff_min_score(self, value):
         if value > 100:
             raise serializers.ValidationError("A score is 0-100.")
+        return value
+
+    def validate_alert_threshold(self, value):
+        if value is not None and value > 100:
+            raise serializers.ValidationError("A score is 0-100 (empty = no alerts).")
         return value
 
     def validate(self, attrs):

@@ -26,7 +26,7 @@ OPERATOR = "operator"
 ROLES = (VIEWER, OPERATOR)
 
 # Apps whose models the roles cover (those installed are used; later apps join when they land).
-ROLE_APPS = ("queue_app", "jobs", "proposals", "applications")
+ROLE_APPS = ("queue_app", "jobs", "proposals", "applications", "notifications")
 # Model permissions an operator has beyond viewing: what the admin's actions and forms need.
 OPERATOR_EXTRA_PERMISSIONS = {
     "queue_app": {
@@ -47,6 +47,8 @@ OPERATOR_EXTRA_PERMISSIONS = {
     # Reviewing and approving proposals; approving, scheduling and cancelling applications.
     "proposals": {"change_proposal", "approve_proposal"},
     "applications": {"change_application", "approve_application"},
+    # Notification channels are an operator's to set up; the delivery log is read-only for everyone.
+    "notifications": {"add_channel", "change_channel", "delete_channel"},
 }
 # Never anyone's but a superuser's: the audit log is read-only, tokens are managed by admins.
 OPERATOR_EXCLUDED_MODELS = {"auditentry", "workerprocess", "metricsnapshot", "apitoken"}

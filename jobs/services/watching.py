@@ -90,7 +90,7 @@ def _publish_watch_stopped(profile: SearchProfile, reason: str, stopped_at: date
         logger.warning("Watching of profile %s stopped (%s); notifications are not installed", profile.id, reason)
         return
     notify.notification_publish(
-        event=WATCH_STOPPED_EVENT,
+        event=WATCH_STOPPED_EVENT,  # notifications.models.Event.WATCH_STOPPED
         key=f"watch_stopped:{profile.id}:{int(stopped_at.timestamp())}",
         subject=f"Watching stopped: {profile.name}",
         payload={
@@ -217,7 +217,7 @@ def watch_fast_path(*, profile_id: int, job_id: int, task_id: str = "") -> dict:
     notify = _notifications()
     result: dict = {"job_id": job.id, "score": job.score, "alerted": notify is not None}
     if notify is not None:
-        notify.notify_job_alert(job)
+        result["alert_deliveries"] = notify.notify_job_alert(job)
     else:
         logger.info("Job %s (score %s) would alert; notifications are not installed", job.id, job.score)
     if not (profile.auto_draft and job.passed_filters and (job.score or 0) >= profile.handoff_min_score):
@@ -235,8 +235,8 @@ def watch_fast_path(*, profile_id: int, job_id: int, task_id: str = "") -> dict:
         logger.info("Task %s: job %s not drafted: %s", task_id, job.id, result["draft"])
         return result
     result["proposal_id"] = proposal.id
-    if notify is not None and hasattr(notify, "notify_draft_ready"):
-        notify.notify_draft_ready(proposal)
+    if notify is not None:
+        result["draft_ready_deliveries"] = notify.notify_draft_ready(proposal)
     return result
 
 

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, quote, urlencode
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from scripts.sandbox.data import SandboxJob, build_jobs, matches, new_posting
+from scripts.sandbox.receivers import Receivers
 
 SESSION_COOKIE = "master_access_token"
 DEMO_USERNAME = "demo"
@@ -68,6 +69,7 @@ class SandboxState:
     published_total: int = 0  # never reset: ciphertexts stay unique for the life of the process
     nonce: str = field(default_factory=lambda: secrets.token_hex(4))
     publisher_generation: int = 0  # a publisher thread stops when this moves on
+    receivers: Receivers = field(default_factory=Receivers)  # Slack / Telegram / webhook stand-ins
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def job(self, ciphertext: str) -> SandboxJob | None:
@@ -145,6 +147,7 @@ class SandboxState:
             self.submissions.clear()
             self.connects = STARTING_CONNECTS
             self.counters = {"graphql": 0, "token": 0, "pages": 0}
+            self.receivers.reset()
 
 
 class Response:
@@ -211,6 +214,13 @@ class SandboxApp:
         self.state = state or SandboxState()
 
     def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "/")
+        if environ.get("REQUEST_METHOD") == "POST" and self.state.receivers.handles(path):
+            # Slack, Telegram and webhook stand-ins (scripts/sandbox/receivers.py).
+            headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+            status, reply_headers, body = self.state.receivers.handle(path, headers, self._body(environ))
+            start_response(status, reply_headers)
+            return [body]
         try:
             response = self.route(environ)
         except Exception as error:  # a stand-in must answer, even about its own bugs
@@ -657,6 +667,8 @@ class SandboxApp:
     # --- control endpoints for tests and demos --------------------------------
     def control(self, path: str, method: str, environ) -> Response:
         action = path.removeprefix("/__sandbox__/").strip("/")
+        if action == "notifications" or action.startswith("notifications/"):
+            return self.notifications_control(action, method, environ)
         if action == "submissions":
             return Response.json(self.state.submissions)
         if action == "postings":
@@ -693,6 +705,36 @@ class SandboxApp:
         if action == "storage-state":
             host = environ.get("HTTP_HOST", "127.0.0.1").split(":")[0]
             return Response.json(storage_state_for(self.state.new_session(), host=host))
+        return Response.json({"error": "unknown action"}, status="404 Not Found")
+
+    def notifications_control(self, action: str, method: str, environ) -> Response:
+        receivers = self.state.receivers
+        if action == "notifications" and method == "GET":
+            with receivers.lock:
+                return Response.json(list(receivers.received))
+        if action.endswith("/preview") and method == "GET":
+            record_id = action.removeprefix("notifications/").removesuffix("/preview")
+            page = receivers.preview(int(record_id)) if record_id.isdigit() else None
+            return Response(page) if page else Response.json({"error": "no such message"}, status="404 Not Found")
+        if method != "POST":
+            return Response.json({"error": "use POST"}, status="405 Method Not Allowed")
+        if action == "notifications/reset":
+            receivers.reset()
+            return Response.json({"received": 0})
+        if action == "notifications/fail":
+            rule = json.loads(self._body(environ) or b"{}")
+            if not isinstance(rule, dict) or not str(rule.get("path_prefix", "")).startswith("/"):
+                return Response.json({"error": "give path_prefix, status and times"}, status="400 Bad Request")
+            failure = {
+                "path_prefix": rule["path_prefix"],
+                "status": int(rule.get("status", 500)),
+                "times": int(rule.get("times", 1)),
+                "retry_after": rule.get("retry_after"),
+                "message": str(rule.get("message", "")),
+            }
+            with receivers.lock:
+                receivers.failures.append(failure)
+            return Response.json(failure)
         return Response.json({"error": "unknown action"}, status="404 Not Found")
 
 

@@ -28,6 +28,27 @@ def _watching_profile(**extra) -> SearchProfile:
     return SearchProfile.objects.create(**values)
 
 
+@pytest.fixture
+def hook(sandbox, settings):
+    """A signed-webhook channel on the sandbox's receiver, subscribed to what watching sends."""
+    from notifications import services
+
+    settings.NOTIFY_SITE_URL = "http://app.example"
+    return services.channel_create(
+        name="leads",
+        kind="webhook",
+        target=f"{sandbox.url}/hooks/leads",
+        secret="whsec-test-0123456789abcdef",
+        events=["job_alert", "draft_ready", "watch_stopped"],
+    )
+
+
+def _deliveries(event: str) -> list:
+    from notifications.models import Delivery
+
+    return list(Delivery.objects.filter(event=event).order_by("pk"))
+
+
 def _fast_paths() -> list[Task]:
     return list(Task.objects.filter(task_type="watch_fast_path").order_by("created_at"))
 
@@ -147,7 +168,7 @@ def test_a_profile_that_does_not_watch_is_not_polled():
 # --- The fast path ----------------------------------------------------------------------------------------
 
 
-def test_auto_draft_writes_the_proposal_with_the_template_drafter(sandbox, api_token, settings):
+def test_auto_draft_writes_the_proposal_with_the_template_drafter_after_the_alert(sandbox, api_token, hook, settings):
     from model_bakery import baker
 
     from proposals.models import FreelancerProfile, Proposal
@@ -163,9 +184,14 @@ def test_auto_draft_writes_the_proposal_with_the_template_drafter(sandbox, api_t
     proposal = Proposal.objects.get(job_id=job_id)
     assert result["proposal_id"] == proposal.id
     assert proposal.current_version == 1
+    (alert,) = _deliveries("job_alert")
+    assert alert.key == f"job:{job_id}" and alert.score == Job.objects.get(id=job_id).score
+    (ready,) = _deliveries("draft_ready")
+    assert ready.payload["proposal_id"] == proposal.id
+    assert alert.pk < ready.pk  # the alert never waits for the draft
 
 
-def test_without_auto_draft_no_proposal_is_written(sandbox, api_token):
+def test_without_auto_draft_the_alert_goes_alone(sandbox, api_token, hook):
     from proposals.models import Proposal
 
     profile = _watching_profile(auto_draft=False)
@@ -176,12 +202,24 @@ def test_without_auto_draft_no_proposal_is_written(sandbox, api_token):
     result = watching.watch_fast_path(profile_id=profile.id, job_id=job_id, task_id=task_id)
     assert "proposal_id" not in result
     assert not Proposal.objects.filter(job_id=job_id).exists()
+    assert len(result["alert_deliveries"]) == 1 and _deliveries("draft_ready") == []
+    # Run again (a retried task): still one alert.
+    assert watching.watch_fast_path(profile_id=profile.id, job_id=job_id)["alert_deliveries"] == []
+
+
+def test_a_job_below_the_alert_threshold_runs_the_fast_path_without_an_alert(sandbox, api_token, hook):
+    profile = _watching_profile(alert_threshold=100)
+    watching.watch_poll(profile_id=profile.id)
+    sandbox.state.publish_posting()
+    (task_id,) = watching.watch_poll(profile_id=profile.id)["fast_path"]
+    job_id = Task.objects.get(id=task_id).payload["job_id"]
+    assert watching.watch_fast_path(profile_id=profile.id, job_id=job_id)["alert_deliveries"] == []
 
 
 # --- Stopping itself -----------------------------------------------------------------------------------------
 
 
-def test_repeated_api_errors_stop_watching_once_with_a_reason(sandbox, api_token, settings):
+def test_repeated_api_errors_stop_watching_once_with_a_reason_and_one_alert(sandbox, api_token, hook, settings):
     settings.WATCH_MAX_CONSECUTIVE_ERRORS = 3
     profile = _watching_profile()
     sandbox.state.config["graphql_error"] = "Internal error (sandbox)"
@@ -196,6 +234,8 @@ def test_repeated_api_errors_stop_watching_once_with_a_reason(sandbox, api_token
     # A poll already queued for the stopped profile does nothing, and stopping again says it did not.
     assert "skipped" in watching.watch_poll(profile_id=profile.id)
     assert watching.watch_stop(profile_id=profile.id, reason="again") is False
+    (stopped,) = _deliveries("watch_stopped")
+    assert "Internal error (sandbox)" in stopped.payload["reason"]
 
 
 def test_a_success_resets_the_error_count(sandbox, api_token, settings):
@@ -212,7 +252,7 @@ def test_a_success_resets_the_error_count(sandbox, api_token, settings):
     assert profile.watch is True and profile.watch_error_count == 1
 
 
-def test_an_expired_token_that_cannot_be_refreshed_stops_watching_at_once(sandbox, api_token):
+def test_an_expired_token_that_cannot_be_refreshed_stops_watching_at_once_with_one_alert(sandbox, api_token, hook):
     profile = _watching_profile()
     with sandbox.state.lock:
         sandbox.state.refresh_tokens.clear()  # revoked: the refresh grant is refused
@@ -222,6 +262,8 @@ def test_an_expired_token_that_cannot_be_refreshed_stops_watching_at_once(sandbo
     profile.refresh_from_db()
     assert profile.watch is False
     assert "expired, revoked or missing" in profile.watch_stopped_reason
+    watching.watch_poll(profile_id=profile.id)  # a poll already queued: skipped, no second alert
+    assert len(_deliveries("watch_stopped")) == 1
 
 
 def test_switching_watch_on_again_clears_the_stop(sandbox, api_token):

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "jobs",
     "proposals",
     "applications",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -204,6 +205,25 @@ UPWORK_API_MAX_PAGES = env.int("UPWORK_API_MAX_PAGES", default=5)
 UPWORK_API_RATE_LIMIT_RETRIES = env.int("UPWORK_API_RATE_LIMIT_RETRIES", default=2)
 UPWORK_API_MAX_RETRY_WAIT = env.float("UPWORK_API_MAX_RETRY_WAIT", default=60.0)
 FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", default="")  # Fernet key(s), comma-separated; "" = from SECRET_KEY
+
+# Notifications (docs/notifications.md): where links in messages point, the Telegram API, retries, SMTP.
+NOTIFY_SITE_URL = env("NOTIFY_SITE_URL", default="http://127.0.0.1:8000")  # this app's address, for admin links
+TELEGRAM_API_URL = env("TELEGRAM_API_URL", default="https://api.telegram.org")  # sandbox: http://127.0.0.1:8765
+NOTIFY_HTTP_TIMEOUT = env.float("NOTIFY_HTTP_TIMEOUT", default=10.0)
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=6)  # per delivery, then it is failed
+NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=10.0)  # backoff: base * 2**(attempt-1)
+NOTIFY_RETRY_MAX_SECONDS = env.float("NOTIFY_RETRY_MAX_SECONDS", default=900.0)  # cap on backoff and Retry-After
+NOTIFY_MIN_INTERVAL = env.float("NOTIFY_MIN_INTERVAL", default=1.0)  # seconds between two sends to one channel
+NOTIFY_HEALTH_COOLDOWN = env.int("NOTIFY_HEALTH_COOLDOWN", default=900)  # seconds between two health messages
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)  # implicit TLS, usually port 465
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="upwork-automation@localhost")
 JOBS_STRATEGY_CONCURRENCY = env.int("JOBS_STRATEGY_CONCURRENCY", default=2)
 # Empty: upwork_automation.chromium finds one (a system Chromium on PATH, else Playwright's own browser).
 JOBS_BROWSER_EXECUTABLE = env("JOBS_BROWSER_EXECUTABLE", default="")

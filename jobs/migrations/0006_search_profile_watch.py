@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0004_oauth_token_names_for_admin'),
+        ('jobs', '0005_searchprofile_alert_threshold'),
     ]
 
     operations = [

@@ -1,0 +1,1 @@
+"""Notifications: tell the freelancer on Slack, Telegram, email or a signed webhook (docs/notifications.md)."""
