@@ -102,7 +102,16 @@ class JobsConfig(AppConfig):
             payload_serializer=tasks.WatchFastPathPayload,
             priority="critical",
             timeout=600,
-            description="A new posting's alert, then (auto_draft) its proposal draft and a 'draft ready' message.",
+            description="A new posting's alert; with auto_draft, a watch_draft task for its proposal.",
+        )
+        registry.register(
+            "watch_draft",
+            tasks.watch_draft,
+            family="watch",
+            payload_serializer=tasks.WatchFastPathPayload,
+            priority="high",
+            timeout=600,
+            description="Draft a watched job's proposal with the configured drafter, then send 'draft ready'.",
         )
         registry.register_default_schedule(
             "watch_tick",

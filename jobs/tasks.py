@@ -191,3 +191,9 @@ def watch_fast_path(payload: dict, context: TaskContext) -> dict:
     from jobs.services.watching import watch_fast_path as fast_path
 
     return fast_path(profile_id=payload["profile_id"], job_id=payload["job_id"], task_id=context.task_id)
+
+
+def watch_draft(payload: dict, context: TaskContext) -> dict:
+    from jobs.services.watching import watch_draft as draft
+
+    return draft(profile_id=payload["profile_id"], job_id=payload["job_id"], task_id=context.task_id)

@@ -5,8 +5,8 @@ profile for each poll_seconds slot of the coming minute, each at its slot's time
 slot, so overlapping ticks never double a poll); `watch_poll` reads the first page of each of the profile's searches,
 keeps only postings not in the profile's seen-set (`WatchSeen`, unique (profile, upwork id), claimed with one
 INSERT … ON CONFLICT DO NOTHING RETURNING), stores and scores them, and enqueues one `watch_fast_path` per new job at
-critical priority; `watch_fast_path` sends the alert (notifications' `notify_job_alert`), then, with the profile's
-`auto_draft`, drafts the proposal and sends a "draft ready" message.
+critical priority; `watch_fast_path` sends the alert (notifications' `notify_job_alert`) and, with the profile's
+`auto_draft`, enqueues `watch_draft` at high priority, which drafts the proposal and sends a "draft ready" message.
 """
 
 from __future__ import annotations
@@ -203,12 +203,12 @@ def watch_poll(*, profile_id: int, slot: int | None = None, task_id: str = "") -
 
 
 def watch_fast_path(*, profile_id: int, job_id: int, task_id: str = "") -> dict:
-    """A new posting's fast path: the alert first, then (auto_draft) the draft and a "draft ready" message.
+    """A new posting's fast path (critical priority): the alert now; with auto_draft, a watch_draft task (high).
 
-    The alert never waits for the draft: an OpenAI draft takes seconds to tens of seconds.
+    The alert never waits for the draft, and no draft holds the critical lane: an OpenAI draft takes seconds to
+    tens of seconds, and other postings' alerts must not queue behind it. The draft sends "draft ready" itself.
     """
-    from queue_app import registry
-    from queue_app.errors import ApplicationError, PermanentTaskError
+    from queue_app.services import task_enqueue
 
     job = Job.objects.filter(id=job_id).first()
     profile = SearchProfile.objects.filter(id=profile_id).first()
@@ -220,21 +220,37 @@ def watch_fast_path(*, profile_id: int, job_id: int, task_id: str = "") -> dict:
         result["alert_deliveries"] = notify.notify_job_alert(job)
     else:
         logger.info("Job %s (score %s) would alert; notifications are not installed", job.id, job.score)
-    if not (profile.auto_draft and job.passed_filters and (job.score or 0) >= profile.handoff_min_score):
-        return result
+    if profile.auto_draft and job.passed_filters and (job.score or 0) >= profile.handoff_min_score:
+        task = task_enqueue(
+            task_type="watch_draft",
+            payload={"profile_id": profile.id, "job_id": job.id},
+            idempotency_key=f"watch_draft:{job.id}",
+        )
+        result["draft_task"] = str(task.id)
+    return result
+
+
+def watch_draft(*, profile_id: int, job_id: int, task_id: str = "") -> dict:
+    """Draft the proposal for a watched job with the configured drafter, then send "draft ready"."""
+    from queue_app import registry
+    from queue_app.errors import ApplicationError, PermanentTaskError
+
+    job = Job.objects.filter(id=job_id).first()
+    if job is None:
+        return {"skipped": "job gone"}
     if "generate_proposal" not in registry.all_types():
-        result["draft"] = "Proposal drafting is not installed."
-        return result
+        return {"draft": "Proposal drafting is not installed."}
     from proposals.services import proposal_generate
 
     try:
         proposal = proposal_generate(job_id=job.id, task_id=task_id)
     except (ApplicationError, PermanentTaskError) as error:
         # No freelancer profile, the cost cap: the alert went out; the draft waits for a person.
-        result["draft"] = f"Not drafted: {getattr(error, 'message', None) or error}"
-        logger.info("Task %s: job %s not drafted: %s", task_id, job.id, result["draft"])
-        return result
-    result["proposal_id"] = proposal.id
+        message = f"Not drafted: {getattr(error, 'message', None) or error}"
+        logger.info("Task %s: job %s not drafted: %s", task_id, job.id, message)
+        return {"draft": message}
+    result: dict = {"job_id": job.id, "proposal_id": proposal.id}
+    notify = _notifications()
     if notify is not None:
         result["draft_ready_deliveries"] = notify.notify_draft_ready(proposal)
     return result

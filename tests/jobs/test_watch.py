@@ -181,8 +181,12 @@ def test_auto_draft_writes_the_proposal_with_the_template_drafter_after_the_aler
     (task_id,) = watching.watch_poll(profile_id=profile.id)["fast_path"]
     job_id = Task.objects.get(id=task_id).payload["job_id"]
     result = watching.watch_fast_path(profile_id=profile.id, job_id=job_id, task_id=task_id)
+    assert not Proposal.objects.filter(job_id=job_id).exists()  # the alert went first, alone
+    draft_task = Task.objects.get(id=result["draft_task"])
+    assert draft_task.task_type == "watch_draft" and draft_task.priority == "high"
+    drafted = watching.watch_draft(profile_id=profile.id, job_id=job_id, task_id=str(draft_task.id))
     proposal = Proposal.objects.get(job_id=job_id)
-    assert result["proposal_id"] == proposal.id
+    assert drafted["proposal_id"] == proposal.id
     assert proposal.current_version == 1
     (alert,) = _deliveries("job_alert")
     assert alert.key == f"job:{job_id}" and alert.score == Job.objects.get(id=job_id).score
@@ -200,7 +204,7 @@ def test_without_auto_draft_the_alert_goes_alone(sandbox, api_token, hook):
     (task_id,) = watching.watch_poll(profile_id=profile.id)["fast_path"]
     job_id = Task.objects.get(id=task_id).payload["job_id"]
     result = watching.watch_fast_path(profile_id=profile.id, job_id=job_id, task_id=task_id)
-    assert "proposal_id" not in result
+    assert "draft_task" not in result
     assert not Proposal.objects.filter(job_id=job_id).exists()
     assert len(result["alert_deliveries"]) == 1 and _deliveries("draft_ready") == []
     # Run again (a retried task): still one alert.
