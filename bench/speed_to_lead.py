@@ -2,12 +2,12 @@
 
 Usage: python bench/speed_to_lead.py [--jobs 50] [--every 8] [--poll-seconds 15] [--seed 7] [--workers 3]
 
-What runs: the sandbox marketplace (in this process) publishes `--jobs` postings at seeded random moments about
-`--every` seconds apart (POST /__sandbox__/config {"new_posting_every": S}); a search profile watches through the
-official-API stand-in with poll_seconds=`--poll-seconds` and auto_draft with the template drafter; a signed-webhook
-channel points at the sandbox's webhook receiver. Real processes do the work as in production: `manage.py
-run_workers` and `manage.py rqscheduler`, which fires the default `watch_tick` schedule (`* * * * *`). Its own
-database (upwork_bench_speed_to_lead, created fresh) and a private redis-server on a free port.
+What runs: the sandbox marketplace (its own process, like a remote service) publishes `--jobs` postings at seeded
+random moments about `--every` seconds apart (POST /__sandbox__/config {"new_posting_every": S}); a search profile
+watches through the official-API stand-in with poll_seconds=`--poll-seconds` and auto_draft with the template
+drafter; a signed-webhook channel points at the sandbox's webhook receiver. Real processes do the work as in
+production: `manage.py run_workers` and `manage.py rqscheduler`, which fires the default `watch_tick` schedule
+(`* * * * *`). Its own database (upwork_bench_speed_to_lead, created fresh) and a private redis-server on a free port.
 
 Measured per posting, with the sandbox's posted-at moment and the receiver's received-at moment (one clock):
 posting -> job alert received, posting -> "draft ready" received. Prints p50/p95/max of each and the share of
@@ -110,6 +110,15 @@ def set_up(sandbox_url: str, poll_seconds: int):
     )
 
 
+def _answers(url: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(url, timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
 def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.5):
     deadline = time.monotonic() + timeout
     while True:
@@ -132,16 +141,22 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="speed-to-lead-"))
     redis = start_redis(tmp / "redis")
-    from scripts.sandbox.server import start_sandbox
+    from tests.services import free_port
 
-    sandbox = start_sandbox()
+    sandbox_url = f"http://127.0.0.1:{free_port()}"
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "scripts.sandbox.server", "--port", sandbox_url.rsplit(":", 1)[1]],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     env = {
         "DATABASE_URL": BENCH_DB,
         "REDIS_URL": redis.url,
         "DJANGO_SETTINGS_MODULE": "upwork_automation.settings.base",
         "LOG_LEVEL": "WARNING",
         "LOG_DIR": str(tmp / "logs"),
-        "UPWORK_BASE_URL": sandbox.url,
+        "UPWORK_BASE_URL": sandbox_url,
         "UPWORK_CLIENT_ID": "sandbox-client",
         "UPWORK_CLIENT_SECRET": "sandbox-secret",
         "PROPOSAL_GENERATOR": "template",
@@ -152,11 +167,14 @@ def main() -> None:
     os.environ.update(env)
     procs: list[subprocess.Popen] = []
     try:
+        import requests
+
+        wait_until(lambda: _answers(f"{sandbox_url}/__sandbox__/state"), timeout=30, what="the sandbox")
         fresh_database()
         import django
 
         django.setup()
-        profile = set_up(sandbox.url, args.poll_seconds)
+        profile = set_up(sandbox_url, args.poll_seconds)
         from jobs.models import Job
         from proposals.models import Proposal
         from queue_app.models import Task, TaskStatus
@@ -178,30 +196,32 @@ def main() -> None:
             timeout=150,
             what="the first watch poll (the scheduler fires watch_tick at each minute)",
         )
-        import requests
-
         requests.post(
-            f"{sandbox.url}/__sandbox__/config",
+            f"{sandbox_url}/__sandbox__/config",
             json={"new_posting_every": args.every, "new_posting_seed": args.seed, "new_posting_limit": args.jobs},
             timeout=10,
         ).raise_for_status()
         print(f"The sandbox publishes {args.jobs} postings about every {args.every}s (seed {args.seed})...")
 
         def received() -> list[dict]:
-            items = requests.get(f"{sandbox.url}/__sandbox__/notifications", timeout=10).json()
+            items = requests.get(f"{sandbox_url}/__sandbox__/notifications", timeout=10).json()
             return [item for item in items if item["kind"] == "webhook" and item.get("answered") == 200]
 
+        def published() -> list[dict]:
+            return requests.get(f"{sandbox_url}/__sandbox__/postings", timeout=10).json()
+
         def complete() -> bool:
-            posted = sandbox.state.published
-            if len(posted) < args.jobs:
+            if len(published()) < args.jobs:
                 return False
             events = [item["json"]["event"] for item in received()]
             return events.count("job_alert") >= args.jobs and events.count("draft_ready") >= args.jobs
 
-        wait_until(complete, timeout=args.jobs * args.every * 1.5 + 180, what="every alert and draft-ready message")
+        wait_until(
+            complete, timeout=args.jobs * args.every * 1.5 + 180, what="every alert and draft-ready message", interval=3
+        )
         time.sleep(args.poll_seconds * 2)  # two more polls: a duplicate alert would show up now
 
-        posted = {item["ciphertext"]: item for item in sandbox.state.published}
+        posted = {item["ciphertext"]: item for item in published()}
         job_of = dict(Job.objects.filter(upwork_id__in=posted).values_list("id", "upwork_id"))
         proposal_job = dict(Proposal.objects.filter(job_id__in=job_of).values_list("id", "job_id"))
         alerts: dict[str, list[float]] = {ciphertext: [] for ciphertext in posted}
@@ -264,7 +284,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        sandbox.stop()
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
         redis.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
