@@ -284,3 +284,34 @@ def test_a_stale_slot_is_skipped():
     profile = _watching_profile()
     outcome = watching.watch_poll(profile_id=profile.id, slot=int(time.time()) - 3600)
     assert "stale" in outcome["skipped"]
+
+
+def test_the_admin_form_refuses_a_watching_browser_profile_and_a_too_short_poll(client, django_user_model):
+    admin = django_user_model.objects.create_superuser(username="admin", password="pw", email="a@example.com")
+    client.force_login(admin)
+    form = {
+        "name": "from the admin",
+        "enabled": "on",
+        "keywords": "python",
+        "skills": "",
+        "saved_searches": "",
+        "categories": "",
+        "strategies": "keywords",
+        "source": "browser",
+        "excluded_words": "",
+        "excluded_countries": "",
+        "require_payment_verified": "on",
+        "score_weights": "{}",
+        "handoff_top_n": "0",
+        "handoff_min_score": "60",
+        "alert_threshold": "80",
+        "watch": "on",
+        "poll_seconds": "5",
+    }
+    page = client.post("/admin/jobs/searchprofile/add/", form).content.decode()
+    assert "browser-source profile cannot watch" in page
+    assert "At least 15 seconds" in page
+    assert not SearchProfile.objects.filter(name="from the admin").exists()
+    response = client.post("/admin/jobs/searchprofile/add/", {**form, "source": "api", "poll_seconds": "15"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert SearchProfile.objects.get(name="from the admin").watch_started_at is not None
