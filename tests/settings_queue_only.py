@@ -6,7 +6,7 @@ Used by tests/queue_app/test_product_agnostic.py; everything that names a domain
 from upwork_automation.settings.test import *  # noqa: F403
 from upwork_automation.settings.test import INSTALLED_APPS, SPECTACULAR_SETTINGS
 
-DOMAIN_APPS = ("jobs", "proposals", "applications")
+DOMAIN_APPS = ("jobs", "proposals", "applications", "notifications")
 
 INSTALLED_APPS = [app for app in INSTALLED_APPS if app not in DOMAIN_APPS]
 ROOT_URLCONF = "tests.urls_queue_only"

@@ -63,6 +63,7 @@ urlpatterns = [
     path("api/jobs/", include("jobs.urls")),
     path("api/proposals/", include("proposals.urls")),
     path("api/applications/", include("applications.urls")),
+    path("api/notifications/", include("notifications.urls")),
     # Uploads and submission screenshots: private, so staff only (not through whitenoise).
     re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.*)$", private_media, name="media"),
 ]

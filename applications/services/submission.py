@@ -193,6 +193,7 @@ def _dry_run_gates(application: Application) -> None:
 
 
 def _record_submitted(application_id: int, outcome: browser.SubmitOutcome, *, source: str) -> SubmitResult:
+    from notifications.services import notify_application
     from queue_app.services import task_enqueue
 
     now = timezone.now()
@@ -216,6 +217,7 @@ def _record_submitted(application_id: int, outcome: browser.SubmitOutcome, *, so
         application.save()
         _audit(application, "submit", before=before, source=source, page_url=outcome.url)
         _job_applied(application.job_id)
+        notify_application(application, what="submitted")
         task_enqueue(
             task_type="verify_submission",
             payload={"application_id": application.id},
@@ -236,7 +238,10 @@ def _job_applied(job_id: int) -> None:
         logger.info("Job %s keeps its status: %s", job_id, error.message)
 
 
-def _attention(application_id: int, message: str, *, source: str, url: str = "") -> None:
+def _attention(application_id: int, message: str, *, source: str, url: str = "", what: str = "needs_attention") -> None:
+    """Needs attention, said on the notification channels too (what: needs_attention or verification_failed)."""
+    from notifications.services import notify_application
+
     with transaction.atomic():
         application = _lock(application_id)
         before = _view(application)
@@ -244,6 +249,7 @@ def _attention(application_id: int, message: str, *, source: str, url: str = "")
         application.error = message
         application.save(update_fields=["status", "status_changed_at", "error", "updated_at"])
         _audit(application, "needs_attention", before=before, source=source, url=url)
+        notify_application(application, what=what)
     logger.warning("Application %s needs attention: %s", application_id, message)
 
 

@@ -33,7 +33,13 @@ def application_verify(*, application_id: int, source: str = TaskSource.SYSTEM) 
         raise SubmissionRetryable(error.message) from None
     except browser.BrowserStop as stop:
         _save_shots(application_id, stop.shots)
-        _attention(application_id, f"Verification stopped: {stop.reason}: {stop.message}", source=source, url=stop.url)
+        _attention(
+            application_id,
+            f"Verification stopped: {stop.reason}: {stop.message}",
+            source=source,
+            url=stop.url,
+            what="verification_failed",
+        )
         _mark_session(session.id, stop)
         raise SubmissionStopped(stop.message, code=stop.reason) from None
     _save_shots(application_id, outcome.shots)
@@ -44,6 +50,7 @@ def application_verify(*, application_id: int, source: str = TaskSource.SYSTEM) 
             f"{application.confirmation_reference or 'unknown'}; the list has {len(outcome.references)} row(s)).",
             source=source,
             url=outcome.url,
+            what="verification_failed",
         )
         return {"outcome": "missing", "application_id": application_id}
     with transaction.atomic():

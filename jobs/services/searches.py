@@ -183,6 +183,7 @@ def discovery_run(*, profile_id: int, task_id: str = "") -> dict:
     SearchProfile.objects.filter(id=profile.id).update(last_run_at=timezone.now())
     # Only jobs first seen in this run: one seen before was already offered (or chosen by a person).
     handoff = proposals_handoff(profile=profile, job_ids=outcome.created)
+    alerts = _job_alerts(outcome.created)
     top = selectors.jobs_top(job_ids=outcome.job_ids, limit=5)
     logger.info(
         "Discovery for profile %s (task %s): %d searches, %d unique jobs, %d new",
@@ -205,8 +206,16 @@ def discovery_run(*, profile_id: int, task_id: str = "") -> dict:
         "errors": run.errors,
         "handed_to_proposals": handoff.job_ids,
         "handoff_note": handoff.note,
+        "alerts": alerts,
         "top": [{"id": job.id, "score": job.score, "title": job.title} for job in top],
     }
+
+
+def _job_alerts(job_ids: list[int]) -> int:
+    """Alert the notification channels about new jobs at or above the profile's alert threshold (once per job)."""
+    from notifications.services import notify_job_alerts
+
+    return notify_job_alerts(job_ids=job_ids)
 
 
 @dataclass

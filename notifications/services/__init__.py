@@ -6,6 +6,7 @@ from notifications.services.events import (
     notify_application,
     notify_draft_ready,
     notify_job_alert,
+    notify_job_alerts,
 )
 from notifications.services.publish import notification_publish, quiet_hours_end
 
@@ -19,5 +20,6 @@ __all__ = [
     "notify_application",
     "notify_draft_ready",
     "notify_job_alert",
+    "notify_job_alerts",
     "quiet_hours_end",
 ]

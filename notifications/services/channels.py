@@ -54,6 +54,11 @@ def _view(channel: Channel) -> dict[str, Any]:
     }
 
 
+def channel_check(channel: Channel) -> None:
+    """Raise ValidationFailed (field errors) when the unsaved channel is not valid; the admin form shows them."""
+    _validate(channel)
+
+
 def _validate(channel: Channel) -> None:
     errors: dict[str, list[str]] = {}
     name = (channel.name or "").strip()

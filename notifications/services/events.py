@@ -114,6 +114,16 @@ def notify_job_alert(job, *, draft_ready: bool = False, urgent: bool = False) ->
     )
 
 
+def notify_job_alerts(*, job_ids: list[int]) -> int:
+    """notify_job_alert for each of these jobs; returns how many deliveries were created."""
+    from jobs.models import Job
+
+    created = 0
+    for job in Job.objects.filter(pk__in=job_ids, passed_filters=True).select_related("profile").order_by("-score"):
+        created += len(notify_job_alert(job))
+    return created
+
+
 def notify_draft_ready(proposal) -> list[int]:
     """A proposal reached review: one message per version, so a redone draft is announced again."""
     job = proposal.job

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from jobs.models import Job
+from notifications.services import notify_draft_ready
 from proposals import drafting, matching, selectors
 from proposals.drafting import DraftRequest
 from proposals.models import (
@@ -96,6 +97,7 @@ def proposal_generate(
             cost_release(reservation)  # settled: the version carries the real cost, in the same commit
             proposal_attachments_choose(proposal=proposal, matches=matches)
             _mark_job_drafted(job.id)
+            notify_draft_ready(proposal)  # sent when this commits
     logger.info(
         "Proposal %s drafted for job %s by %s (%s+%s tokens, ~$%s)",
         proposal.id,
@@ -196,6 +198,7 @@ def proposal_regenerate(
                 proposal, draft=draft, status=ProposalStatus.DRAFT, feedback=feedback, user=user, task_id=task_id
             )
             cost_release(reservation)  # settled: the version carries the real cost, in the same commit
+            notify_draft_ready(proposal)  # sent when this commits
             return version
 
 

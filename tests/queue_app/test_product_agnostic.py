@@ -142,8 +142,13 @@ def test_the_domain_apps_declare_their_families_and_limits_from_settings(setting
             registry.Limits(concurrency=settings.APPLICATIONS_CONCURRENCY),
             "Submissions spend Connects: one at a time across all hosts.",
         ),
+        "notifications": registry.Family(
+            "notifications",
+            registry.Limits(rate="30/s"),
+            "Outgoing messages to Slack, Telegram, email and webhooks.",
+        ),
     }
-    assert list(registry.families()) == ["system", "discovery", "proposals", "applications"]
+    assert list(registry.families()) == ["system", "discovery", "proposals", "applications", "notifications"]
     assert settings.APPLICATIONS_CONCURRENCY == 1
 
 
@@ -171,6 +176,9 @@ def test_the_domain_apps_declare_their_task_types_in_their_families():
         "submit_application": "applications",
         "batch_submit_applications": "applications",
         "verify_submission": "applications",
+        "send_notification": "notifications",
+        "notifications_health_watch": "notifications",
+        "notifications_daily_digest": "notifications",
     }
     probe = registry.get("noop_applications")
     assert (probe.handler, probe.payload_serializer, probe.timeout) == (
@@ -189,6 +197,8 @@ def test_the_default_schedules_are_the_queues_and_the_domain_apps():
         ("browser_session_cleanup", "cleanup_browser_sessions", "0 */4 * * *", False),
         ("proposal_generation", "batch_generate_proposals", "0 * * * *", False),
         ("application_submission", "batch_submit_applications", "0 */2 * * *", False),
+        ("notifications_health_watch", "notifications_health_watch", "* * * * *", False),
+        ("notifications_daily_digest", "notifications_daily_digest", "0 8 * * *", False),
     }
 
 
