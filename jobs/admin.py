@@ -243,10 +243,19 @@ class SearchProfileAdmin(AuditedModelAdminMixin, ListFieldsAdminMixin, admin.Mod
     comma_list_fields = ("keywords", "skills", "categories", "strategies", "excluded_words", "excluded_countries")
     line_list_fields = ("saved_searches",)
     list_field_choices = {"strategies": list(Strategy.values)}
-    list_display = ["name", "enabled", "source", "strategies", "handoff_top_n", "last_run_at"]
-    list_filter = ["enabled", "source"]
+    list_display = ["name", "enabled", "source", "strategies", "handoff_top_n", "watch", "poll_seconds", "last_run_at"]
+    list_filter = ["enabled", "source", "watch"]
     search_fields = ["name"]
-    readonly_fields = ["last_run_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "watch_started_at",
+        "watch_last_poll_at",
+        "watch_error_count",
+        "watch_stopped_at",
+        "watch_stopped_reason",
+        "last_run_at",
+        "created_at",
+        "updated_at",
+    ]
     actions = ["run_discovery", "rescore"]
 
     @admin.action(description="Run discovery now (enqueue job_discovery)", permissions=["change"])

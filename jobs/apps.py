@@ -71,6 +71,54 @@ class JobsConfig(AppConfig):
             description="Job discovery every 30 minutes during business hours on business days.",
             business_hours=True,
         )
+        # Watching (jobs/services/watching.py): its own queues, so a long browser discovery never delays a poll.
+        registry.register_family(
+            "watch", description="Speed to lead: polls of the official API and the fast path of new postings."
+        )
+        registry.register(
+            "watch_tick",
+            tasks.watch_tick,
+            family="watch",
+            payload_serializer=tasks.WatchTickPayload,
+            priority="high",
+            timeout=60,
+            max_retries=0,
+            description="Plan the next minute's watch_poll tasks, one per poll_seconds slot of each watching profile.",
+        )
+        registry.register(
+            "watch_poll",
+            tasks.watch_poll,
+            family="watch",
+            payload_serializer=tasks.WatchPollPayload,
+            priority="high",
+            timeout=60,
+            max_retries=0,  # the next slot is the retry; repeated failures stop watching
+            description="One poll of a watching profile's searches on the API; new postings go to watch_fast_path.",
+        )
+        registry.register(
+            "watch_fast_path",
+            tasks.watch_fast_path,
+            family="watch",
+            payload_serializer=tasks.WatchFastPathPayload,
+            priority="critical",
+            timeout=600,
+            description="A new posting's alert; with auto_draft, a watch_draft task for its proposal.",
+        )
+        registry.register(
+            "watch_draft",
+            tasks.watch_draft,
+            family="watch",
+            payload_serializer=tasks.WatchFastPathPayload,
+            priority="high",
+            timeout=600,
+            description="Draft a watched job's proposal with the configured drafter, then send 'draft ready'.",
+        )
+        registry.register_default_schedule(
+            "watch_tick",
+            task_type="watch_tick",
+            cron_expression="* * * * *",
+            description="Plan the polls of watching search profiles for the coming minute.",
+        )
         registry.register_default_schedule(
             "browser_session_cleanup",
             task_type="cleanup_browser_sessions",

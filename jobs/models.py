@@ -105,6 +105,27 @@ class SearchProfile(models.Model):
         help_text="Send a job alert (notification channels subscribed to job_alert) when a job scores at least "
         "this; empty = no alerts for this profile.",
     )
+    watch = models.BooleanField(
+        default=False,
+        help_text="Poll the official API every poll_seconds and alert on new postings within seconds. "
+        "API source only; stops itself on repeated API errors or an expired token.",
+    )
+    poll_seconds = models.PositiveIntegerField(
+        default=60, help_text="Seconds between polls while watching; never below what the API's rate limit allows."
+    )
+    auto_draft = models.BooleanField(
+        default=False,
+        help_text="While watching: draft a proposal at once for each new job scoring at least handoff_min_score.",
+    )
+    watch_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When watching was switched on; postings published before are not alerted."
+    )
+    watch_last_poll_at = models.DateTimeField(null=True, blank=True)
+    watch_error_count = models.PositiveIntegerField(default=0, help_text="Consecutive failed polls.")
+    watch_stopped_at = models.DateTimeField(null=True, blank=True)
+    watch_stopped_reason = models.TextField(
+        blank=True, help_text="Why watching stopped itself (API errors, an expired or revoked token)."
+    )
     last_run_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -124,6 +145,55 @@ class SearchProfile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        # Switching watching on starts a fresh watch: new postings from now on, no old stop reason or error count.
+        if self.watch and self.watch_started_at is None:
+            self.watch_started_at = timezone.now()
+            self.watch_error_count = 0
+            self.watch_stopped_reason = ""
+            self.watch_stopped_at = None
+        elif not self.watch:
+            self.watch_started_at = None
+        if kwargs.get("update_fields") is not None and "watch" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {
+                *kwargs["update_fields"],
+                "watch_started_at",
+                "watch_error_count",
+                "watch_stopped_reason",
+                "watch_stopped_at",
+            }
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from jobs.services.watching import watch_settings_errors
+
+        errors = watch_settings_errors(profile=self)
+        if errors:
+            raise ValidationError(errors)
+
+
+class WatchSeen(models.Model):
+    """A posting a watching profile has already processed: the seen-set, so each posting runs the fast path once."""
+
+    profile = models.ForeignKey(SearchProfile, on_delete=models.CASCADE, related_name="watch_seen")
+    upwork_id = models.CharField(max_length=64)
+    seen_at = models.DateTimeField(default=timezone.now)
+    alerted = models.BooleanField(default=False, help_text="False when the posting predates the watch (baseline).")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "upwork_id"], name="jobs_watchseen_profile_upwork_id_unique")
+        ]
+        indexes = [
+            # watch_tick's pruning: "seen rows older than WATCH_SEEN_RETENTION_DAYS".
+            models.Index(fields=["seen_at"], name="jobs_watchseen_seen_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id}:{self.upwork_id}"
 
 
 class Job(models.Model):

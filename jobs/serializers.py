@@ -102,11 +102,28 @@ class SearchProfileSerializer(serializers.ModelSerializer):
             "handoff_top_n",
             "handoff_min_score",
             "alert_threshold",
+            "watch",
+            "poll_seconds",
+            "auto_draft",
+            "watch_started_at",
+            "watch_last_poll_at",
+            "watch_error_count",
+            "watch_stopped_at",
+            "watch_stopped_reason",
             "last_run_at",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["last_run_at", "created_at", "updated_at"]
+        read_only_fields = [
+            "watch_started_at",
+            "watch_last_poll_at",
+            "watch_error_count",
+            "watch_stopped_at",
+            "watch_stopped_reason",
+            "last_run_at",
+            "created_at",
+            "updated_at",
+        ]
 
     def validate_keywords(self, value):
         return _string_list(value, "keywords")
@@ -155,6 +172,23 @@ class SearchProfileSerializer(serializers.ModelSerializer):
         if value is not None and value > 100:
             raise serializers.ValidationError("A score is 0-100 (empty = no alerts).")
         return value
+
+    def validate(self, attrs):
+        from jobs.services.watching import watch_settings_errors
+
+        # The profile as it would be saved: the stored one with these changes (or a new one).
+        candidate = SearchProfile(**{**_profile_values(self.instance), **attrs})
+        errors = watch_settings_errors(profile=candidate)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+def _profile_values(profile: SearchProfile | None) -> dict:
+    if profile is None:
+        return {}
+    fields = SearchProfile._meta.concrete_fields
+    return {field.name: getattr(profile, field.name) for field in fields if field.name != "id"}
 
 
 class BrowserSessionSerializer(serializers.ModelSerializer):

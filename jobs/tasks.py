@@ -50,6 +50,20 @@ class JobFilteringPayload(serializers.Serializer):
     statuses = serializers.ListField(child=serializers.CharField(max_length=50), max_length=20, required=False)
 
 
+class WatchTickPayload(serializers.Serializer):
+    pass
+
+
+class WatchPollPayload(serializers.Serializer):
+    profile_id = serializers.IntegerField(min_value=1)
+    slot = serializers.IntegerField(required=False, allow_null=True, default=None, help_text="Epoch seconds planned.")
+
+
+class WatchFastPathPayload(serializers.Serializer):
+    profile_id = serializers.IntegerField(min_value=1)
+    job_id = serializers.IntegerField(min_value=1)
+
+
 class CleanupBrowserSessionsPayload(serializers.Serializer):
     purge_days = serializers.IntegerField(required=False, min_value=0, allow_null=True, default=None)
     browser_max_age = serializers.IntegerField(required=False, min_value=0, allow_null=True, default=None)
@@ -159,3 +173,27 @@ def cleanup_browser_sessions(payload: dict, context: TaskContext) -> dict:
     return services.browser_sessions_cleanup(
         purge_days=payload.get("purge_days"), browser_max_age=payload.get("browser_max_age")
     )
+
+
+def watch_tick(payload: dict, context: TaskContext) -> dict:
+    from jobs.services.watching import watch_tick as plan
+
+    return plan()
+
+
+def watch_poll(payload: dict, context: TaskContext) -> dict:
+    from jobs.services.watching import watch_poll as poll
+
+    return poll(profile_id=payload["profile_id"], slot=payload.get("slot"), task_id=context.task_id)
+
+
+def watch_fast_path(payload: dict, context: TaskContext) -> dict:
+    from jobs.services.watching import watch_fast_path as fast_path
+
+    return fast_path(profile_id=payload["profile_id"], job_id=payload["job_id"], task_id=context.task_id)
+
+
+def watch_draft(payload: dict, context: TaskContext) -> dict:
+    from jobs.services.watching import watch_draft as draft
+
+    return draft(profile_id=payload["profile_id"], job_id=payload["job_id"], task_id=context.task_id)

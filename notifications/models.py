@@ -24,6 +24,7 @@ class Event(models.TextChoices):
     APPLICATION_VERIFICATION_FAILED = "application_verification_failed", "An application failed verification"
     QUEUE_HEALTH = "queue_health", "Queue health turned degraded/critical or recovered"
     DAILY_DIGEST = "daily_digest", "Daily digest"
+    WATCH_STOPPED = "watch_stopped", "A search profile stopped watching (API errors, expired token)"
     TEST = "test", "Test message"
 
 
@@ -35,6 +36,7 @@ def default_events() -> list[str]:
         Event.APPLICATION_VERIFICATION_FAILED,
         Event.QUEUE_HEALTH,
         Event.DAILY_DIGEST,
+        Event.WATCH_STOPPED,
     ]
 
 

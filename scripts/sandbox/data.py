@@ -206,3 +206,44 @@ def client_timeline(
     elif ending < 0.65:
         step("job_closed", 72, 600)
     return events
+
+
+# Postings published over time (POST /__sandbox__/config {"new_posting_every": S}): the topics a Python profile
+# matches, from clients a default profile scores well, so each one is a lead worth an alert.
+NEW_POSTING_TOPICS = [topic for topic in TOPICS if "Python" in topic[1]]
+
+
+def new_posting(*, number: int, nonce: str, now: datetime | None = None) -> SandboxJob:
+    """The `number`-th posting published while the sandbox runs, posted `now` (to the microsecond)."""
+    now = now or datetime.now(UTC)
+    title, skills, category = NEW_POSTING_TOPICS[number % len(NEW_POSTING_TOPICS)]
+    digest = hashlib.sha256(f"sandbox-new-{nonce}-{number}".encode()).hexdigest()
+    description = (
+        f"New today: {title.lower()}. The scope is written down, the repository is ready and we review work twice "
+        "a week. You will work with our in-house developer, write tests, and document the result. Please describe "
+        "a similar project you finished and how you would start. " * 2
+    )
+    return SandboxJob(
+        ciphertext=f"~02{digest[:18]}",
+        numeric_id=str(1_900_000_000_000_000_000 + number),
+        title=f"{title} (new #{number + 1})",
+        description=description.strip(),
+        job_type="hourly",
+        budget=None,
+        hourly_min=40.0,
+        hourly_max=70.0,
+        skills=list(skills),
+        experience_level="Expert",
+        duration="1 to 3 months",
+        workload="More than 30 hrs/week",
+        category=category,
+        client_country="United States",
+        payment_verified=True,
+        client_total_spent=140_000.0,
+        client_hires=120,
+        client_rating=4.9,
+        client_reviews=96,
+        proposals_tier="Less than 5",
+        connects_required=8,
+        posted_at=now,
+    )

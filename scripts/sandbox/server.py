@@ -10,6 +10,7 @@ import argparse
 import base64
 import hashlib
 import json
+import random
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -22,7 +23,15 @@ from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs, quote, urlencode
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from scripts.sandbox.data import OUTCOME_KINDS, ClientEvent, SandboxJob, build_jobs, client_timeline, matches
+from scripts.sandbox.data import (
+    OUTCOME_KINDS,
+    ClientEvent,
+    SandboxJob,
+    build_jobs,
+    client_timeline,
+    matches,
+    new_posting,
+)
 from scripts.sandbox.receivers import Receivers
 
 SESSION_COOKIE = "master_access_token"
@@ -46,6 +55,9 @@ DEFAULT_CONFIG = {
     "proposals_per_page": 0,  # rows per page of "My proposals" (0 = all on one page)
     "outcome_seed": 0,  # seeds the simulated clients (views, replies, interviews, hires, cancellations)
     "clock_offset_days": 0,  # the sandbox's clock runs this many days ahead: simulated clients act meanwhile
+    "new_posting_every": 0,  # when > 0: publish a new posting about every S seconds (randomized 0.5 S-1.5 S)
+    "new_posting_seed": 0,  # seed of those random moments
+    "new_posting_limit": 0,  # when > 0: stop after this many postings
 }
 # What the proposals page says for each client event (the latest one is the row's status).
 OUTCOME_LABELS = {
@@ -89,6 +101,10 @@ class SandboxState:
     connects: int = STARTING_CONNECTS
     counters: dict[str, int] = field(default_factory=lambda: {"graphql": 0, "token": 0, "pages": 0})
     scripted_outcomes: dict[str, list[ClientEvent]] = field(default_factory=dict)  # reference -> its timeline
+    published: list[dict] = field(default_factory=list)  # postings published while running, oldest first
+    published_total: int = 0  # never reset: ciphertexts stay unique for the life of the process
+    nonce: str = field(default_factory=lambda: secrets.token_hex(4))
+    publisher_generation: int = 0  # a publisher thread stops when this moves on
     receivers: Receivers = field(default_factory=Receivers)  # Slack / Telegram / webhook stand-ins
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -171,8 +187,55 @@ class SandboxState:
             past = datetime.now(UTC) - timedelta(seconds=1)
             self.access_tokens = dict.fromkeys(self.access_tokens, past)
 
+    def publish_posting(self) -> dict:
+        """Publish one new posting now: first in the search results and the API, with its posted-at moment."""
+        with self.lock:
+            job = new_posting(number=self.published_total, nonce=self.nonce)
+            self.published_total += 1
+            self.jobs.insert(0, job)
+            record = {
+                "ciphertext": job.ciphertext,
+                "title": job.title,
+                "posted_at": job.posted_at.isoformat(),
+                "posted_at_epoch": job.posted_at.timestamp(),
+            }
+            self.published.append(record)
+            return record
+
+    def restart_publisher(self) -> None:
+        """(Re)start publishing per new_posting_every; 0 stops it. Moments are seeded: the same seed, the same gaps."""
+        with self.lock:
+            self.publisher_generation += 1
+            generation = self.publisher_generation
+            every = float(self.config["new_posting_every"] or 0)
+            seed = self.config["new_posting_seed"]
+            limit = int(self.config["new_posting_limit"] or 0)
+        if every <= 0:
+            return
+
+        def publish() -> None:
+            rng = random.Random(seed)
+            published = 0
+            while limit <= 0 or published < limit:
+                gap = rng.uniform(0.5 * every, 1.5 * every)
+                deadline = datetime.now(UTC) + timedelta(seconds=gap)
+                while datetime.now(UTC) < deadline:
+                    if self.publisher_generation != generation:
+                        return
+                    threading.Event().wait(min(0.1, max(0.0, (deadline - datetime.now(UTC)).total_seconds())))
+                if self.publisher_generation != generation:
+                    return
+                self.publish_posting()
+                published += 1
+
+        threading.Thread(target=publish, name="sandbox-publisher", daemon=True).start()
+
     def reset(self) -> None:
         with self.lock:
+            self.publisher_generation += 1  # stops a running publisher
+            published = {item["ciphertext"] for item in self.published}
+            self.jobs = [job for job in self.jobs if job.ciphertext not in published]
+            self.published.clear()
             self.config = dict(DEFAULT_CONFIG)
             self.submissions.clear()
             self.scripted_outcomes.clear()
@@ -700,9 +763,11 @@ class SandboxApp:
         offset = _decode_cursor(pagination.get("after"))
         skills = [s.strip() for s in (search.get("skillExpression_eq") or "").split(",") if s.strip()]
         category = (search.get("categoryIds_any") or [""])[0]
+        with self.state.lock:
+            jobs = list(self.state.jobs)  # the publisher inserts postings from its own thread
         found = [
             job
-            for job in self.state.jobs
+            for job in jobs
             if matches(job, query=search.get("searchExpression_eq") or "", skills=skills, category=category)
         ]
         chunk = found[offset : offset + first]
@@ -789,6 +854,9 @@ class SandboxApp:
                     },
                 }
             )
+        if action == "postings":
+            with self.state.lock:
+                return Response.json(list(self.state.published))
         if action == "state":
             return Response.json(
                 {"config": self.state.config, "counters": self.state.counters, "connects": self.state.connects}
@@ -802,7 +870,11 @@ class SandboxApp:
                 return Response.json({"error": f"unknown keys: {sorted(unknown)}"}, status="400 Bad Request")
             with self.state.lock:
                 self.state.config.update(changes)
+            if {"new_posting_every", "new_posting_seed", "new_posting_limit"} & set(changes):
+                self.state.restart_publisher()
             return Response.json(self.state.config)
+        if action == "post-job":
+            return Response.json(self.state.publish_posting())
         if action == "reset":
             self.state.reset()
             return Response.json(self.state.config)

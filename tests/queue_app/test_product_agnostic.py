@@ -132,6 +132,11 @@ def test_the_domain_apps_declare_their_families_and_limits_from_settings(setting
             registry.Limits(per_host_concurrency=settings.DISCOVERY_PER_HOST_CONCURRENCY),
             "Job search with a browser: one Chromium per task, so few per host.",
         ),
+        "watch": registry.Family(
+            "watch",
+            registry.Limits(),
+            "Speed to lead: polls of the official API and the fast path of new postings.",
+        ),
         "proposals": registry.Family(
             "proposals",
             registry.Limits(rate=settings.OPENAI_RATE_LIMIT),
@@ -148,7 +153,14 @@ def test_the_domain_apps_declare_their_families_and_limits_from_settings(setting
             "Outgoing messages to Slack, Telegram, email and webhooks.",
         ),
     }
-    assert list(registry.families()) == ["system", "discovery", "proposals", "applications", "notifications"]
+    assert list(registry.families()) == [
+        "system",
+        "discovery",
+        "watch",
+        "proposals",
+        "applications",
+        "notifications",
+    ]
     assert settings.APPLICATIONS_CONCURRENCY == 1
 
 
@@ -167,6 +179,10 @@ def test_the_domain_apps_declare_their_task_types_in_their_families():
         "job_search": "discovery",
         "job_filtering": "discovery",
         "cleanup_browser_sessions": "system",
+        "watch_tick": "watch",
+        "watch_poll": "watch",
+        "watch_fast_path": "watch",
+        "watch_draft": "watch",
         "noop_proposals": "proposals",
         "generate_proposal": "proposals",
         "batch_generate_proposals": "proposals",
@@ -196,6 +212,7 @@ def test_the_default_schedules_are_the_queues_and_the_domain_apps():
         ("metrics_snapshots", "calculate_metrics", "5 * * * *", False),
         ("job_discovery", "job_discovery", "*/30 9-16 * * 1-5", True),
         ("browser_session_cleanup", "cleanup_browser_sessions", "0 */4 * * *", False),
+        ("watch_tick", "watch_tick", "* * * * *", False),
         ("proposal_generation", "batch_generate_proposals", "0 * * * *", False),
         ("application_submission", "batch_submit_applications", "0 */2 * * *", False),
         ("outcome_tracking", "track_outcomes", "30 9-16/2 * * 1-5", True),

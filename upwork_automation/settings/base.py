@@ -244,6 +244,14 @@ JOBS_BROWSER_NAV_TIMEOUT = env.float("JOBS_BROWSER_NAV_TIMEOUT", default=30.0)
 JOBS_BROWSER_MAX_AGE = env.int("JOBS_BROWSER_MAX_AGE", default=3600)  # cleanup stops our Chromium older than this
 JOBS_SESSION_DEFAULT_DAYS = env.int("JOBS_SESSION_DEFAULT_DAYS", default=30)  # expiry when cookies don't say
 JOBS_SESSION_PURGE_DAYS = env.int("JOBS_SESSION_PURGE_DAYS", default=30)
+# Watching (jobs/services/watching.py): a profile polls the official API every poll_seconds. The floor of poll_seconds
+# is max(WATCH_MIN_POLL_SECONDS, ceil(86400 * searches per poll / (UPWORK_API_DAILY_LIMIT * WATCH_API_SHARE))):
+# a watching profile may spend WATCH_API_SHARE of the API key's daily request limit (set it to your key's limit).
+UPWORK_API_DAILY_LIMIT = env.int("UPWORK_API_DAILY_LIMIT", default=40000)
+WATCH_API_SHARE = env.float("WATCH_API_SHARE", default=0.5)
+WATCH_MIN_POLL_SECONDS = env.int("WATCH_MIN_POLL_SECONDS", default=15)
+WATCH_MAX_CONSECUTIVE_ERRORS = env.int("WATCH_MAX_CONSECUTIVE_ERRORS", default=5)  # then watching stops itself
+WATCH_SEEN_RETENTION_DAYS = env.int("WATCH_SEEN_RETENTION_DAYS", default=14)  # seen-set rows kept this long
 
 # --- Proposals (proposals app) -----------------------------------------------
 PROPOSAL_GENERATOR = env("PROPOSAL_GENERATOR", default="openai")  # or "template": offline, deterministic
