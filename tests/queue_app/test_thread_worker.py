@@ -73,9 +73,10 @@ def test_one_thread_worker_runs_tasks_at_the_same_time_and_rq_sees_each_run(proc
     ids = [task.id for task in tasks]
     wait_for(lambda: _all(ids, TaskStatus.COMPLETED), timeout=60, message="8 runs met at the barrier")
     assert set(Task.objects.filter(id__in=ids).values_list("attempts", flat=True)) == {1}
-    # RQ's data is as if one-by-one workers had run them: finished jobs, none left started.
-    for task in tasks:
-        assert RQJob.fetch(str(task.id), connection=redis_conn).get_status() == "finished"
+    # RQ's data is as if one-by-one workers had run them: finished jobs, none left started. (RQ
+    # records a job's end right after the row's, as in the simple worker.)
+    jobs = [RQJob.fetch(str(task.id), connection=redis_conn) for task in tasks]
+    wait_for(lambda: {job.get_status(refresh=True) for job in jobs} == {"finished"}, message="RQ jobs finished")
     queue = transport.get_queue(registry.queue_name("system", "normal"))
     assert StartedJobRegistry(queue=queue).get_job_ids() == []
     assert sorted(FinishedJobRegistry(queue=queue).get_job_ids()) == sorted(str(i) for i in ids)
@@ -86,13 +87,15 @@ def test_one_thread_worker_runs_tasks_at_the_same_time_and_rq_sees_each_run(proc
 
 
 def test_a_family_limit_holds_across_two_thread_workers(processes, redis_conn):
-    tasks = [services.task_enqueue(task_type="test_counted", payload={"sleep_ms": 300}) for _ in range(10)]
     processes.worker(worker_class=WORKER_CLASS, WORKER_THREADS="4", LIMIT_RETRY_SECONDS="0.2")
     processes.worker(worker_class=WORKER_CLASS, WORKER_THREADS="4", LIMIT_RETRY_SECONDS="0.2")
+    registered = WorkerProcess.objects.filter(worker_class="RegisteringThreadWorker", stopped_at__isnull=True)
+    wait_for(lambda: registered.count() == 2, timeout=30, message="both workers up")
+    tasks = [services.task_enqueue(task_type="test_counted", payload={"sleep_ms": 300}) for _ in range(16)]
     ids = [task.id for task in tasks]
     wait_for(lambda: _all(ids, TaskStatus.COMPLETED), timeout=90, message="every counted task completed")
     seen = [int(value) for value in redis_conn.lrange("test:seen", 0, -1)]
-    assert len(seen) == 10
+    assert len(seen) == 16
     assert max(seen) <= FAMILY_CONCURRENCY
     workers = set(Task.objects.filter(id__in=ids).values_list("worker_name", flat=True))
     assert len(workers) == 2  # both processes took part
