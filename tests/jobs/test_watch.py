@@ -109,7 +109,7 @@ def test_only_postings_published_after_the_watch_started_run_the_fast_path_and_o
     profile = _watching_profile()
     first = watching.watch_poll(profile_id=profile.id)
     assert first["seen"] > 0
-    assert first["fast_path"] == []  # the postings already there are the baseline: seen, stored, not alerted
+    assert first["fast_path"] == []  # the postings already there are the baseline: claimed as seen, never alerted
     assert WatchSeen.objects.filter(profile=profile, alerted=False).count() == first["seen"]
 
     posted = sandbox.state.publish_posting()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from model_bakery import baker
 
 from jobs.models import Job, SearchProfile
 from queue_app import scheduling
@@ -49,6 +50,7 @@ def watching_setup(sandbox, api_token, settings):
         events=["job_alert", "draft_ready", "watch_stopped"],
     )
     scheduling.schedule_create(name="watch_tick", cron_expression="* * * * * */20", task_type="watch_tick")
+    baker.make("proposals.FreelancerProfile", name="Ada", skills=["Python", "Django"], is_default=True)
     return SearchProfile.objects.create(
         name="Python leads",
         keywords=["python"],
@@ -58,10 +60,14 @@ def watching_setup(sandbox, api_token, settings):
         alert_threshold=70,
         watch=True,
         poll_seconds=15,
+        auto_draft=True,
+        handoff_min_score=0,
     )
 
 
-def test_a_matching_posting_reaches_the_webhook_once_with_its_score(watching_setup, sandbox, processes, tmp_path):
+def test_a_matching_posting_reaches_the_webhook_once_with_its_score_then_draft_ready(
+    watching_setup, sandbox, processes, tmp_path
+):
     profile = watching_setup
     env = _env(sandbox, tmp_path)
     worker = processes.worker(**env)
@@ -95,6 +101,14 @@ def test_a_matching_posting_reaches_the_webhook_once_with_its_score(watching_set
     assert alert["json"]["key"] == f"job:{job.id}"
     assert alert["json"]["payload"]["score"] == job.score >= profile.alert_threshold
     assert alert["json"]["payload"]["title"] == posted["title"]
+    ready = wait_for(
+        lambda: [hook for hook in _webhooks(sandbox) if hook["json"]["event"] == "draft_ready"],
+        timeout=60,
+        interval=0.2,
+        message="the draft-ready message (auto_draft, template drafter)",
+    )
+    assert ready[0]["json"]["payload"]["job_id"] == job.id
+    assert ready[0]["received_at"] >= alert["received_at"]
 
     # Two more polls see the same posting again: still exactly one alert.
     after = polls_done()
