@@ -233,7 +233,6 @@ def watch_fast_path(*, profile_id: int, job_id: int, task_id: str = "") -> dict:
 def watch_draft(*, profile_id: int, job_id: int, task_id: str = "") -> dict:
     """Draft the proposal for a watched job with the configured drafter, then send "draft ready"."""
     from core.errors import ApplicationError, PermanentTaskError
-
     from queue_app import registry
 
     job = Job.objects.filter(id=job_id).first()
