@@ -39,7 +39,6 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 from django.utils import timezone
-from rq import Retry
 from rq.command import parse_payload
 from rq.exceptions import DequeueTimeout
 from rq.executions import Execution, cleanup_execution
@@ -51,6 +50,7 @@ from rq.worker import WorkerStatus
 from queue_app import lifecycle, limits, transport
 from queue_app.execution import HorseChannel, StartPhase, _known_type
 from queue_app.models import WorkerState
+from queue_app.rq_adapter import Retry
 from queue_app.worker import TaskSimpleWorker
 
 logger = logging.getLogger(__name__)
