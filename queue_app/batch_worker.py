@@ -26,10 +26,17 @@ written to Redis but not to PostgreSQL are re-delivered by reconcile ("ended").
 
 Stop: a warm stop (first SIGTERM) lets the batch finish; a cold stop interrupts the running
 task and register_death queues every row of the batch still in processing again.
+
+An error that ends a batch (Redis unreachable mid-batch): the rows of the tasks not run yet go
+back to queued at once (maintenance.tasks_put_back, on PostgreSQL), and their jobs, which still
+say started in RQ, are replaced by fresh ones as soon as Redis answers (maintenance.redeliver, at
+the next dequeue or at the worker's death). The worker lives on (HeartbeatMixin.work), so
+neither the crash sweep nor reconcile would take those tasks before their timeout.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import sys
@@ -39,7 +46,6 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 from django.utils import timezone
-from rq import Retry
 from rq.command import parse_payload
 from rq.exceptions import DequeueTimeout
 from rq.executions import Execution, cleanup_execution
@@ -48,9 +54,10 @@ from rq.timeouts import JobTimeoutException
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
-from queue_app import lifecycle, limits, transport
+from queue_app import lifecycle, limits, maintenance, transport
 from queue_app.execution import HorseChannel, StartPhase, _known_type
 from queue_app.models import WorkerState
+from queue_app.rq_adapter import Retry
 from queue_app.worker import TaskSimpleWorker
 
 logger = logging.getLogger(__name__)
@@ -101,6 +108,7 @@ class TaskBatchWorker(TaskSimpleWorker):
         self._batch_job_ids: set[str] = set()
         self._cancelled: set[str] = set()
         self._running_job_id: str | None = None
+        self._put_back_ids: list[str] = []  # tasks of an aborted batch whose jobs are still to replace
 
     # --- taking a batch -------------------------------------------------------------------
 
@@ -160,6 +168,7 @@ class TaskBatchWorker(TaskSimpleWorker):
         idle_since = time.monotonic()
         while True:
             try:
+                self._redeliver_put_back()
                 self.heartbeat()
                 if self.should_run_maintenance_tasks:
                     self.run_maintenance_tasks()
@@ -216,7 +225,12 @@ class TaskBatchWorker(TaskSimpleWorker):
                 )
             except Exception:
                 logger.exception("Worker %s: batch start not sent; each task starts on its own", self.name)
-        runs = self._mark_started(jobs)  # RQ's side, while PostgreSQL answers
+        try:
+            runs = self._mark_started(jobs)  # RQ's side, while PostgreSQL answers
+        except Exception as error:
+            self._batch_job_ids = set()
+            self._put_back(jobs, reason=f"{type(error).__name__}: {error}")
+            raise
         if started is not None:
             try:
                 rows = started.result()
@@ -234,14 +248,16 @@ class TaskBatchWorker(TaskSimpleWorker):
         done: list[_Run] = []
         last_flush = time.monotonic()
         refreshed = time.monotonic()
+        position = 0  # the run on: it and the runs after it are the rest of an aborted batch
+        aborted: str | None = None
         try:
-            for run in runs:
+            for position, run in enumerate(runs):
                 job = run.job
                 if job.id in self._cancelled:
                     self._skip_stopped(run, queue)
                     continue
                 if time.monotonic() - refreshed > 30:
-                    self._refresh_executions(runs[runs.index(run) :])
+                    self._refresh_executions(runs[position:])
                     refreshed = time.monotonic()
                 if self._perform(run, queue):
                     done.append(run)
@@ -249,12 +265,54 @@ class TaskBatchWorker(TaskSimpleWorker):
                     self._record_ends(done, queue, idle=False)
                     done = []
                     last_flush = time.monotonic()
+        except Exception as error:
+            aborted = f"{type(error).__name__}: {error}"
+            raise
         finally:
             self._running_job_id = None
             self._busy_since = None
-            self._record_ends(done, queue, idle=True)
-            channel.phases.clear()
-            self._batch_job_ids = set()
+            try:
+                self._record_ends(done, queue, idle=True)
+            finally:
+                if aborted is not None:
+                    self._put_back([run.job for run in runs[position:]], reason=aborted)
+                channel.phases.clear()
+                self._batch_job_ids = set()
+
+    def _put_back(self, rest: list, *, reason: str) -> None:
+        """An error ended the batch: the rows of its tasks not run yet to queued, their jobs replaced.
+
+        The completions collected so far are written first (the writer's queue is drained), so a
+        task whose handler returned is never queued again. A row whose outcome is on record, or
+        that another worker runs, is left alone (lifecycle.requeue_many is conditional).
+        """
+        job_ids = {job.id for job in rest}
+        for execution_id, execution in list(self.executions.items()):
+            if execution.job_id in job_ids:
+                del self.executions[execution_id]  # RQ's record of it goes with its job
+        task_ids = [str(job.args[0]) for job in rest if job.func_name == transport.JOB_FUNCTION and job.args]
+        if not task_ids:
+            return
+        try:
+            self.channel.writer.confirm(timeout=30)
+            queued = maintenance.tasks_put_back(task_ids, worker_name=self.name, reason=reason)
+        except Exception:
+            logger.exception("Worker %s: could not put back the rest of an aborted batch", self.name)
+            return
+        logger.warning(
+            "Worker %s: batch aborted (%s); %d task(s) not run put back in the queue", self.name, reason, len(queued)
+        )
+        self._put_back_ids = [*self._put_back_ids, *queued]
+        with contextlib.suppress(redis.RedisError):  # Redis is down: at the next dequeue
+            self._redeliver_put_back()
+
+    def _redeliver_put_back(self) -> None:
+        """Fresh jobs for the put-back tasks (their old jobs still say started). Raises RedisError."""
+        if not self._put_back_ids:
+            return
+        maintenance.redeliver(self._put_back_ids)
+        logger.info("Worker %s: re-delivered %d put-back task(s)", self.name, len(self._put_back_ids))
+        self._put_back_ids = []
 
     def _ensure_beater(self) -> None:
         import threading
@@ -368,6 +426,18 @@ class TaskBatchWorker(TaskSimpleWorker):
 
     def _db_state(self) -> str:
         return WorkerState.BUSY if self._busy_since is not None else super()._db_state()
+
+    def register_death(self):
+        # A worker that stops before Redis let it re-deliver a put-back batch tries once more.
+        try:
+            self._redeliver_put_back()
+        except redis.RedisError:
+            logger.error(
+                "Worker %s: %d put-back task(s) left for reconcile (their jobs end with their timeout)",
+                self.name,
+                len(self._put_back_ids),
+            )
+        super().register_death()
 
     def cleanup_execution(self, job, pipeline, execution=None):
         # RQ's, without the simple worker's idle state: the batch goes on (the batch's end sets it).

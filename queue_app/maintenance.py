@@ -74,7 +74,7 @@ def tasks_recover_crashed(*, now=None) -> list[str]:
                 lifecycle.give_up(task.id, **lost)
                 outcome = TaskStatus.FAILED
         logger.warning("Task %s: %s -> %s", task.id, message, outcome)
-    _redeliver(requeued)
+    redeliver(requeued)
     return [str(task_id) for task_id in requeued]
 
 
@@ -94,12 +94,31 @@ def tasks_requeue_interrupted(*, worker_name: str) -> list[str]:
         )
         message = f"Worker {worker_name} shut down during the task. Queued again."
         lifecycle.requeue_many(requeued, now=now, error_type="WorkerShutdown", error_message=message)
-    _redeliver(requeued)
+    redeliver(requeued)
     return [str(task_id) for task_id in requeued]
 
 
-def _redeliver(task_ids: list) -> None:
-    """Replace the RQ jobs of rows queued again, and free their limit slots."""
+def tasks_put_back(task_ids: list[str], *, worker_name: str, reason: str) -> list[str]:
+    """A worker's batch aborted by an error: the rows of its tasks not run yet back to queued.
+
+    Rows the worker started (processing under its name) are queued again as new attempts, even
+    with their retries used up (the run was not the task's fault); rows it had not started yet
+    (a task under a limit starts at its turn) stay queued. Returns the ids now queued: their RQ
+    jobs still say started, so nothing delivers them until the caller passes them to redeliver()
+    (once Redis answers). Finished, cancelled or waiting rows are left alone.
+    """
+    now = timezone.now()
+    message = f"Worker {worker_name}: its batch was aborted before the task ran ({reason}). Queued again."
+    with transaction.atomic():
+        lifecycle.requeue_many(
+            task_ids, now=now, worker_name=worker_name, error_type="BatchAborted", error_message=message
+        )
+        queued = Task.objects.filter(id__in=list(task_ids), status=TaskStatus.QUEUED).values_list("id", flat=True)
+        return [str(task_id) for task_id in queued]
+
+
+def redeliver(task_ids: list) -> None:
+    """Replace the RQ jobs of rows queued again, and free their limit slots. Raises RedisError."""
     for task_id in task_ids:
         transport.remove(str(task_id))  # the old job, so RQ's own cleanup cannot deliver it again
         limits.release_everywhere(str(task_id))
@@ -188,7 +207,7 @@ def _requeue_unrecorded_completions(*, now, settled) -> list[str]:
             lifecycle.requeue(task_id, now=now, error_type=error_type, error_message=f"{message} Queued again.")
             requeued.append(task_id)
             logger.warning("Task %s: %s; queued again", task_id, message)
-    _redeliver(requeued)
+    redeliver(requeued)
     return [str(task_id) for task_id in requeued]
 
 

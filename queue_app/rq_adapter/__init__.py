@@ -1,7 +1,7 @@
 """The RQ adapter: the one place that depends on RQ's internals (pinned: rq==3.0.0).
 
-Only this package and queue_app/worker.py (the worker subclasses, whose overrides are rows below)
-import rq, django_rq or rq_scheduler; everyone else calls the functions exported here, or
+Only this package and the worker subclasses (queue_app/worker.py, batch_worker.py, thread_worker.py,
+whose overrides are rows below) import rq, django_rq or rq_scheduler; everyone else calls the functions exported here, or
 queue_app.transport, which maps tasks to jobs through them. tests/queue_app/test_rq_adapter.py
 checks both, and that every test named below exists. `make rq-next` runs the queue tests against
 the newest RQ release and reports what breaks (docs/development.md).
@@ -47,6 +47,22 @@ Each row: what we change in RQ's behaviour | why | the test that proves it.
 | worker.TaskWorker.handle_payload, kill_horse | a stop before the fork is kept for after it | RQ would ignore it or killpg its own group | tests/queue_app/test_lost_writes.py::test_a_stop_before_the_fork_does_not_kill_the_worker_itself |
 | worker.TaskWorker.handle_payload | (same) the stop reaches the starting job | (same) | tests/queue_app/test_worker_execution.py::test_a_stop_for_the_job_a_worker_is_starting_is_kept_for_after_the_fork |
 | worker.TaskWorker._work_horse_killed_handler | a horse killed by a signal is recorded and retried | RQ alone leaves the row processing | tests/queue_app/test_faults.py::test_a_killed_work_horse_is_recorded_by_its_worker_and_retried |
+| batch_worker.TaskBatchWorker.__init__ | a batch channel: the batch starts its tasks itself (one lifecycle.start_many), the ends are collected | one statement and one pipeline per batch, not per task | tests/queue_app/test_batch_worker.py::test_a_batch_leaves_rq_and_the_rows_as_the_simple_worker_does |
+| batch_worker.TaskBatchWorker.dequeue_job_and_maintain_ttl | pops up to WORKER_BATCH_SIZE job ids from the highest non-empty queue (BLMPOP ... COUNT), loads them in one pipeline, refuses planted jobs, returns a list | one round trip per batch, priority kept, an idle worker takes a single job at once | tests/queue_app/test_batch_worker.py::test_a_batch_is_taken_from_the_highest_priority_in_one_go |
+| batch_worker.TaskBatchWorker.dequeue_job_and_maintain_ttl | (same) a lone task is not held back to fill a batch | (same) | tests/queue_app/test_batch_worker.py::test_an_idle_batch_worker_takes_a_single_task_at_once |
+| batch_worker.TaskBatchWorker.execute_job | starts the batch's jobs in one pipeline (an execution each), runs them in turn in this process, writes their ends together | RQ writes 3 round trips per job; the batch writes one per batch | tests/queue_app/test_batch_worker.py::test_a_batch_leaves_rq_and_the_rows_as_the_simple_worker_does |
+| batch_worker.TaskBatchWorker.execute_job | (same) failures, timeouts and retries take RQ's per-job failure path | each task's outcome is as under the simple worker | tests/queue_app/test_batch_worker.py::test_retries_failures_and_timeouts_inside_a_batch_behave_as_in_the_simple_worker |
+| batch_worker.TaskBatchWorker.execute_job | (same) an error that ends a batch puts its tasks not run back to queued and re-delivers their jobs once Redis answers | their jobs still say started and the worker lives on: neither the crash sweep nor reconcile would take them before their timeout | tests/queue_app/test_faults_concurrent.py::test_a_redis_outage_mid_run_loses_nothing |
+| batch_worker.TaskBatchWorker.register_death | re-delivers the put-back tasks of an aborted batch before RQ's death, if Redis answers | (same) a worker stopping before Redis came back | tests/queue_app/test_faults_concurrent.py::test_a_redis_outage_mid_run_loses_nothing |
+| batch_worker.TaskBatchWorker.handle_payload | a stop-job for a task of the batch skips it if it has not run, discards its result if it is running | RQ knows only one current job per worker | tests/queue_app/test_batch_worker.py::test_cancel_skips_a_task_of_the_batch_not_run_yet_and_discards_a_running_ones_result |
+| batch_worker.TaskBatchWorker.cleanup_execution | RQ's cleanup without the simple worker's idle state | the batch goes on; its end sets idle | tests/queue_app/test_batch_worker.py::test_a_batch_leaves_rq_and_the_rows_as_the_simple_worker_does |
+| thread_worker.TaskThreadWorker.__init__, execute_job | a job runs on a pool thread as its own RQ execution; the main thread goes back to dequeue | I/O-bound handlers, up to WORKER_THREADS at once in one process | tests/queue_app/test_thread_worker.py::test_one_thread_worker_runs_tasks_at_the_same_time_and_rq_sees_each_run |
+| thread_worker.TaskThreadWorker.dequeue_job_and_maintain_ttl | pops a job only when a pool thread is free; heartbeats while every thread is busy | RQ pops as soon as its one job ends; a popped job must have a thread | tests/queue_app/test_thread_worker.py::test_a_family_limit_holds_across_two_thread_workers |
+| thread_worker.TaskThreadWorker.set_state, cleanup_execution | idle only when no execution of this worker is on | RQ sets idle after each job; rq info must show the worker busy while any run is on | tests/queue_app/test_thread_worker.py::test_one_thread_worker_runs_tasks_at_the_same_time_and_rq_sees_each_run |
+| thread_worker.TaskThreadWorker.handle_payload | a stop-job for a running run records the job stopped at once and discards the handler's result | a thread cannot be killed; RQ would kill a horse or do nothing | tests/queue_app/test_thread_worker.py::test_cancelling_a_running_task_stops_it_in_rq_and_discards_its_result |
+| thread_worker.TaskThreadWorker._shutdown, teardown | a warm stop ends the wait for a job or a free thread at once, then lets every run finish | RQ waits for one job, and would repeat its blocking pop | tests/queue_app/test_thread_worker.py::test_a_warm_stop_lets_every_run_finish_and_a_cold_stop_puts_them_back |
+| thread_worker.TaskThreadWorker.register_death | stops the pool after the rows of the runs on are queued again | a cold stop must not strand the runs' tasks | tests/queue_app/test_thread_worker.py::test_a_warm_stop_lets_every_run_finish_and_a_cold_stop_puts_them_back |
+| thread_worker.TaskThreadWorker.work | a worker with a stuck thread exits with code 75 after its other runs | a stuck thread keeps its slot forever; the supervisor starts a fresh worker | tests/queue_app/test_thread_worker.py::test_a_worker_with_a_stuck_thread_finishes_the_others_and_recycles_itself |
 """
 
 from __future__ import annotations

@@ -76,7 +76,8 @@ def test_a_batch_leaves_rq_and_the_rows_as_the_simple_worker_does(processes, red
 
     assert batch == simple
     assert {row[0] for row in batch} == {TaskStatus.COMPLETED, TaskStatus.FAILED}
-    for queue in transport.priority_queues("normal") + transport.priority_queues("high"):
+    for name in transport.priority_queue_names("normal") + transport.priority_queue_names("high"):
+        queue = transport.get_queue(name)
         assert StartedJobRegistry(queue.name, connection=redis_conn).count == 0
         assert queue.count == 0
 

@@ -146,19 +146,11 @@ def test_restarting_postgresql_mid_run_fails_no_task(processes, private_postgres
     assert _postmaster_start_time() == shared_started, "the machine's PostgreSQL was restarted"
 
 
-# Found by this test (2026-12-07, engine-batch d31707d): a Redis error in the middle of a batch
-# (RQ's per-job preparation) ends TaskBatchWorker.execute_job; the batch's tasks not yet run keep
-# the `processing` rows start_many gave them, under a worker that lives on, so the crash sweep leaves
-# them and reconcile waits for RQ's job to end (the task's timeout). Remove the mark once the batch
-# worker puts the rest of an aborted batch back (as its cold stop does).
-ABORTED_BATCH = pytest.mark.xfail(strict=True, reason="an aborted batch leaves its rest processing")
-OUTAGE_PARAMS = [
-    pytest.param(name, id=name, marks=ABORTED_BATCH) if name == "batch" else pytest.param(name, id=name)
-    for name in WORKER_CLASSES
-]
-
-
-@pytest.mark.parametrize("name", OUTAGE_PARAMS)
+# Found by this test (2026-12-07, engine-batch d31707d): a Redis error in the middle of a batch ended
+# TaskBatchWorker.execute_job and left the batch's tasks not yet run in `processing` under a live
+# worker. The batch worker now puts them back (maintenance.tasks_put_back) and re-delivers their jobs
+# when Redis answers again.
+@pytest.mark.parametrize("name", _params())
 def test_a_redis_outage_mid_run_loses_nothing(processes, private_redis, name):
     worker_class, env = _class(name)
     child_env = {"TEST_REDIS_URL": private_redis.url, "RECONCILE_GRACE_SECONDS": "1", "RECONCILE_INTERVAL": "1"}

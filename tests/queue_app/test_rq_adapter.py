@@ -17,7 +17,7 @@ from queue_app.models import Task, TaskStatus
 ROOT = Path(__file__).resolve().parents[2]
 RQ_PACKAGES = ("rq", "django_rq", "rq_scheduler")
 # May import RQ: the adapter, and the worker subclasses (each override a row of the adapter's table).
-ALLOWED = ("queue_app/rq_adapter/", "queue_app/worker.py")
+ALLOWED = ("queue_app/rq_adapter/", "queue_app/worker.py", "queue_app/batch_worker.py", "queue_app/thread_worker.py")
 # Outside the application code: tests poke RQ to prove what it does; bench/throughput.py measures raw RQ
 # against ours; scripts/healthcheck.py is a container check that runs without Django.
 NOT_APPLICATION_CODE = ("tests/", "bench/", "scripts/", ".venv/", "node_modules/")
@@ -81,11 +81,11 @@ def test_the_docs_carry_the_same_table():
     assert in_code == in_docs
 
 
-def _overrides(module, bases: tuple[type, ...]) -> set[str]:
-    """Names of RQ methods and attributes the classes of `module` define again."""
+def _overrides(module, bases: tuple[type, ...], only: type = object) -> set[str]:
+    """Names of RQ methods and attributes the classes of `module` (subclasses of `only`) define again."""
     found = set()
     for value in vars(module).values():
-        if isinstance(value, type) and value.__module__ == module.__name__:
+        if isinstance(value, type) and value.__module__ == module.__name__ and issubclass(value, only):
             found |= {name for name in vars(value) if any(hasattr(base, name) for base in bases)}
     return found - {"__module__", "__doc__", "__dict__", "__weakref__", "__annotations__"}
 
@@ -105,6 +105,18 @@ def test_every_rq_method_the_worker_classes_override_is_a_row_of_the_table():
     from queue_app import worker
 
     assert _overrides(worker, (Worker, SimpleWorker, RQScheduler)) - _listed("worker.") == set()
+
+
+def test_every_rq_method_the_batch_and_thread_worker_classes_override_is_a_row_of_the_table():
+    from rq import SimpleWorker, Worker
+
+    from queue_app import batch_worker, thread_worker
+
+    for module, prefix in ((batch_worker, "batch_worker."), (thread_worker, "thread_worker.")):
+        # only the worker classes: their helpers (a dataclass's __init__, __eq__...) override nothing of RQ's
+        overridden = _overrides(module, (Worker, SimpleWorker), only=SimpleWorker)
+        assert overridden, f"no worker class found in {module.__name__}"
+        assert overridden - _listed(prefix) == set(), prefix
 
 
 def test_every_rq_scheduler_method_the_scheduler_overrides_is_a_row_of_the_table():
