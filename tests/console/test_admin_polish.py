@@ -69,6 +69,7 @@ def test_search_profile_lists_and_strategies_are_typed_with_commas_and_checked(b
         "score_weights": "{}",
         "handoff_top_n": "0",
         "handoff_min_score": "60",
+        "poll_seconds": "60",  # the add form shows the default; a browser sends it
     }
     bad = boss_client.post("/admin/jobs/searchprofile/add/", {**data, "strategies": "keywords, telepathy"})
     assert bad.status_code == 200
