@@ -26,9 +26,10 @@ demo: ## Like `make run`, against the local sandbox marketplace (own database, t
 test: venv ## Run the test suite (finds or installs Chromium; its own test database and Redis; embedded PostgreSQL if none answers)
 	@rc=0; $(PY) scripts/devservices.py test -n $(TEST_WORKERS) $(ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5) — that is a failure here." >&2; fi; \
+	if [ $$rc -eq 0 ] && [ -z "$(ARGS)" ]; then RQ_NEXT_IF_NEWER=1 TEST_WORKERS=$(TEST_WORKERS) PYTHON=$(PY) bash scripts/rq_upgrade_check.sh; fi; \
 	exit $$rc
 
-rq-next: venv ## Report-only: the queue tests against the newest RQ on PyPI (never fails; not part of `make test`)
+rq-next: venv ## Report-only: the queue tests against the newest RQ on PyPI (never fails; `make test` runs it when RQ is newer than the pin)
 	@PYTHON=$(PY) bash scripts/rq_upgrade_check.sh
 
 lock: venv ## Regenerate requirements.txt and requirements-dev.txt from pyproject.toml (uv pip compile)

@@ -2,7 +2,8 @@
 # `make rq-next`: run the queue tests against the newest RQ release on PyPI and report what breaks.
 #
 # Report-only: it always exits 0, whatever the tests say (an upgrade's known cost, not a failure of this
-# build); `make test` and .ci/run never call it. The new RQ goes into a throw-away directory
+# build). `make test` calls it last with RQ_NEXT_IF_NEWER=1, so CI reports a break as soon as a newer RQ is
+# released, and costs one PyPI lookup until then. The new RQ goes into a throw-away directory
 # (pip install --target, put first on PYTHONPATH for pytest and every worker it starts); the virtualenv is
 # not touched. RQ's own dependencies are the virtualenv's (--no-deps): the report says so when the new RQ
 # asks for more than they give.
@@ -13,6 +14,7 @@
 #   RQ_NEXT_TESTS     what to run (default tests/queue_app)
 #   RQ_NEXT_INSTALL   0: use the RQ already installed (for this script's own test)
 #   TEST_WORKERS      pytest-xdist workers (default 0)
+#   RQ_NEXT_IF_NEWER  1: only when PyPI's newest RQ is not the pinned one (one line otherwise)
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -23,10 +25,15 @@ report() { printf '\n== rq-next == %s\n' "$*"; }
 
 VERSION=${RQ_NEXT_VERSION:-}
 if [ -z "$VERSION" ]; then
-    VERSION=$("$PY" -m pip index versions rq 2>/dev/null | sed -n 's/^rq (\(.*\))$/\1/p' | head -n 1)
+    VERSION=$(timeout 30 "$PY" -m pip index versions rq 2>/dev/null | sed -n 's/^rq (\(.*\))$/\1/p' | head -n 1)
 fi
 if [ -z "$VERSION" ]; then
     report "RQ ?: not checked: PyPI did not answer \`pip index versions rq\` (pinned: $PINNED)"
+    exit 0
+fi
+
+if [ "${RQ_NEXT_IF_NEWER:-0}" = "1" ] && [ "$VERSION" = "$PINNED" ]; then
+    report "RQ $VERSION, the newest release, is the pinned one: nothing to check"
     exit 0
 fi
 
