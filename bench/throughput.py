@@ -8,10 +8,11 @@ both flushed, and real `manage.py rqworker` processes. Prints a table.
 
 The peers comparison (after the tables, or alone with --only-peers) runs, interleaved in each
 round: raw RQ SimpleWorker, persisted tasks on TaskSimpleWorker and on TaskBatchWorker, a Celery 5
-solo worker with django-celery-results (bench/celery_app.py) and a plain one ignoring results (bench/celery_plain.py; the same
-Redis as broker), and the I/O-bound pair (raw RQ SimpleWorker and the threaded worker, if this
-checkout has one). Each figure is shown as a ratio to raw RQ of the same round; --json prints the
-medians as one JSON object. --private-redis starts a redis-server of its own for the whole run.
+solo worker with django-celery-results (bench/celery_app.py) and a plain Celery app's solo worker
+ignoring results (bench/celery_plain.py, no Django; both with the same Redis as broker), and the
+I/O-bound pair (raw RQ SimpleWorker and the threaded worker, if this checkout has one). Each
+figure is shown as a ratio to raw RQ of the same round; --json prints the medians as one JSON
+object. --private-redis starts a redis-server of its own for the whole run.
 
 The throughput runs are interleaved: each round runs raw RQ, then persisted, then the two-worker
 pair, and the table shows each column's median over the rounds, so a slow spell of a shared
