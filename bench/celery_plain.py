@@ -14,7 +14,8 @@ import time
 import redis
 from celery import Celery
 
-BROKER_URL = os.environ["REDIS_URL"]  # the same Redis server and database as the RQ runs
+# The same Redis server and database as the RQ runs (bench/throughput.py sets REDIS_URL).
+BROKER_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 QUEUE = "bench_celery"
 DONE_KEY = "bench:celery:done"
 
