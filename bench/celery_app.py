@@ -1,7 +1,9 @@
-"""The bench's Celery 5 peer: a no-op task storing its result (django-celery-results) and one ignoring it.
+"""The bench's Celery 5 peer with results: a no-op task storing its result with django-celery-results.
 
 Started by bench/throughput.py as `celery -A bench.celery_app worker --pool solo` with
-DJANGO_SETTINGS_MODULE=bench.celery_settings. Not part of the product.
+DJANGO_SETTINGS_MODULE=bench.celery_settings (django-celery-results needs Django, so Celery's
+Django fixup is installed here; the database connection is reused between tasks). The run ignoring
+results uses bench/celery_plain.py, without Django. Not part of the product.
 """
 
 from __future__ import annotations
@@ -27,11 +29,6 @@ START_KEY = "bench:celery:start"
 
 @app.task(name="bench.noop_results")
 def noop_results():
-    return None
-
-
-@app.task(name="bench.noop_ignored", ignore_result=True)
-def noop_ignored():
     return None
 
 

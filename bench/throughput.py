@@ -8,10 +8,11 @@ both flushed, and real `manage.py rqworker` processes. Prints a table.
 
 The peers comparison (after the tables, or alone with --only-peers) runs, interleaved in each
 round: raw RQ SimpleWorker, persisted tasks on TaskSimpleWorker and on TaskBatchWorker, a Celery 5
-solo worker with django-celery-results and with results ignored (bench/celery_app.py; the same
-Redis as broker), and the I/O-bound pair (raw RQ SimpleWorker and the threaded worker, if this
-checkout has one). Each figure is shown as a ratio to raw RQ of the same round; --json prints the
-medians as one JSON object. --private-redis starts a redis-server of its own for the whole run.
+solo worker with django-celery-results (bench/celery_app.py) and a plain Celery app's solo worker
+ignoring results (bench/celery_plain.py, no Django; both with the same Redis as broker), and the
+I/O-bound pair (raw RQ SimpleWorker and the threaded worker, if this checkout has one). Each
+figure is shown as a ratio to raw RQ of the same round; --json prints the medians as one JSON
+object. --private-redis starts a redis-server of its own for the whole run.
 
 The throughput runs are interleaved: each round runs raw RQ, then persisted, then the two-worker
 pair, and the table shows each column's median over the rounds, so a slow spell of a shared
@@ -367,16 +368,23 @@ def _celery_producer():
     return Celery("bench", broker=BENCH_REDIS, set_as_current=False)
 
 
-def start_celery_worker() -> subprocess.Popen:
-    """One Celery solo worker (bench/celery_app.py)."""
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="bench.celery_settings")
+def start_celery_worker(*, results: bool) -> subprocess.Popen:
+    """One Celery solo worker: bench/celery_app.py (Django, django-celery-results) for the run
+    storing results, bench/celery_plain.py (a plain Celery app: no Django, so no Django fixup around
+    each task, and no result backend) for the run ignoring them. Both: prefetch multiplier 128, acks
+    on receipt, rate limits and events off, log level WARNING, no heartbeat, gossip or mingle."""
+    env = dict(os.environ)
+    if results:
+        env["DJANGO_SETTINGS_MODULE"] = "bench.celery_settings"
+    else:
+        env.pop("DJANGO_SETTINGS_MODULE", None)  # Celery installs its Django fixup when this is set
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "celery",
             "-A",
-            "bench.celery_app",
+            "bench.celery_app" if results else "bench.celery_plain",
             "worker",
             "--pool",
             "solo",
@@ -412,7 +420,7 @@ def run_celery(n: int, *, results: bool) -> float:
         for _ in range(n):
             app.send_task(name, queue=CELERY_QUEUE, producer=producer)
         app.send_task("bench.marker", args=("bench:celery:done",), queue=CELERY_QUEUE, producer=producer)
-    proc = start_celery_worker()
+    proc = start_celery_worker(results=results)
     try:
         wait_until(lambda: connection.exists("bench:celery:done"), interval=0.05)
         started = float(connection.get("bench:celery:start"))
@@ -427,6 +435,41 @@ def run_celery(n: int, *, results: bool) -> float:
         return n / (ended - started)
     finally:
         stop_workers([proc])
+
+
+def celery_enqueue_latency(samples: int) -> tuple[float, float]:
+    """Celery `.delay()` of the plain app's no-op task (no worker running; the queue is emptied after)."""
+    from bench import celery_plain
+
+    reset()
+    for _ in range(20):  # the producer pool's connection and the first publish are not timed
+        celery_plain.noop_ignored.delay()
+    timings = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        celery_plain.noop_ignored.delay()
+        timings.append((time.perf_counter() - started) * 1000)
+    reset()
+    return percentile(timings, 50), percentile(timings, 99)
+
+
+def rq_enqueue_latency(samples: int) -> tuple[float, float]:
+    """Raw RQ `Queue.enqueue` of a bare no-op job (no worker running)."""
+    from rq import Queue
+
+    from queue_app.transport import get_connection
+
+    reset()
+    queue = Queue(RAW_QUEUE, connection=get_connection())
+    for _ in range(20):
+        queue.enqueue("bench.raw_jobs.noop")
+    timings = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        queue.enqueue("bench.raw_jobs.noop")
+        timings.append((time.perf_counter() - started) * 1000)
+    reset()
+    return percentile(timings, 50), percentile(timings, 99)
 
 
 def thread_worker_class() -> str | None:
@@ -578,9 +621,17 @@ def _main(args) -> None:
         bulk = statistics.median(bulk_rate(args.bulk) for _ in range(args.rounds))
         pickup = [pickup_latency(args.pickup_samples, BATCH_CLASS) for _ in range(args.rounds)]
         reset()
+        rq_latency = [rq_enqueue_latency(args.latency_samples) for _ in range(args.rounds)]
+        celery_latency = (
+            [celery_enqueue_latency(args.latency_samples) for _ in range(args.rounds)] if celery_available() else []
+        )
         extra = {
             "enqueue_p50_ms": statistics.median(r[0] for r in latency_rounds),
             "enqueue_p99_ms": statistics.median(r[1] for r in latency_rounds),
+            "enqueue_rq_p50_ms": statistics.median(r[0] for r in rq_latency),
+            "enqueue_rq_p99_ms": statistics.median(r[1] for r in rq_latency),
+            "enqueue_celery_delay_p50_ms": statistics.median(r[0] for r in celery_latency) if celery_latency else None,
+            "enqueue_celery_delay_p99_ms": statistics.median(r[1] for r in celery_latency) if celery_latency else None,
             "bulk_enqueue_per_s": bulk,
             "pickup_batch_p50_ms": statistics.median(p[0] for p in pickup),
             "pickup_batch_p99_ms": statistics.median(p[1] for p in pickup),
@@ -601,7 +652,19 @@ def _main(args) -> None:
         print()
         print("| measure | value |")
         print("|---|---:|")
-        print(f"| enqueue latency p50 / p99 | {extra['enqueue_p50_ms']:.2f} / {extra['enqueue_p99_ms']:.2f} ms |")
+        print(
+            f"| enqueue latency p50 / p99, persisted task (row + audit row + RQ job) | "
+            f"{extra['enqueue_p50_ms']:.2f} / {extra['enqueue_p99_ms']:.2f} ms |"
+        )
+        print(
+            f"| enqueue latency p50 / p99, raw RQ Queue.enqueue | "
+            f"{extra['enqueue_rq_p50_ms']:.2f} / {extra['enqueue_rq_p99_ms']:.2f} ms |"
+        )
+        if extra["enqueue_celery_delay_p50_ms"] is not None:
+            print(
+                f"| enqueue latency p50 / p99, Celery .delay (no result backend) | "
+                f"{extra['enqueue_celery_delay_p50_ms']:.2f} / {extra['enqueue_celery_delay_p99_ms']:.2f} ms |"
+            )
         print(f"| bulk enqueue ({args.bulk} tasks, one call) | {bulk:.0f} tasks/s |")
         print(
             f"| pickup latency p50 / p99, idle batch worker | "
