@@ -185,7 +185,9 @@ def analytics_page(request: HttpRequest, *, site=None) -> HttpResponse:
                 latest.setdefault(tuning.profile_id, tuning.id)
         for tuning in history:
             tuning.revertible = latest.get(tuning.profile_id) == tuning.id
-        context.update(days=days, report=report, history=history)
+        context.update(
+            days=days, report=report, history=history, cache_seconds=settings.ANALYTICS_CALIBRATION_CACHE_SECONDS
+        )
     return TemplateResponse(request, "admin/console/analytics.html", context)
 
 
