@@ -396,13 +396,33 @@ def spend(*, days: int = DEFAULT_DAYS, now: datetime | None = None, cube: list[C
     }
 
 
-def overview(*, days: int = DEFAULT_DAYS, now: datetime | None = None) -> dict:
-    """Everything the analytics page and `applications stats` show, from two queries (funnel; cube + calibration)."""
+def cube_for(*, days: int, now: datetime | None = None, use_cache: bool = True):
+    """The cube and the calibration counts of the window, and when they were computed: through Django's cache for
+    ANALYTICS_OVERVIEW_CACHE_SECONDS under the applications' fingerprint (see "the calibration cache" below), so a
+    recorded outcome, refund or new submission is counted at the next request. A change to a job already applied
+    to (Job has no updated_at: re-scored, budget re-read) and the window moving wait for the TTL; the page shows
+    when the figures were computed. Computed directly when `now` is given or use_cache is False."""
     since = window_start(days, now)
-    cube, counts = _cube(since=since, now=now, with_calibration=True)
+    if now is not None or not use_cache or not settings.ANALYTICS_OVERVIEW_CACHE_SECONDS:
+        cube, counts = _cube(since=since, now=now, with_calibration=True)
+        return cube, counts, now or timezone.now()
+    (cube, counts), computed_at = _cached(
+        ("cube", days, _fingerprint(since)),
+        lambda: _cube(since=since, with_calibration=True),
+        settings.ANALYTICS_OVERVIEW_CACHE_SECONDS,
+    )
+    return cube, counts, computed_at
+
+
+def overview(*, days: int = DEFAULT_DAYS, now: datetime | None = None, use_cache: bool = True) -> dict:
+    """Everything the analytics page and `applications stats` show, from two queries (funnel; cube + calibration
+    counts), the cube through the cache (cube_for)."""
+    since = window_start(days, now)
+    cube, counts, computed_at = cube_for(days=days, now=now, use_cache=use_cache)
     return {
         "days": days,
         "since": since,
+        "cube_computed_at": computed_at,
         "funnel": funnel(days=days, now=now),
         "totals": _sum(cube),
         "spend": spend(cube=cube),
@@ -554,7 +574,7 @@ def _fingerprint(since: datetime) -> str:
     return f"{count}:{latest.isoformat() if latest else '-'}"
 
 
-def _cached(key_parts: tuple, compute):
+def _cached(key_parts: tuple, compute, seconds: int | None = None):
     """compute() through Django's cache (see above); returns (value, computed_at)."""
     import hashlib
     import json
@@ -567,7 +587,7 @@ def _cached(key_parts: tuple, compute):
     if hit is not None:
         return hit
     value = (compute(), timezone.now())
-    cache.set(key, value, settings.ANALYTICS_CALIBRATION_CACHE_SECONDS)
+    cache.set(key, value, settings.ANALYTICS_CALIBRATION_CACHE_SECONDS if seconds is None else seconds)
     return value
 
 
