@@ -189,6 +189,23 @@ class Application(models.Model):
                 name="applications_outcome_idx",
                 condition=Q(submitted_at__isnull=False),
             ),
+            # Analytics (applications/analytics/selectors.py): the rates cube (`_cube`), the calibration queries
+            # (`calibration_summary`, `observations`) and the calibration cache's fingerprint (`_fingerprint`) all
+            # read "applications submitted since <day>": a range scan that carries every column they use.
+            models.Index(
+                fields=["submitted_at"],
+                name="applications_submitted_idx",
+                condition=Q(submitted_at__isnull=False),
+                include=[
+                    "job_id",
+                    "proposal_id",
+                    "proposal_version_id",
+                    "outcome",
+                    "connects_spent",
+                    "connects_refunded",
+                    "updated_at",
+                ],
+            ),
         ]
 
     def __str__(self) -> str:

@@ -163,7 +163,13 @@ def analytics_page(request: HttpRequest, *, site=None) -> HttpResponse:
     if tab == "overview":
         days = _days(request, selectors.DEFAULT_DAYS)
         data = selectors.overview(days=days)
-        context.update(days=days, data=data, charts=_charts(data), cards=_cards(data))
+        context.update(
+            days=days,
+            data=data,
+            charts=_charts(data),
+            cards=_cards(data),
+            overview_cache_seconds=settings.ANALYTICS_OVERVIEW_CACHE_SECONDS,
+        )
     else:
         days = _days(request, settings.ANALYTICS_CALIBRATION_DAYS)
         report = selectors.calibration_report(days=days)
@@ -185,7 +191,9 @@ def analytics_page(request: HttpRequest, *, site=None) -> HttpResponse:
                 latest.setdefault(tuning.profile_id, tuning.id)
         for tuning in history:
             tuning.revertible = latest.get(tuning.profile_id) == tuning.id
-        context.update(days=days, report=report, history=history)
+        context.update(
+            days=days, report=report, history=history, cache_seconds=settings.ANALYTICS_CALIBRATION_CACHE_SECONDS
+        )
     return TemplateResponse(request, "admin/console/analytics.html", context)
 
 

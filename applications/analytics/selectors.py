@@ -97,9 +97,12 @@ def _tables() -> dict[str, str]:
 
 def _fetch(sql: str, params: dict) -> tuple[list[str], list[tuple]]:
     """Run one analytics query: column names and rows. JIT off: these plans look expensive to the planner (one
-    correlated EXISTS per stage) but run in milliseconds, and compiling them costs more than it saves."""
+    correlated EXISTS per stage) but run in milliseconds, and compiling them costs more than it saves. work_mem
+    32 MB for this transaction only: the GROUPING SETS of 100,000 applications spilled their sorts and hashes to
+    disk at the default 4 MB (EXPLAIN: "Sort Method: external merge", temp buffers)."""
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '32MB'")
         cursor.execute(sql.format(**_tables()), params)
         return [col.name for col in cursor.description], cursor.fetchall()
 
@@ -393,13 +396,33 @@ def spend(*, days: int = DEFAULT_DAYS, now: datetime | None = None, cube: list[C
     }
 
 
-def overview(*, days: int = DEFAULT_DAYS, now: datetime | None = None) -> dict:
-    """Everything the analytics page and `applications stats` show, from two queries (funnel; cube + calibration)."""
+def cube_for(*, days: int, now: datetime | None = None, use_cache: bool = True):
+    """The cube and the calibration counts of the window, and when they were computed: through Django's cache for
+    ANALYTICS_OVERVIEW_CACHE_SECONDS under the applications' fingerprint (see "the calibration cache" below), so a
+    recorded outcome, refund or new submission is counted at the next request. A change to a job already applied
+    to (Job has no updated_at: re-scored, budget re-read) and the window moving wait for the TTL; the page shows
+    when the figures were computed. Computed directly when `now` is given or use_cache is False."""
     since = window_start(days, now)
-    cube, counts = _cube(since=since, now=now, with_calibration=True)
+    if now is not None or not use_cache or not settings.ANALYTICS_OVERVIEW_CACHE_SECONDS:
+        cube, counts = _cube(since=since, now=now, with_calibration=True)
+        return cube, counts, now or timezone.now()
+    (cube, counts), computed_at = _cached(
+        ("cube", days, _fingerprint(since)),
+        lambda: _cube(since=since, with_calibration=True),
+        settings.ANALYTICS_OVERVIEW_CACHE_SECONDS,
+    )
+    return cube, counts, computed_at
+
+
+def overview(*, days: int = DEFAULT_DAYS, now: datetime | None = None, use_cache: bool = True) -> dict:
+    """Everything the analytics page and `applications stats` show, from two queries (funnel; cube + calibration
+    counts), the cube through the cache (cube_for)."""
+    since = window_start(days, now)
+    cube, counts, computed_at = cube_for(days=days, now=now, use_cache=use_cache)
     return {
         "days": days,
         "since": since,
+        "cube_computed_at": computed_at,
         "funnel": funnel(days=days, now=now),
         "totals": _sum(cube),
         "spend": spend(cube=cube),
@@ -524,14 +547,82 @@ def profile_suggestion(*, profile: SearchProfile, days: int, now: datetime | Non
     }
 
 
-def calibration_report(*, days: int, now: datetime | None = None, profile_id: int | None = None) -> dict:
-    """Every enabled profile's calibration (or one profile's), with the overall deciles and AUC."""
+# --- the calibration cache --------------------------------------------------------------------
+# The calibration tab fits a regression per profile on up to ANALYTICS_CALIBRATION_MAX_ROWS rows: seconds with
+# 100,000 applications. Its results are kept in Django's cache for ANALYTICS_CALIBRATION_CACHE_SECONDS under a key
+# that names everything they are computed from: the window, the profile's current weights and threshold, and a
+# fingerprint of the applications submitted in the window (how many, and the latest `updated_at`: recording an
+# outcome event, a refund or a new submission saves the application, so any of them changes the key at once, in
+# every process, whatever the cache backend). What the key cannot see is time alone (a proposal becoming "settled"
+# after OUTCOME_NO_RESPONSE_DAYS of silence): that waits for the TTL, and the page shows when it was computed.
+# Apply (services.calibration_apply) never reads the cache: it recomputes from the outcomes at that moment.
+CACHE_PREFIX = "analytics:calibration"
+
+
+def _fingerprint(since: datetime) -> str:
+    """How many applications were submitted since `since` (rounded down to the hour, so the moving window does
+    not change the key at every request) and the latest change to one: an index-only scan of
+    applications_submitted_idx."""
+    since = since.replace(minute=0, second=0, microsecond=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), MAX(updated_at) FROM {Application._meta.db_table} "
+            "WHERE submitted_at IS NOT NULL AND submitted_at >= %s",
+            [since],
+        )
+        count, latest = cursor.fetchone()
+    return f"{count}:{latest.isoformat() if latest else '-'}"
+
+
+def _cached(key_parts: tuple, compute, seconds: int | None = None):
+    """compute() through Django's cache (see above); returns (value, computed_at)."""
+    import hashlib
+    import json
+
+    from django.core.cache import cache
+
+    digest = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    key = f"{CACHE_PREFIX}:{digest}"
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    value = (compute(), timezone.now())
+    cache.set(key, value, settings.ANALYTICS_CALIBRATION_CACHE_SECONDS if seconds is None else seconds)
+    return value
+
+
+def calibration_report(
+    *, days: int, now: datetime | None = None, profile_id: int | None = None, use_cache: bool = True
+) -> dict:
+    """Every enabled profile's calibration (or one profile's), with the overall deciles and AUC.
+
+    Cached per (window, profile) unless `now` is given or use_cache is False; `computed_at` says when the oldest
+    part was computed."""
     profiles = SearchProfile.objects.order_by("name")
     if profile_id is not None:
         profiles = profiles.filter(id=profile_id)
+    if now is not None or not use_cache or not settings.ANALYTICS_CALIBRATION_CACHE_SECONDS:
+        return {
+            "days": days,
+            "computed_at": now or timezone.now(),
+            "overall": calibration_summary(days=days, now=now),
+            "default_weights": DEFAULT_WEIGHTS,
+            "profiles": [profile_suggestion(profile=profile, days=days, now=now) for profile in profiles],
+        }
+    fingerprint = _fingerprint(window_start(days))
+    overall, computed = _cached(("overall", days, fingerprint), lambda: calibration_summary(days=days))
+    stamps, items = [computed], []
+    for profile in profiles:
+        state = (profile.id, profile_weights(profile), profile.handoff_min_score)
+        item, computed = _cached(
+            ("profile", days, fingerprint, state), lambda p=profile: profile_suggestion(profile=p, days=days)
+        )
+        items.append(item)
+        stamps.append(computed)
     return {
         "days": days,
-        "overall": calibration_summary(days=days, now=now),
+        "computed_at": min(stamps),
+        "overall": overall,
         "default_weights": DEFAULT_WEIGHTS,
-        "profiles": [profile_suggestion(profile=profile, days=days, now=now) for profile in profiles],
+        "profiles": items,
     }

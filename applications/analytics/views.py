@@ -64,10 +64,11 @@ class RatesView(APIView):
     @extend_schema(parameters=[DAYS], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         days = _window(request)["days"]
-        cube = selectors._cube(since=selectors.window_start(days))
+        cube, _counts, computed_at = selectors.cube_for(days=days)
         return Response(
             {
                 "days": days,
+                "computed_at": computed_at,
                 "totals": selectors._sum(cube),
                 "spend": selectors.spend(cube=cube),
                 "dimensions": selectors.rates(cube=cube),

@@ -32,7 +32,7 @@ class StatsVerbs:
         days = options["days"]
         if not 1 <= days <= 3650:
             raise CommandError(f"--days must be between 1 and 3650, not {days}.")
-        data = selectors.overview(days=days)
+        data = selectors.overview(days=days, use_cache=False)
         if options["json"]:
             command.stdout.write(json.dumps(data, cls=DjangoJSONEncoder, indent=2))
             return

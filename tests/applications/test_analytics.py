@@ -319,3 +319,82 @@ def test_cli_stats(seeded, capsys):
     assert data["totals"]["connects_per_reply"] == 18
     with pytest.raises(CommandError, match="--days must be between"):
         call_command("applications", "stats", "--days", "0")
+
+
+# --- speed: what the default view runs, and the calibration cache ------------------------------------------
+def test_the_default_page_runs_a_bounded_number_of_queries_and_no_calibration_fit(
+    seeded, client, django_user_model, django_assert_max_num_queries, monkeypatch
+):
+    """The default tab is two analytics queries (funnel; the cube with the calibration counts) plus the session,
+    the user, the profile names and their transactions: no per-profile query, no regression fit (issue 22)."""
+    boss = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
+    client.force_login(boss)
+
+    def refuse(**_kwargs):
+        raise AssertionError("the default tab must not run the calibration")
+
+    monkeypatch.setattr(selectors, "profile_suggestion", refuse)
+    monkeypatch.setattr(selectors, "observations", refuse)
+    monkeypatch.setattr(calibration, "suggest", refuse)
+    from django.core.cache import cache
+
+    client.get("/admin/analytics/")  # the first request in a process loads permissions, content types...
+    cache.clear()  # the worst case: the cube is not cached
+    with django_assert_max_num_queries(14) as captured:
+        page = client.get("/admin/analytics/")
+    assert page.status_code == 200 and 'id="chart-calibration"' in page.content.decode()
+    heavy = [q["sql"] for q in captured.captured_queries if "applications_application" in q["sql"]]
+    assert len(heavy) == 3, heavy  # the cache key's fingerprint, the funnel and the cube
+    with django_assert_max_num_queries(12) as captured:  # cached: the fingerprint and the funnel
+        client.get("/admin/analytics/")
+    assert len([q for q in captured.captured_queries if "applications_application" in q["sql"]]) == 2
+    for _ in range(3):  # more profiles and applications do not add queries, and are counted at once
+        job = baker.make(Job, profile=baker.make(SearchProfile), score=70, passed_filters=True)
+        _sent(job, source="template", hours=2, connects=8)
+    with django_assert_max_num_queries(14):
+        page = client.get("/admin/analytics/")
+    assert page.context["data"]["totals"]["submitted"] == 7  # 4 seeded + 3 new: not a stale cached cube
+
+
+def test_the_calibration_tab_is_cached_and_recomputed_after_an_outcome_or_an_apply(
+    generated, client, django_user_model, settings, monkeypatch
+):
+    from django.core.cache import cache
+
+    from applications.services.outcomes import outcome_events_record
+
+    cache.clear()
+    settings.ANALYTICS_CALIBRATION_DAYS = 120
+    boss = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
+    client.force_login(boss)
+    fits = []
+    real = selectors.profile_suggestion
+    monkeypatch.setattr(selectors, "profile_suggestion", lambda **kw: fits.append(kw["profile"].id) or real(**kw))
+
+    first = client.get("/admin/analytics/?tab=calibration").content.decode()
+    assert len(fits) == 3 and 'id="calibration-computed-at"' in first
+    client.get("/admin/analytics/?tab=calibration")
+    api = client.get(f"/api/analytics/calibration/?days=120&profile={generated.id}")
+    assert api.status_code == 200 and len(fits) == 3  # served from the cache, page and API alike
+
+    # A recorded outcome saves its application: the fingerprint changes, every profile is refitted.
+    pending = Application.objects.filter(outcome="no_response").order_by("-submitted_at").first()
+    outcome_events_record(application_id=pending.id, events=[("replied", None)], event_source="browser")
+    client.get("/admin/analytics/?tab=calibration")
+    assert len(fits) == 6
+    report = selectors.calibration_report(days=120)
+    assert report["overall"] == selectors.calibration_report(days=120, use_cache=False)["overall"]
+
+    # Applying changes the profile's weights and threshold, which are part of its key: that profile is refitted.
+    fits.clear()
+    response = client.post("/admin/analytics/calibration/apply/", {"profile_id": generated.id}, follow=True)
+    assert "Applied to" in response.content.decode()  # the POST, then the redirect to the calibration tab
+    assert fits == [generated.id, generated.id]  # apply's own fresh fit, then the page's; the others still valid
+    client.get("/admin/analytics/?tab=calibration")
+    assert len(fits) == 2
+
+    settings.ANALYTICS_CALIBRATION_CACHE_SECONDS = 0  # off: every request fits
+    fits.clear()
+    client.get("/admin/analytics/?tab=calibration")
+    client.get("/admin/analytics/?tab=calibration")
+    assert len(fits) == 6
