@@ -1,9 +1,13 @@
-"""JSON input limits for the API: the request parser (DRF's DEFAULT_PARSER_CLASSES) and a serializer field.
+"""JSON input limits: the API's request parser (DRF's DEFAULT_PARSER_CLASSES) and serializer field, and the
+admin's JSON form field.
 
 Kept apart from api.py, which DRF's views import (the parser setting is read when APIView is defined)."""
 
 from __future__ import annotations
 
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
 from rest_framework import exceptions, serializers
 from rest_framework.parsers import JSONParser
 
@@ -51,3 +55,30 @@ class DepthLimitedJSONField(serializers.JSONField):
         if json_depth_exceeds(value):
             raise too_deep
         return value
+
+
+class DepthLimitedJSONFormField(forms.JSONField):
+    """Django's JSON form field (the admin's), with too-deep nesting a form error instead of a RecursionError (500)."""
+
+    def to_python(self, value):
+        too_deep = ValidationError(f"Nested deeper than {JSON_MAX_DEPTH} levels.", code="too_deep")
+        try:
+            converted = super().to_python(value)
+        except RecursionError:
+            raise too_deep from None
+        if json_depth_exceeds(converted):
+            raise too_deep
+        return converted
+
+    def bound_data(self, data, initial):
+        """The form shown again with its error keeps what was typed (Django's would raise RecursionError here)."""
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)
+
+
+class JSONInputLimitsAdminMixin:
+    """For a ModelAdmin whose form edits a JSONField: the depth-limited form field."""
+
+    formfield_overrides = {models.JSONField: {"form_class": DepthLimitedJSONFormField}}

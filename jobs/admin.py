@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from core.actor import Actor
 from core.auditing import AuditedModelAdminMixin
 from core.errors import ApplicationError
+from core.parsers import JSONInputLimitsAdminMixin
 from jobs import services
 from jobs.models import BrowserSession, Job, SearchProfile, Strategy, UpworkOAuthToken
 from jobs.scoring import SCORE_PARTS
@@ -239,7 +240,7 @@ class JobAdmin(ReadOnlyChangePageMixin, admin.ModelAdmin):
 
 
 @admin.register(SearchProfile)
-class SearchProfileAdmin(AuditedModelAdminMixin, ListFieldsAdminMixin, admin.ModelAdmin):
+class SearchProfileAdmin(JSONInputLimitsAdminMixin, AuditedModelAdminMixin, ListFieldsAdminMixin, admin.ModelAdmin):
     comma_list_fields = ("keywords", "skills", "categories", "strategies", "excluded_words", "excluded_countries")
     line_list_fields = ("saved_searches",)
     list_field_choices = {"strategies": list(Strategy.values)}

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from core.actor import Actor
 from core.admin_scale import CreatedWithinFilter, EstimatedCountPaginator
 from core.errors import ApplicationError
+from core.parsers import JSONInputLimitsAdminMixin
 from queue_app import registry, scheduling, services
 from queue_app.models import MetricSnapshot, ScheduledTask, Task, WorkerProcess
 
@@ -159,7 +160,7 @@ class ScheduledTaskAdminForm(forms.ModelForm):
 
 
 @admin.register(ScheduledTask)
-class ScheduledTaskAdmin(admin.ModelAdmin):
+class ScheduledTaskAdmin(JSONInputLimitsAdminMixin, admin.ModelAdmin):
     editable = ["name", "cron_expression", "task_type", "payload", "priority", "timezone", "description", "enabled"]
 
     form = ScheduledTaskAdminForm
