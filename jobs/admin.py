@@ -16,7 +16,7 @@ from core.auditing import AuditedModelAdminMixin
 from core.errors import ApplicationError
 from core.parsers import JSONInputLimitsAdminMixin
 from jobs import services
-from jobs.models import BrowserSession, Job, SearchProfile, Strategy, UpworkOAuthToken
+from jobs.models import WATCH_STATE_FIELDS, BrowserSession, Job, SearchProfile, Strategy, UpworkOAuthToken
 from jobs.scoring import SCORE_PARTS
 from queue_app.services import task_enqueue
 from upwork_automation.console.display import ReadOnlyChangePageMixin, job_rate, money, short_title
@@ -248,11 +248,7 @@ class SearchProfileAdmin(JSONInputLimitsAdminMixin, AuditedModelAdminMixin, List
     list_filter = ["enabled", "source", "watch"]
     search_fields = ["name"]
     readonly_fields = [
-        "watch_started_at",
-        "watch_last_poll_at",
-        "watch_error_count",
-        "watch_stopped_at",
-        "watch_stopped_reason",
+        *WATCH_STATE_FIELDS,
         "last_run_at",
         "created_at",
         "updated_at",

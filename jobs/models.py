@@ -45,6 +45,16 @@ def default_strategies() -> list[str]:
     return [Strategy.KEYWORDS, Strategy.SKILLS]
 
 
+# What watching records about itself (set by the watch services, shown read-only in the admin and the API).
+WATCH_STATE_FIELDS = (
+    "watch_started_at",
+    "watch_last_poll_at",
+    "watch_error_count",
+    "watch_stopped_at",
+    "watch_stopped_reason",
+)
+
+
 class SearchProfile(models.Model):
     """What the freelancer looks for: searches to run, hard filters, and the weights of the score."""
 

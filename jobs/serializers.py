@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from core.parsers import DepthLimitedJSONField
 from jobs import scoring
-from jobs.models import BrowserSession, Job, SearchProfile, Strategy, UpworkOAuthToken
+from jobs.models import WATCH_STATE_FIELDS, BrowserSession, Job, SearchProfile, Strategy, UpworkOAuthToken
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -105,21 +105,13 @@ class SearchProfileSerializer(serializers.ModelSerializer):
             "watch",
             "poll_seconds",
             "auto_draft",
-            "watch_started_at",
-            "watch_last_poll_at",
-            "watch_error_count",
-            "watch_stopped_at",
-            "watch_stopped_reason",
+            *WATCH_STATE_FIELDS,
             "last_run_at",
             "created_at",
             "updated_at",
         ]
         read_only_fields = [
-            "watch_started_at",
-            "watch_last_poll_at",
-            "watch_error_count",
-            "watch_stopped_at",
-            "watch_stopped_reason",
+            *WATCH_STATE_FIELDS,
             "last_run_at",
             "created_at",
             "updated_at",
