@@ -296,3 +296,59 @@ class OutcomeRun(models.Model):
 
     def __str__(self) -> str:
         return f"Outcome run #{self.pk} ({self.status})"
+
+
+# --- analytics rollup (applications/analytics/rollup.py) ---------------------------------------------------
+class AnalyticsDay(models.Model):
+    """One UTC day of submitted applications as the rollup counted it: the fingerprint of that day's applications
+    (how many, and the sum of their `updated_at`) when its AnalyticsRollup rows were computed. A different
+    fingerprint now means an application of that day was saved (an outcome, a refund, a new submission) since."""
+
+    day = models.DateField(primary_key=True)
+    fingerprint = models.CharField(max_length=100)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"Analytics day {self.day}"
+
+
+class AnalyticsRollup(models.Model):
+    """The applications submitted on one UTC day, counted per (dimension, value) like the rates cube; dimension
+    "total" (value "") counts the whole day, and dimension "calibration" has one row per (score, replied, settled by
+    its outcome, withdrawn) with value "score|replied|settled|withdrawn" ("-" for an unscored job)."""
+
+    day = models.DateField()
+    dimension = models.CharField(max_length=30)
+    value = models.CharField(max_length=200)
+    submitted = models.PositiveIntegerField(default=0)
+    viewed = models.PositiveIntegerField(default=0)
+    replied = models.PositiveIntegerField(default=0)
+    interview = models.PositiveIntegerField(default=0)
+    hired = models.PositiveIntegerField(default=0)
+    connects = models.BigIntegerField(default=0)
+    openai = models.DecimalField(max_digits=16, decimal_places=6, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "dimension", "value"], name="applications_rollup_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.dimension}={self.value}: {self.submitted}"
+
+
+class AnalyticsCalibration(models.Model):
+    """The calibration tab's report for one window, computed by the analytics_calibration task (never by a page
+    request), with the data fingerprint it was computed from: a different fingerprint now means it is stale."""
+
+    days = models.PositiveIntegerField(primary_key=True)
+    report = models.JSONField()
+    fingerprint = models.CharField(max_length=200)
+    computed_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Calibration, {self.days} days, computed {self.computed_at:%Y-%m-%d %H:%M}"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -196,8 +196,9 @@ FACT_COLUMNS = """
 """
 
 
-def _facts_sql(extra_columns: str = "") -> str:
-    """One row per application submitted since %(since)s: its dimension values, stages reached and spend."""
+def _facts_sql(extra_columns: str = "", *, bounded: str | bool = False) -> str:
+    """One row per application submitted since %(since)s: its dimension values, stages reached and spend.
+    bounded "one": and before %(until)s; bounded True: in [since, until) or [since2, until2)."""
     return (
         """WITH
     facts AS (
@@ -216,7 +217,15 @@ def _facts_sql(extra_columns: str = "") -> str:
         FROM {app} a
         JOIN {job} j ON j.id = a.job_id
         LEFT JOIN {version} v ON v.id = a.proposal_version_id
-        WHERE a.submitted_at >= %(since)s
+        WHERE a.submitted_at >= %(since)s"""
+        + (
+            " AND a.submitted_at < %(until)s"
+            if bounded == "one"
+            else " AND (a.submitted_at < %(until)s OR (a.submitted_at >= %(since2)s AND a.submitted_at < %(until2)s))"
+            if bounded
+            else ""
+        )
+        + """
     )"""
     )
 
@@ -225,15 +234,20 @@ GROUPED = (*DIMENSIONS, "score", "replied", "settled")
 ALL_BITS = (1 << len(GROUPED)) - 1  # GROUPING(...) of the empty set: every column aggregated away
 
 
-def _cube(*, since: datetime, now: datetime | None = None, with_calibration: bool = False):
-    """Submitted applications in the window, one scan grouped by each dimension separately, in total, and (for
-    calibration_summary) the settled ones by (score, replied): GROUPING SETS, hashed in one pass.
+def _cube(
+    *, since: datetime, now: datetime | None = None, with_calibration: bool = False, until: datetime | None = None,
+    also: tuple[datetime, datetime] | None = None,
+):  # fmt: skip
+    """Submitted applications in the window (until: only those before it, and `also` those in [also[0], also[1])),
+    one scan grouped by each dimension
+    separately, in total, and (for calibration_summary) the settled ones by (score, replied): GROUPING SETS, hashed
+    in one pass.
 
     Returns CubeRow per (dimension, value) plus one with keys {"total": ""}; with_calibration, (cube, counts).
     """
     sets = [f"({name})" for name in DIMENSIONS] + ["()", "(score, replied, settled)"]
     sql = (
-        _facts_sql(f",\n j.score AS score, {_settled_sql()} AS settled")
+        _facts_sql(f",\n j.score AS score, {_settled_sql()} AS settled", bounded=until is not None)
         + f"""
     SELECT {", ".join(GROUPED)}, COUNT(*), """
         + ", ".join(f"COUNT(*) FILTER (WHERE {stage})" for stage in OUTCOME_STAGES)
@@ -243,7 +257,8 @@ def _cube(*, since: datetime, now: datetime | None = None, with_calibration: boo
     GROUP BY GROUPING SETS ({", ".join(sets)})
     """
     )
-    _names, result = _fetch(sql, _settled_params(since, now))
+    since2, until2 = also or (until, until)
+    _names, result = _fetch(sql, {**_settled_params(since, now), "until": until, "since2": since2, "until2": until2})
     width = len(GROUPED)
     dimension_of = {ALL_BITS ^ (1 << (width - 1 - index)): name for index, name in enumerate(DIMENSIONS)}
     dimension_of[ALL_BITS] = "total"
@@ -397,19 +412,32 @@ def spend(*, days: int = DEFAULT_DAYS, now: datetime | None = None, cube: list[C
 
 
 def cube_for(*, days: int, now: datetime | None = None, use_cache: bool = True):
-    """The cube and the calibration counts of the window, and when they were computed: through Django's cache for
-    ANALYTICS_OVERVIEW_CACHE_SECONDS under the applications' fingerprint (see "the calibration cache" below), so a
+    """The cube and the calibration counts of the window, and when they were computed.
+
+    From the per-day rollup (applications/analytics/rollup.py: the days whose applications changed are recounted
+    first, the window's partial first day and the "settled by silence" line's day are counted live), and through
+    Django's cache for ANALYTICS_OVERVIEW_CACHE_SECONDS under the per-day fingerprints of the window, so a
     recorded outcome, refund or new submission is counted at the next request. A change to a job already applied
-    to (Job has no updated_at: re-scored, budget re-read) and the window moving wait for the TTL; the page shows
-    when the figures were computed. Computed directly when `now` is given or use_cache is False."""
+    to (Job has no updated_at: re-scored, budget re-read) waits for the nightly rebuild; the window moving waits
+    for the TTL; the page shows when the figures were computed. Computed live from the applications (no rollup,
+    no cache) when `now` is given or use_cache is False."""
+    from applications.analytics import rollup
+
     since = window_start(days, now)
-    if now is not None or not use_cache or not settings.ANALYTICS_OVERVIEW_CACHE_SECONDS:
+    if now is not None or not use_cache:
         cube, counts = _cube(since=since, now=now, with_calibration=True)
         return cube, counts, now or timezone.now()
+    current = rollup.fingerprints(since.astimezone(UTC).date())
+
+    def compute():
+        return rollup.rolled_cube(since=since, current=current)
+
+    if not settings.ANALYTICS_OVERVIEW_CACHE_SECONDS:
+        cube, counts = compute()
+        return cube, counts, timezone.now()
+    hour = since.replace(minute=0, second=0, microsecond=0)
     (cube, counts), computed_at = _cached(
-        ("cube", days, _fingerprint(since)),
-        lambda: _cube(since=since, with_calibration=True),
-        settings.ANALYTICS_OVERVIEW_CACHE_SECONDS,
+        ("cube", days, hour, sorted(current.items())), compute, settings.ANALYTICS_OVERVIEW_CACHE_SECONDS
     )
     return cube, counts, computed_at
 

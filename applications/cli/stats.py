@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from django.core.management.base import CommandError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -20,9 +21,40 @@ def _num(value, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
+ROLLUP_HELP = (
+    "The analytics rollup (per-day counts the page reads): recount changed days, --rebuild every day from scratch, "
+    "--check that it gives the same figures as counting the applications live."
+)
+
+
 class StatsVerbs:
     def add_verbs(self, verbs) -> None:
         self.stats_arguments(verbs.add_parser("stats", help=STATS_HELP, description=STATS_HELP))
+        rollup = verbs.add_parser("analytics-rollup", help=ROLLUP_HELP, description=ROLLUP_HELP)
+        rollup.add_argument("--rebuild", action="store_true", help="Empty the rollup and count every day again.")
+        rollup.add_argument(
+            "--check",
+            type=int,
+            metavar="DAYS",
+            help="Compare the last DAYS days with the live count; exit 1 if not equal.",
+        )
+
+    def handle_analytics_rollup(self, command, options) -> None:
+        from django.utils import timezone
+
+        from applications.analytics import rollup
+
+        if options["rebuild"]:
+            days = rollup.rebuild()
+            command.stdout.write(f"Rollup rebuilt: {days} day(s) with sent applications counted.")
+        else:
+            first = timezone.now().date() - timedelta(days=3650)
+            command.stdout.write(f"Rollup refreshed: {len(rollup.refresh(first))} day(s) recounted.")
+        if options["check"]:
+            differences = rollup.compare(days=options["check"])
+            if differences:
+                raise CommandError(f"The rollup differs from the live count: {differences[:5]}")
+            command.stdout.write(f"The last {options['check']} days: the rollup equals the live count.")
 
     def stats_arguments(self, parser) -> None:
         parser.add_argument("--days", type=int, default=selectors.DEFAULT_DAYS, help="Look back N days (default 30).")

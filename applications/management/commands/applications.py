@@ -177,3 +177,6 @@ class Command(BaseCommand):
 
     def handle_stats(self, options):
         StatsVerbs().handle_stats(self, options)
+
+    def handle_analytics_rollup(self, options):
+        StatsVerbs().handle_analytics_rollup(self, options)
