@@ -87,6 +87,17 @@ class ApplicationsConfig(AppConfig):
             "closed, cancelled, refunds) from the official API and the proposals pages; a CAPTCHA or login "
             "wall stops it (run marked stopped, health alert).",
         )
+        registry.register(
+            "analytics_refresh",
+            tasks.analytics_refresh,
+            payload_serializer=tasks.AnalyticsRefreshPayload,
+            priority="low",
+            timeout=900,
+            max_retries=1,
+            description="Outcomes analytics: recount the rollup's changed days and compute the calibration report "
+            "(the regressions) so the page only reads it; queued by the page when the report is stale, after an "
+            "outcome tracking run that recorded something, and by a person's Recompute.",
+        )
         registry.register_default_schedule(
             "outcome_tracking",
             task_type="track_outcomes",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from rest_framework import serializers
 
 from applications import services
@@ -42,6 +43,14 @@ class TrackOutcomesPayload(serializers.Serializer):
         default=None,
         help_text="Where to read outcomes; default both, each when connected.",
     )
+
+
+class AnalyticsRefreshPayload(serializers.Serializer):
+    days = serializers.IntegerField(
+        required=False, min_value=1, max_value=3650, allow_null=True, default=None,
+        help_text="The calibration window; default ANALYTICS_CALIBRATION_DAYS.",
+    )  # fmt: skip
+    full = serializers.BooleanField(required=False, default=False, help_text="Recount every day of the rollup.")
 
 
 def submit_application(payload: dict, context: TaskContext) -> dict:
@@ -105,6 +114,10 @@ def track_outcomes(payload: dict, context: TaskContext) -> dict:
         run = services.outcomes_track(sources=payload.get("sources"), task_id=context.task_id)
     except services.OutcomeTrackingStopped as stopped:
         raise PermanentTaskError(f"[{stopped.code}] {stopped.message}") from None
+    if run.events_recorded or run.connects_refunded:  # the figures changed: recount and refit in the background
+        from applications.analytics import background
+
+        background.calibration_enqueue(settings.ANALYTICS_CALIBRATION_DAYS)
     return {
         "outcome": run.status,
         "run": run.id,
@@ -112,3 +125,11 @@ def track_outcomes(payload: dict, context: TaskContext) -> dict:
         "events_recorded": run.events_recorded,
         "connects_refunded": run.connects_refunded,
     }
+
+
+def analytics_refresh(payload: dict, context: TaskContext) -> dict:
+    """The analytics rollup's changed days and the calibration report, out of any request (see
+    applications/analytics/background.py)."""
+    from applications.analytics import background
+
+    return background.refresh(days=payload.get("days"), full=payload.get("full", False))

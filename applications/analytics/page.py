@@ -15,7 +15,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
-from applications.analytics import selectors, services
+from applications.analytics import background, selectors, services
 from applications.analytics.views import csv_response
 from core.actor import Actor
 from core.errors import ApplicationError
@@ -172,7 +172,7 @@ def analytics_page(request: HttpRequest, *, site=None) -> HttpResponse:
         )
     else:
         days = _days(request, settings.ANALYTICS_CALIBRATION_DAYS)
-        report = selectors.calibration_report(days=days)
+        report = background.calibration_stored(days)  # never fitted here: the analytics_refresh task does it
         for item in report["profiles"]:
             suggestion = item["suggestion"]
             item["weight_rows"] = [
@@ -191,9 +191,7 @@ def analytics_page(request: HttpRequest, *, site=None) -> HttpResponse:
                 latest.setdefault(tuning.profile_id, tuning.id)
         for tuning in history:
             tuning.revertible = latest.get(tuning.profile_id) == tuning.id
-        context.update(
-            days=days, report=report, history=history, cache_seconds=settings.ANALYTICS_CALIBRATION_CACHE_SECONDS
-        )
+        context.update(days=days, report=report, history=history)
     return TemplateResponse(request, "admin/console/analytics.html", context)
 
 
@@ -204,15 +202,29 @@ def analytics_export(request: HttpRequest) -> HttpResponse:
     return csv_response(_days(request, selectors.DEFAULT_DAYS))
 
 
+def _post_days(request: HttpRequest) -> int:
+    try:
+        days = int(request.POST.get("days", settings.ANALYTICS_CALIBRATION_DAYS))
+    except ValueError:
+        return settings.ANALYTICS_CALIBRATION_DAYS
+    return days if 1 <= days <= 3650 else settings.ANALYTICS_CALIBRATION_DAYS
+
+
 @require_POST
 def calibration_action(request: HttpRequest, name: str) -> HttpResponse:
-    """POST /admin/analytics/calibration/apply|revert/: a person's click, audited by the service."""
-    if not request.user.has_perm(APPLY_PERMISSION):
-        raise PermissionDenied(f"This needs the {APPLY_PERMISSION} permission.")
+    """POST /admin/analytics/calibration/apply|revert|recompute/: a person's click, audited by the service."""
+    needed = VIEW_PERMISSION if name == "recompute" else APPLY_PERMISSION
+    if not request.user.has_perm(needed):
+        raise PermissionDenied(f"This needs the {needed} permission.")
     who = {"actor": Actor.admin(request)}
     back = reverse("console-analytics") + "?tab=calibration"
     try:
-        if name == "apply":
+        if name == "recompute":
+            days = _post_days(request)
+            task = background.calibration_request(days, **who)
+            messages.success(request, f"The calibration of the last {days} days is being recomputed (task {task.id}).")
+            back += f"&days={days}"
+        elif name == "apply":
             tuning = services.calibration_apply(profile_id=int(request.POST.get("profile_id", "0")), **who)
             messages.success(
                 request,

@@ -117,10 +117,15 @@ def _count_days(days: list[date]) -> list[AnalyticsRollup]:
 
 
 def refresh(
-    since_day: date, *, until_day: date | None = None, rebuild: bool = False, current: dict | None = None
+    since_day: date,
+    *,
+    until_day: date | None = None,
+    rebuild: bool = False,
+    current: dict | None = None,
+    recount: set[date] | frozenset = frozenset(),
 ) -> list[date]:
-    """Recount the days from since_day whose fingerprint changed (rebuild: every day); returns the days recounted.
-    current: fingerprints() of at least these days, if the caller has read them already."""
+    """Recount the days from since_day whose fingerprint changed, and those in `recount` (rebuild: every day);
+    returns the days recounted. current: fingerprints() of at least these days, if the caller has read them."""
     if current is None:
         current = fingerprints(since_day, until_day)
     current = {day: value for day, value in current.items() if day >= since_day}
@@ -128,7 +133,9 @@ def refresh(
     if until_day is not None:
         stored = stored.filter(day__lte=until_day)
     known = dict(stored.values_list("day", "fingerprint"))
-    stale = sorted(day for day in set(current) | set(known) if rebuild or current.get(day) != known.get(day))
+    stale = sorted(
+        day for day in set(current) | set(known) if rebuild or day in recount or current.get(day) != known.get(day)
+    )
     if not stale:
         return []
     now = timezone.now()

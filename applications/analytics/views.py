@@ -13,7 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from applications.analytics import selectors, services
+from applications.analytics import background, selectors, services
 from core.actor import Actor
 from jobs.models import ProfileTuning
 
@@ -83,7 +83,8 @@ class CalibrationView(APIView):
     )
     def get(self, request):
         window = _window(request, default=settings.ANALYTICS_CALIBRATION_DAYS)
-        report = selectors.calibration_report(days=window["days"], profile_id=window["profile"])
+        # The stored report (computed by the analytics_refresh task), as the page shows it; queued when stale.
+        report = background.calibration_stored(window["days"], profile_id=window["profile"])
         report["history"] = TuningSerializer(
             ProfileTuning.objects.select_related("applied_by", "reverted_by")[:50], many=True
         ).data

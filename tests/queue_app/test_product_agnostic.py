@@ -198,6 +198,7 @@ def test_the_domain_apps_declare_their_task_types_in_their_families():
         "batch_submit_applications": "applications",
         "verify_submission": "applications",
         "track_outcomes": "applications",
+        "analytics_refresh": "system",
         "send_notification": "notifications",
         "notifications_health_watch": "notifications",
         "notifications_daily_digest": "notifications",
