@@ -4,11 +4,16 @@ Usage: python bench/analytics_page.py [--applications N] [--runs N] [--reuse]
 
 Uses its own database (BENCH_ANALYTICS_DATABASE_URL, default upwork_bench_analytics, created and migrated if
 missing; its jobs, proposals and applications are emptied and reloaded unless --reuse) and never writes to Redis
-beyond the API's throttle counters (BENCH_REDIS_URL, default database 14). `generate()` writes the rows with
-bulk_create: jobs with a score breakdown drawn like bench/outcomes_sim.py's (hidden quality, parts correlated with
-it), a proposal and version each (OpenAI or template, two prompt versions), a sent application with net Connects
-and the outcome events it reached over the last 90 days. Each figure is over --runs timed requests after two
-warm-ups, through Django's test client as a logged-in superuser. Prints a table.
+beyond the API's throttle counters and the analytics_refresh tasks the calibration tab queues when stale
+(BENCH_REDIS_URL, default database 14; no worker runs them). `generate()` writes the rows with bulk_create: jobs
+with a score breakdown drawn like bench/outcomes_sim.py's (hidden quality, parts correlated with it), a proposal and
+version each (OpenAI or template, two prompt versions), a sent application with net Connects and the outcome
+events it reached over the last 90 days. Before timing it runs what the analytics_refresh task does (the rollup
+brought up to date, the calibration computed and stored), as a deployment's worker would have. Each figure is
+over --runs timed requests after two warm-ups, through Django's test client as a logged-in superuser: p50, p95,
+and the medians of the time spent in the database driver and of the rest (Python: views, aggregation, template).
+"cold cache" clears Django's cache before each request; "cold after an outcome" also saves one application of
+the last 30 days first (its day is recounted, the calibration becomes stale and is queued). Prints a table.
 """
 
 from __future__ import annotations
@@ -154,25 +159,59 @@ def _ensure_database(url: str) -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True)
 
 
-def _time(client, url: str, runs: int, *, cold: bool = False) -> tuple[float, float]:
-    """p50 and p95 of `runs` requests after two warm-ups; cold: Django's cache is cleared before each request (the
-    calibration tab's fits are cached, see applications/analytics/selectors.py)."""
+class _DatabaseTime:
+    """Wall time spent inside the database driver (connection.execute_wrapper) during one request."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
+def _touch_one_application() -> None:
+    """A recorded outcome, as far as the analytics can tell: one application of the last 30 days saved now."""
+    from django.utils import timezone
+
+    from applications.models import Application
+
+    since = timezone.now() - timedelta(days=30)
+    one = Application.objects.filter(submitted_at__gte=since).order_by("?").values_list("id", flat=True).first()
+    Application.objects.filter(id=one).update(updated_at=timezone.now())
+
+
+def _time(client, url: str, runs: int, *, cold: str = "") -> tuple[float, float, float, float]:
+    """p50 and p95 of `runs` requests after two warm-ups, and the medians of the database and Python time of
+    each. cold "cache": Django's cache is cleared before each request; "outcome": and one application of the
+    window is saved first (its day is recounted in the rollup, the calibration becomes stale)."""
     from django.core.cache import cache
+    from django.db import connection
 
     for _ in range(2):
         assert client.get(url).status_code == 200, url
-    samples = []
+    samples, database = [], []
     for _ in range(runs):
+        if cold == "outcome":
+            _touch_one_application()
         if cold:
             cache.clear()
+        timer = _DatabaseTime()
         started = time.perf_counter()
-        response = client.get(url)
-        if getattr(response, "streaming", False):
-            b"".join(response.streaming_content)
+        with connection.execute_wrapper(timer):
+            response = client.get(url)
+            if getattr(response, "streaming", False):
+                b"".join(response.streaming_content)
         samples.append((time.perf_counter() - started) * 1000)
+        database.append(timer.seconds * 1000)
         assert response.status_code == 200, url
+    python = [total - db for total, db in zip(samples, database, strict=True)]
     samples.sort()
-    return statistics.median(samples), samples[max(0, round(0.95 * len(samples)) - 1)]
+    p95 = samples[max(0, round(0.95 * len(samples)) - 1)]
+    return statistics.median(samples), p95, statistics.median(database), statistics.median(python)
 
 
 def main() -> int:
@@ -220,26 +259,44 @@ def main() -> int:
     client.force_login(user)
     count = Application.objects.count()
     print(f"{count:,} applications; {args.runs} timed requests each after 2 warm-ups; load {os.getloadavg()[0]:.1f}")
-    print(f"{'request':<60} {'p50 ms':>8} {'p95 ms':>8}")
+    from applications.analytics import background
+
+    started = time.perf_counter()
+    done = background.refresh()  # what the analytics_refresh task does: the rollup current, the calibration stored
+    print(
+        f"analytics_refresh task: {done['rollup_days_recounted']} rollup day(s) recounted, calibration "
+        f"{'computed in ' + str(done['calibration_ms']) + ' ms' if done['calibration_computed'] else 'current'}; "
+        f"{(time.perf_counter() - started) * 1000:.0f} ms"
+    )
+    print(f"{'request':<60} {'p50 ms':>8} {'p95 ms':>8} {'db ms':>7} {'py ms':>7}")
     few = max(3, args.runs // 6)
     for label, path, runs, cold in (
-        ("baseline: business dashboard /admin/business/", "/admin/business/", args.runs, False),
-        ("admin page /admin/analytics/ (default: 30 days), cached", "/admin/analytics/", args.runs, False),
-        ("GET /api/analytics/funnel/ (30 days)", "/api/analytics/funnel/", args.runs, False),
-        ("GET /api/analytics/rates/ (30 days), cached", "/api/analytics/rates/", args.runs, False),
-        ("admin page (default: 30 days), cold cache", "/admin/analytics/", args.runs, True),
-        ("GET /api/analytics/rates/ (30 days), cold cache", "/api/analytics/rates/", args.runs, True),
-        ("admin page, 90 days, cached", "/admin/analytics/?days=90", args.runs, False),
-        ("GET /api/analytics/funnel/?days=90", "/api/analytics/funnel/?days=90", args.runs, False),
-        ("GET /api/analytics/rates/?days=90, cold cache", "/api/analytics/rates/?days=90", few, True),
-        ("admin calibration tab (180 days), cached", "/admin/analytics/?tab=calibration", args.runs, False),
-        ("GET /api/analytics/calibration/ (180 days), cached", "/api/analytics/calibration/", args.runs, False),
-        ("admin calibration tab (180 days), cold cache", "/admin/analytics/?tab=calibration", few, True),
-        ("GET /api/analytics/calibration/ (180 days), cold cache", "/api/analytics/calibration/", few, True),
-        ("GET /api/analytics/export.csv?days=90", "/api/analytics/export.csv?days=90", few, False),
-    ):
-        p50, p95 = _time(client, path, runs, cold=cold)
-        print(f"{label:<60} {p50:>8.1f} {p95:>8.1f}   ({runs} runs)")
+        ("baseline: business dashboard /admin/business/", "/admin/business/", args.runs, ""),
+        ("admin page /admin/analytics/ (default: 30 days), cached", "/admin/analytics/", args.runs, ""),
+        ("GET /api/analytics/funnel/ (30 days)", "/api/analytics/funnel/", args.runs, ""),
+        ("GET /api/analytics/rates/ (30 days), cached", "/api/analytics/rates/", args.runs, ""),
+        ("admin page (default: 30 days), cold cache", "/admin/analytics/", args.runs, "cache"),
+        ("admin page (default: 30 days), cold after an outcome", "/admin/analytics/", args.runs, "outcome"),
+        ("GET /api/analytics/rates/ (30 days), cold cache", "/api/analytics/rates/", args.runs, "cache"),
+        ("GET /api/analytics/rates/ (30 days), cold after an outcome", "/api/analytics/rates/", args.runs, "outcome"),
+        ("admin page, 90 days, cached", "/admin/analytics/?days=90", args.runs, ""),
+        ("admin page, 90 days, cold after an outcome", "/admin/analytics/?days=90", args.runs, "outcome"),
+        ("GET /api/analytics/funnel/?days=90", "/api/analytics/funnel/?days=90", args.runs, ""),
+        ("GET /api/analytics/rates/?days=90, cold cache", "/api/analytics/rates/?days=90", args.runs, "cache"),
+        ("admin calibration tab (180 days), cold cache", "/admin/analytics/?tab=calibration", args.runs, "cache"),
+        ("admin calibration tab (180 days), after an outcome", "/admin/analytics/?tab=calibration", args.runs,
+         "outcome"),
+        ("GET /api/analytics/calibration/ (180 days), cold cache", "/api/analytics/calibration/", args.runs, "cache"),
+        ("GET /api/analytics/export.csv?days=90", "/api/analytics/export.csv?days=90", few, ""),
+    ):  # fmt: skip
+        p50, p95, db, py = _time(client, path, runs, cold=cold)
+        print(f"{label:<60} {p50:>8.1f} {p95:>8.1f} {db:>7.1f} {py:>7.1f}   ({runs} runs)")
+    started = time.perf_counter()
+    done = background.refresh()
+    print(
+        f"analytics_refresh task after the outcomes above: {done['rollup_days_recounted']} day(s) recounted, "
+        f"calibration computed in {done['calibration_ms']} ms; {(time.perf_counter() - started) * 1000:.0f} ms"
+    )
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -217,13 +217,14 @@ def _facts_sql(extra_columns: str = "", *, bounded: str | bool = False) -> str:
         FROM {app} a
         JOIN {job} j ON j.id = a.job_id
         LEFT JOIN {version} v ON v.id = a.proposal_version_id
-        WHERE a.submitted_at >= %(since)s"""
+        WHERE """
         + (
-            " AND a.submitted_at < %(until)s"
+            "a.submitted_at >= %(since)s AND a.submitted_at < %(until)s"
             if bounded == "one"
-            else " AND (a.submitted_at < %(until)s OR (a.submitted_at >= %(since2)s AND a.submitted_at < %(until2)s))"
+            else "((a.submitted_at >= %(since)s AND a.submitted_at < %(until)s)"
+            " OR (a.submitted_at >= %(since2)s AND a.submitted_at < %(until2)s))"
             if bounded
-            else ""
+            else "a.submitted_at >= %(since)s"
         )
         + """
     )"""

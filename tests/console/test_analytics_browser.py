@@ -1,4 +1,5 @@
-"""In Chromium: the outcomes analytics page draws its charts, and a person applies then reverts a suggestion.
+"""In Chromium: the outcomes analytics page draws its charts, shows the calibration once the background task
+computed it, and a person applies then reverts a suggestion.
 
 Screenshots at 1280 px wide are kept under TEST_ARTIFACTS_DIR (default <repo>/test-artifacts/).
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from applications.tasks import analytics_refresh
 from bench.analytics_page import generate
 from core.models import AuditEntry
 from jobs.models import ProfileTuning, SearchProfile
@@ -49,7 +51,11 @@ def test_the_analytics_page_draws_its_charts_and_applies_a_suggestion(
         expect(page.locator("#card-submitted .value")).to_have_text("600")
         page.screenshot(path=str(shots / "analytics-desktop-overview.png"), full_page=True)
 
-        page.click("#tabs >> text=Calibration and suggestions")
+        page.click("#tabs >> text=Calibration and suggestions")  # not computed yet: queued, never fitted here
+        expect(page.locator("#calibration-state")).to_have_attribute("data-state", "missing")
+        analytics_refresh({"days": 120}, context=None)  # what the worker does with the queued task
+        page.reload()
+        expect(page.locator("#calibration-state")).to_have_attribute("data-state", "ready")
         section = page.locator(f"#profile-{profile.id}")
         expect(section).to_contain_text("Connects per reply")
         suggested = int(section.locator(".suggested-threshold").inner_text())
