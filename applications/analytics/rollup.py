@@ -142,6 +142,11 @@ def refresh(
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        if not rebuild:  # another request may have recounted them while this one waited for the lock
+            done = dict(AnalyticsDay.objects.filter(day__in=stale).values_list("day", "fingerprint"))
+            stale = [day for day in stale if day in recount or done.get(day) != current.get(day)]
+            if not stale:
+                return []
         rows = _count_days([day for day in stale if day in current])
         AnalyticsRollup.objects.filter(day__in=stale).delete()
         AnalyticsDay.objects.filter(day__in=stale).delete()

@@ -99,3 +99,33 @@ def test_the_command_rebuilds_refreshes_and_checks(generated, capsys):
     AnalyticsRollup.objects.filter(dimension="drafter").update(submitted=0)
     with pytest.raises(CommandError, match="differs from the live count"):
         call_command("applications", "analytics-rollup", "--check", "90")
+
+
+def test_the_task_recounts_day_old_days_and_is_queued_by_a_tracking_run_that_recorded_something(generated, monkeypatch):
+    from types import SimpleNamespace
+
+    from applications import services, tasks
+    from queue_app.models import Task
+
+    rollup.rebuild()
+    application = Application.objects.filter(submitted_at__gte=timezone.now() - timedelta(days=20)).first()
+    Job.objects.filter(id=application.job_id).update(score=3)  # invisible to the fingerprints
+    AnalyticsDay.objects.update(computed_at=timezone.now() - timedelta(hours=25))
+    done = tasks.analytics_refresh({"days": 120}, context=None)
+    assert done["rollup_days_recounted"] == AnalyticsDay.objects.count() and done["calibration_computed"]
+    assert rollup.compare(days=30) == []
+    assert tasks.analytics_refresh({"days": 120}, context=None) == {
+        "rollup_days_recounted": 0, "calibration_days": 120, "calibration_computed": False, "calibration_ms": 0,
+    }  # fmt: skip
+
+    def run(events):
+        return SimpleNamespace(
+            status="completed", id=1, applications_checked=5, events_recorded=events, connects_refunded=0
+        )
+
+    monkeypatch.setattr(services, "outcomes_track", lambda **_kw: run(0))
+    tasks.track_outcomes({}, SimpleNamespace(task_id="t-1"))
+    assert not Task.objects.filter(task_type="analytics_refresh").exists()  # nothing new: nothing to refit
+    monkeypatch.setattr(services, "outcomes_track", lambda **_kw: run(2))
+    tasks.track_outcomes({}, SimpleNamespace(task_id="t-2"))
+    assert Task.objects.filter(task_type="analytics_refresh").count() == 1
