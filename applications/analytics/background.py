@@ -32,12 +32,19 @@ ROLLUP_DAYS = 400  # the task keeps this many days current (the page's longest c
 
 def calibration_fingerprint(days: int) -> str:
     """What the stored report depends on: the window's applications (count and latest change, see
-    selectors._fingerprint) and every profile's weights and threshold."""
+    selectors._fingerprint), every profile's weights and threshold, and the date (proposals become "settled" by
+    silence as time passes: the report is recomputed at least once a day)."""
     states = [
         (profile.id, profile.name, profile_weights(profile), profile.handoff_min_score)
         for profile in SearchProfile.objects.order_by("id")
     ]
-    parts = [days, selectors._fingerprint(selectors.window_start(days)), states, settings.ANALYTICS_MIN_OUTCOMES]
+    parts = [
+        days,
+        selectors._fingerprint(selectors.window_start(days)),
+        states,
+        settings.ANALYTICS_MIN_OUTCOMES,
+        timezone.now().date(),
+    ]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:40]
 
 

@@ -577,14 +577,15 @@ def profile_suggestion(*, profile: SearchProfile, days: int, now: datetime | Non
 
 
 # --- the calibration cache --------------------------------------------------------------------
-# The calibration tab fits a regression per profile on up to ANALYTICS_CALIBRATION_MAX_ROWS rows: seconds with
-# 100,000 applications. Its results are kept in Django's cache for ANALYTICS_CALIBRATION_CACHE_SECONDS under a key
-# that names everything they are computed from: the window, the profile's current weights and threshold, and a
-# fingerprint of the applications submitted in the window (how many, and the latest `updated_at`: recording an
-# outcome event, a refund or a new submission saves the application, so any of them changes the key at once, in
-# every process, whatever the cache backend). What the key cannot see is time alone (a proposal becoming "settled"
-# after OUTCOME_NO_RESPONSE_DAYS of silence): that waits for the TTL, and the page shows when it was computed.
-# Apply (services.calibration_apply) never reads the cache: it recomputes from the outcomes at that moment.
+# The calibration fits a regression per profile on up to ANALYTICS_CALIBRATION_MAX_ROWS rows: seconds with 100,000
+# applications. The page and the API never run it: they show the report the analytics_refresh task stored
+# (applications/analytics/background.py), whose fingerprint uses _fingerprint below. calibration_report(use_cache=
+# True) still keeps its results in Django's cache for ANALYTICS_CALIBRATION_CACHE_SECONDS under a key that names
+# everything they are computed from: the window, the profile's current weights and threshold, and a fingerprint of
+# the applications submitted in the window (how many, and the latest `updated_at`: recording an outcome event, a
+# refund or a new submission saves the application, so any of them changes the key at once). What the key cannot
+# see is time alone (a proposal becoming "settled" after OUTCOME_NO_RESPONSE_DAYS of silence): that waits for the
+# TTL. Apply (services.calibration_apply) never reads the cache: it recomputes from the outcomes at that moment.
 CACHE_PREFIX = "analytics:calibration"
 
 
