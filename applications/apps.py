@@ -106,6 +106,14 @@ class ApplicationsConfig(AppConfig):
             description="Follow sent proposals' outcomes every 2 hours in business hours.",
         )
         registry.register_default_schedule(
+            "analytics_refresh",
+            task_type="analytics_refresh",
+            cron_expression="15 3 * * *",
+            payload={"full": True},
+            description="Recount the analytics rollup from scratch and refit the calibration every night, so "
+            "edits the per-day fingerprints cannot see (a job changed after it was applied to) are counted.",
+        )
+        registry.register_default_schedule(
             "application_submission",
             task_type="batch_submit_applications",
             cron_expression="0 */2 * * *",

@@ -218,3 +218,17 @@ def test_every_url_path_named_resolves_to_a_view(page):
     paths |= set(re.findall(r"http://127\.0\.0\.1:8000(/[^\s|)]*)", text))
     problems = [problem for path in sorted(paths) if (problem := url_problem(path))]
     assert not problems, f"{page_id(page)}: " + "; ".join(problems)
+
+
+def test_the_scheduling_page_lists_every_default_schedule_with_its_cron():
+    from queue_app.scheduling import default_schedules
+
+    rows = {}
+    for line in (ROOT / "docs" / "scheduling.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 4:
+            rows[cells[0]] = cells[2]
+    for default in default_schedules():
+        assert default.name in rows, f"docs/scheduling.md has no row for the default schedule {default.name}"
+        documented = CODE_SPAN.search(rows[default.name]).group(1)
+        assert documented in (default.cron_expression, default.cron_expression.format(hours="9-16", days="1-5"))

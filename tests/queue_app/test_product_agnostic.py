@@ -222,6 +222,7 @@ def test_the_default_schedules_are_the_queues_and_the_domain_apps():
         ("proposal_generation", "batch_generate_proposals", "0 * * * *", False),
         ("application_submission", "batch_submit_applications", "0 */2 * * *", False),
         ("outcome_tracking", "track_outcomes", "30 9-16/2 * * 1-5", True),
+        ("analytics_refresh", "analytics_refresh", "15 3 * * *", False),
         ("notifications_health_watch", "notifications_health_watch", "* * * * *", False),
         ("notifications_daily_digest", "notifications_daily_digest", "0 8 * * *", False),
     }

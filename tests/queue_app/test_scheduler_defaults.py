@@ -18,6 +18,7 @@ PRODUCT_TYPES = [
     "calculate_metrics",
     "cleanup_browser_sessions",
     "track_outcomes",
+    "analytics_refresh",
     "notifications_health_watch",
     "notifications_daily_digest",
     "watch_tick",
@@ -52,6 +53,7 @@ def test_the_products_default_schedules():
         "metrics_snapshots": ("calculate_metrics", "5 * * * *"),
         "browser_session_cleanup": ("cleanup_browser_sessions", "0 */4 * * *"),
         "outcome_tracking": ("track_outcomes", "30 9-16/2 * * 1-5"),
+        "analytics_refresh": ("analytics_refresh", "15 3 * * *"),
         "notifications_health_watch": ("notifications_health_watch", "* * * * *"),
         "notifications_daily_digest": ("notifications_daily_digest", "0 8 * * *"),
         "watch_tick": ("watch_tick", "* * * * *"),
@@ -78,12 +80,12 @@ def test_unregistered_types_are_skipped_with_an_info_line_then_created_later(iso
         created = schedules_ensure_defaults()
     assert [s.name for s in created] == ["system_cleanup"]
     skipped = [r for r in caplog.records if "is not registered yet" in r.getMessage()]
-    assert len(skipped) == 10 and all(r.levelno == logging.INFO for r in skipped)
+    assert len(skipped) == 11 and all(r.levelno == logging.INFO for r in skipped)
 
     register_all(PRODUCT_TYPES)  # the other apps are installed: the next start creates the rest
     created = schedules_ensure_defaults()
     assert {s.name for s in created} == {d.name for d in default_schedules()} - {"system_cleanup"}
-    assert ScheduledTask.objects.count() == 11
+    assert ScheduledTask.objects.count() == 12
     assert all(s.next_run_at for s in ScheduledTask.objects.all())
 
 
@@ -95,7 +97,7 @@ def test_defaults_never_overwrite_user_edits_and_are_not_duplicated(isolated_reg
     assert schedules_ensure_defaults() == []
     discovery.refresh_from_db()
     assert (discovery.cron_expression, discovery.payload, discovery.enabled) == ("0 10 * * *", {"x": 1}, False)
-    assert ScheduledTask.objects.count() == 11
+    assert ScheduledTask.objects.count() == 12
 
 
 def test_a_default_whose_payload_the_type_refuses_is_logged_not_raised(isolated_registry, caplog):
