@@ -52,7 +52,7 @@ def calibration_compute(days: int) -> AnalyticsCalibration:
     """Compute the report now (the task's work) and store it."""
     fingerprint = calibration_fingerprint(days)  # read first: a change during the fit makes the result stale
     started = time.perf_counter()
-    report = selectors.calibration_report(days=days, use_cache=False)
+    report = selectors.calibration_report(days=days)
     report.pop("computed_at", None)
     stored = json.loads(json.dumps(report, cls=DjangoJSONEncoder))
     row, _created = AnalyticsCalibration.objects.update_or_create(

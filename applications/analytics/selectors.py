@@ -576,17 +576,13 @@ def profile_suggestion(*, profile: SearchProfile, days: int, now: datetime | Non
     }
 
 
-# --- the calibration cache --------------------------------------------------------------------
+# --- the calibration ---------------------------------------------------------------------------
 # The calibration fits a regression per profile on up to ANALYTICS_CALIBRATION_MAX_ROWS rows: seconds with 100,000
 # applications. The page and the API never run it: they show the report the analytics_refresh task stored
-# (applications/analytics/background.py), whose fingerprint uses _fingerprint below. calibration_report(use_cache=
-# True) still keeps its results in Django's cache for ANALYTICS_CALIBRATION_CACHE_SECONDS under a key that names
-# everything they are computed from: the window, the profile's current weights and threshold, and a fingerprint of
-# the applications submitted in the window (how many, and the latest `updated_at`: recording an outcome event, a
-# refund or a new submission saves the application, so any of them changes the key at once). What the key cannot
-# see is time alone (a proposal becoming "settled" after OUTCOME_NO_RESPONSE_DAYS of silence): that waits for the
-# TTL. Apply (services.calibration_apply) never reads the cache: it recomputes from the outcomes at that moment.
-CACHE_PREFIX = "analytics:calibration"
+# (applications/analytics/background.py), keyed by _fingerprint below: how many applications were submitted in the
+# window and the latest `updated_at` (recording an outcome event, a refund or a new submission saves the
+# application, so any of them changes it at once). Apply (services.calibration_apply) recomputes from the
+# outcomes at that moment.
 
 
 def _fingerprint(since: datetime) -> str:
@@ -604,8 +600,12 @@ def _fingerprint(since: datetime) -> str:
     return f"{count}:{latest.isoformat() if latest else '-'}"
 
 
-def _cached(key_parts: tuple, compute, seconds: int | None = None):
-    """compute() through Django's cache (see above); returns (value, computed_at)."""
+CACHE_PREFIX = "analytics"
+
+
+def _cached(key_parts: tuple, compute, seconds: int):
+    """compute() through Django's cache for `seconds` under a key that names everything it is computed from;
+    returns (value, computed_at)."""
     import hashlib
     import json
 
@@ -617,42 +617,20 @@ def _cached(key_parts: tuple, compute, seconds: int | None = None):
     if hit is not None:
         return hit
     value = (compute(), timezone.now())
-    cache.set(key, value, settings.ANALYTICS_CALIBRATION_CACHE_SECONDS if seconds is None else seconds)
+    cache.set(key, value, seconds)
     return value
 
 
-def calibration_report(
-    *, days: int, now: datetime | None = None, profile_id: int | None = None, use_cache: bool = True
-) -> dict:
-    """Every enabled profile's calibration (or one profile's), with the overall deciles and AUC.
-
-    Cached per (window, profile) unless `now` is given or use_cache is False; `computed_at` says when the oldest
-    part was computed."""
+def calibration_report(*, days: int, now: datetime | None = None, profile_id: int | None = None) -> dict:
+    """Every enabled profile's calibration (or one profile's), with the overall deciles and AUC, computed now
+    (the analytics_refresh task's work; the page shows what it stored)."""
     profiles = SearchProfile.objects.order_by("name")
     if profile_id is not None:
         profiles = profiles.filter(id=profile_id)
-    if now is not None or not use_cache or not settings.ANALYTICS_CALIBRATION_CACHE_SECONDS:
-        return {
-            "days": days,
-            "computed_at": now or timezone.now(),
-            "overall": calibration_summary(days=days, now=now),
-            "default_weights": DEFAULT_WEIGHTS,
-            "profiles": [profile_suggestion(profile=profile, days=days, now=now) for profile in profiles],
-        }
-    fingerprint = _fingerprint(window_start(days))
-    overall, computed = _cached(("overall", days, fingerprint), lambda: calibration_summary(days=days))
-    stamps, items = [computed], []
-    for profile in profiles:
-        state = (profile.id, profile_weights(profile), profile.handoff_min_score)
-        item, computed = _cached(
-            ("profile", days, fingerprint, state), lambda p=profile: profile_suggestion(profile=p, days=days)
-        )
-        items.append(item)
-        stamps.append(computed)
     return {
         "days": days,
-        "computed_at": min(stamps),
-        "overall": overall,
+        "computed_at": now or timezone.now(),
+        "overall": calibration_summary(days=days, now=now),
         "default_weights": DEFAULT_WEIGHTS,
-        "profiles": items,
+        "profiles": [profile_suggestion(profile=profile, days=days, now=now) for profile in profiles],
     }

@@ -396,7 +396,7 @@ def test_the_calibration_tab_never_fits_it_shows_the_stored_report_and_queues_a_
     api = client.get(f"/api/analytics/calibration/?days=120&profile={generated.id}").json()
     shown = next(item for item in page.context["report"]["profiles"] if item["profile"]["id"] == generated.id)
     assert api["state"] == "ready" and [item["suggestion"] for item in api["profiles"]] == [shown["suggestion"]]
-    live = selectors.calibration_report(days=120, use_cache=False)
+    live = selectors.calibration_report(days=120)
     assert api["overall"]["settled"] == live["overall"]["settled"] and api["overall"]["auc"] == pytest.approx(
         live["overall"]["auc"]
     )

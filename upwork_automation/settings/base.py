@@ -453,8 +453,6 @@ ANALYTICS_MIN_OUTCOMES = env.int("ANALYTICS_MIN_OUTCOMES", default=100)
 # Calibration looks back this many days of sent proposals, and fits on at most this many of a profile's newest.
 ANALYTICS_CALIBRATION_DAYS = env.int("ANALYTICS_CALIBRATION_DAYS", default=180)
 ANALYTICS_CALIBRATION_MAX_ROWS = env.int("ANALYTICS_CALIBRATION_MAX_ROWS", default=20000)
-# How long the calibration tab's fits are kept in Django's cache (0: never); a new outcome changes the key at once.
-ANALYTICS_CALIBRATION_CACHE_SECONDS = env.int("ANALYTICS_CALIBRATION_CACHE_SECONDS", default=300)
 # How long the page's rates (the cube) are kept in Django's cache (0: never); a changed or new application changes
 # the key at once, so this bounds only what the key cannot see (a job edited after it was applied to, the window).
 ANALYTICS_OVERVIEW_CACHE_SECONDS = env.int("ANALYTICS_OVERVIEW_CACHE_SECONDS", default=60)
