@@ -179,8 +179,7 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
     # --- the pool ------------------------------------------------------------------------------
 
     def _start_pool(self) -> None:
-        if self._recorder is None:
-            self._ended = queue_module.SimpleQueue()
+        if self._recorder is None:  # ends handed over after the last one stopped are in its queue still
             self._recorder = threading.Thread(target=self._record_runs, name="task-recorder", daemon=True)
             self._recorder.start()
         if self._pool:
@@ -320,16 +319,18 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
     def _record_runs(self) -> None:
         """The recorder thread: every RECORD_SECONDS, the successes so far in one statement and one pipeline.
 
-        A None in the queue stops it once what came before is recorded. RQ's side of ends that
-        Redis refused is tried again (every second, and with the next ends) until it is written.
+        A None in the queue stops it once what came before is recorded. Ends that PostgreSQL or
+        Redis refused are tried again (every second, and with the next ends) until written; the
+        statement is conditional, so a row that moved on meanwhile is left alone.
         """
-        unwritten: list[Run] = []
+        rows: list[tuple] = []  # outcomes PostgreSQL has not taken yet
+        runs: list[Run] = []  # runs whose end RQ has not taken yet
         try:
             while True:
                 try:
-                    first = self._ended.get(timeout=1.0 if unwritten else None)
+                    first = self._ended.get(timeout=1.0 if rows or runs else None)
                 except queue_module.Empty:
-                    first = ()  # nothing new: only the unwritten ends are tried again
+                    first = ()  # nothing new: only the ends left over are tried again
                 stopping = first is None
                 if first and self.RECORD_SECONDS:
                     time.sleep(self.RECORD_SECONDS)
@@ -343,38 +344,44 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
                         stopping = True
                     else:
                         ended.append(item)
-                unwritten = self._record(ended, unwritten)
+                rows += [run.outcome for run in ended if run.outcome is not None]
+                runs += ended
+                rows, runs = self._record(rows, runs)
                 if stopping:
-                    if unwritten:
+                    if rows or runs:
                         logger.error(
-                            "Worker %s: RQ's end of %d run(s) not written (Redis); their rows are final",
+                            "Worker %s: %d row end(s) and %d RQ end(s) not written; the rows are queued again",
                             self.name,
-                            len(unwritten),
+                            len(rows),
+                            len(runs),
                         )
                     return
         finally:
             connections.close_all()  # the recorder's own connection
 
-    def _record(self, ended: list[Run], unwritten: list[Run]) -> list[Run]:
-        """Write the ends: the rows (one conditional statement), then RQ's (one pipeline). Returns the
-        runs whose RQ end Redis refused."""
-        outcomes = [run.outcome for run in ended if run.outcome is not None]
-        if outcomes:
+    def _record(self, rows: list[tuple], runs: list[Run]) -> tuple[list[tuple], list[Run]]:
+        """Write the ends: the rows (one conditional statement), then RQ's (one pipeline). Returns
+        what is left to write (an outage)."""
+        if rows:
             try:
-                lifecycle.complete_many(outcomes, worker_name=self.name)
-            except Exception:  # the rows still say processing: re-queued at the worker's death or by the sweep
-                logger.exception(
-                    "Worker %s: the ends of %d task(s) not recorded in PostgreSQL", self.name, len(outcomes)
-                )
-        pending = unwritten + ended
-        if not pending:
-            return []
-        try:
-            self._write_ends(pending, idle=False)
-        except redis.RedisError as error:
-            logger.error("Worker %s: RQ's end of %d run(s) not written yet (%s)", self.name, len(pending), error)
-            return pending
-        return []
+                lifecycle.complete_many(rows, worker_name=self.name)
+            except Exception:
+                logger.exception("Worker %s: %d end(s) not recorded in PostgreSQL yet", self.name, len(rows))
+            else:
+                rows = []
+        if runs:
+            try:
+                self._write_ends(runs, idle=False)
+            except redis.RedisError as error:
+                logger.error("Worker %s: RQ's end of %d run(s) not written yet (%s)", self.name, len(runs), error)
+            except Exception:  # not an outage: trying again would fail again
+                logger.exception("Worker %s: RQ's end of %d run(s) not written", self.name, len(runs))
+                for run in runs:
+                    self.executions.pop(run.execution.id, None)
+                runs = []
+            else:
+                runs = []
+        return rows, runs
 
     def _stop_recorder(self) -> None:
         """Record every end handed over so far, then end the recorder thread."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -257,3 +258,47 @@ def test_a_kill_9_between_a_run_and_its_recorded_end_redelivers_the_task(process
     assert {(row.worker_name, row.attempts) for row in rows} == {("survivor", 2)}
     runs = [value.decode() for value in redis_conn.lrange("test:runs", 0, -1)]
     assert sorted(runs) == sorted(str(i) for i in ids * 2)  # each ran once more, not more
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")  # the recorder writes on its task_state connection
+def test_the_recorder_writes_ends_an_outage_refused_once_the_outage_is_over(redis_conn, monkeypatch):
+    from types import SimpleNamespace
+
+    import redis
+    from django.db import OperationalError
+    from django.utils import timezone
+    from model_bakery import baker
+
+    from queue_app import lifecycle
+
+    worker = TaskThreadWorker(["normal"], connection=transport.get_connection())
+    task = baker.make(Task, task_type="noop", payload={}, status=TaskStatus.PROCESSING, worker_name=worker.name)
+    outage = {"postgresql": 1, "redis": 2}  # refusals left
+    written = []
+    complete_many = lifecycle.complete_many
+
+    def flaky_complete_many(rows, **kwargs):
+        if outage["postgresql"]:
+            outage["postgresql"] -= 1
+            raise OperationalError("the server closed the connection")
+        complete_many(rows, **kwargs)
+
+    def flaky_write_ends(runs, *, idle):
+        if outage["redis"]:
+            outage["redis"] -= 1
+            raise redis.ConnectionError("Connection refused")
+        written.extend(runs)
+
+    monkeypatch.setattr(lifecycle, "complete_many", flaky_complete_many)
+    monkeypatch.setattr(worker, "_write_ends", flaky_write_ends)
+    run = SimpleNamespace(outcome=(str(task.id), '{"ok": true}', timezone.now(), 0.1), job=None, execution=None)
+    recorder = threading.Thread(target=worker._record_runs)
+    recorder.start()
+    worker._ended.put(run)
+    wait_for(lambda: _reload(task).status == TaskStatus.COMPLETED, timeout=10, message="the row's end written")
+    wait_for(lambda: written == [run], timeout=10, message="RQ's end written")
+    assert outage == {"postgresql": 0, "redis": 0}
+    assert task.result == {"ok": True}
+    worker._ended.put(None)
+    recorder.join(10)
+    assert not recorder.is_alive()
