@@ -75,6 +75,17 @@ RECYCLE_EXIT_CODE = 75  # EX_TEMPFAIL: the supervisor starts a fresh worker
 MONITOR_INTERVAL = 0.2  # seconds between the monitor thread's checks of deadlines
 
 
+def _name_os_thread() -> None:
+    """Give the calling thread's Python name to the OS thread too (Linux), as `top -H` and /proc show it."""
+    try:
+        import ctypes
+
+        name = threading.current_thread().name.encode()[:15]
+        ctypes.CDLL(None, use_errno=True).prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass  # not Linux: the name is only cosmetic
+
+
 class Run:
     """One task's execution on a pool thread, and who records its end.
 
@@ -193,6 +204,7 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
         self._monitor.start()
 
     def _pool_thread(self) -> None:
+        _name_os_thread()
         try:
             while True:
                 run = self._work.get()
@@ -323,6 +335,7 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
         Redis refused are tried again (every second, and with the next ends) until written; the
         statement is conditional, so a row that moved on meanwhile is left alone.
         """
+        _name_os_thread()
         rows: list[tuple] = []  # outcomes PostgreSQL has not taken yet
         runs: list[Run] = []  # runs whose end RQ has not taken yet
         try:
@@ -415,6 +428,7 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
     # --- deadlines and stuck threads -----------------------------------------------------------
 
     def _monitor_runs(self) -> None:
+        _name_os_thread()
         try:
             while not self._monitor_stop.wait(MONITOR_INTERVAL):
                 now = time.monotonic()
