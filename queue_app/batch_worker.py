@@ -10,6 +10,10 @@ the successes with one statement (lifecycle.complete_many) and one pipeline. A f
 timeout, a retry or a limit wait is recorded for its task at once by RQ's own failure path and
 execution's, as in the simple worker.
 
+Taking, starting and ending many jobs per round trip lives in BatchIntake, which the thread worker
+(queue_app.thread_worker) shares: it takes up to (free threads) jobs the same way, and its
+recorder thread writes the successes' ends with the same statement and pipeline.
+
 Redis data: every job passes through the same states and registries (started, then finished or
 failed; its execution and result) as under TaskSimpleWorker; only the timing differs: a batch's
 jobs are started together and their ends are written together (at the batch's end, or every
