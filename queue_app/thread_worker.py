@@ -182,6 +182,7 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
         self._pool: list[threading.Thread] = []
         self._ended: queue_module.SimpleQueue = queue_module.SimpleQueue()  # successes for the recorder
         self._recorder: threading.Thread | None = None
+        self._unwritten: tuple[list, list] = ([], [])  # a stopped recorder's row and RQ ends left to write
         self._stop_lock = threading.Lock()  # RQ's _stopped_job_id holds one job at a time
         self._monitor: threading.Thread | None = None
         self._monitor_stop = threading.Event()
@@ -333,11 +334,13 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
 
         A None in the queue stops it once what came before is recorded. Ends that PostgreSQL or
         Redis refused are tried again (every second, and with the next ends) until written; the
-        statement is conditional, so a row that moved on meanwhile is left alone.
+        statement is conditional, so a row that moved on meanwhile is left alone. What a stopped
+        recorder could not write is left to the next (RQ's loop restarted after a Redis outage).
         """
         _name_os_thread()
-        rows: list[tuple] = []  # outcomes PostgreSQL has not taken yet
-        runs: list[Run] = []  # runs whose end RQ has not taken yet
+        rows: list[tuple]  # outcomes PostgreSQL has not taken yet
+        runs: list[Run]  # runs whose end RQ has not taken yet
+        (rows, runs), self._unwritten = self._unwritten, ([], [])
         try:
             while True:
                 try:
@@ -363,11 +366,12 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
                 if stopping:
                     if rows or runs:
                         logger.error(
-                            "Worker %s: %d row end(s) and %d RQ end(s) not written; the rows are queued again",
+                            "Worker %s: %d row end(s) and %d RQ end(s) not written yet (an outage)",
                             self.name,
                             len(rows),
                             len(runs),
                         )
+                        self._unwritten = (rows, runs)
                     return
         finally:
             connections.close_all()  # the recorder's own connection

@@ -273,7 +273,7 @@ def test_the_recorder_writes_ends_an_outage_refused_once_the_outage_is_over(redi
 
     worker = TaskThreadWorker(["normal"], connection=transport.get_connection())
     task = baker.make(Task, task_type="noop", payload={}, status=TaskStatus.PROCESSING, worker_name=worker.name)
-    outage = {"postgresql": 1, "redis": 2}  # refusals left
+    outage = {"postgresql": 1, "redis": True}  # PostgreSQL refuses once; Redis until it is back
     written = []
     complete_many = lifecycle.complete_many
 
@@ -285,20 +285,31 @@ def test_the_recorder_writes_ends_an_outage_refused_once_the_outage_is_over(redi
 
     def flaky_write_ends(runs, *, idle):
         if outage["redis"]:
-            outage["redis"] -= 1
             raise redis.ConnectionError("Connection refused")
         written.extend(runs)
 
     monkeypatch.setattr(lifecycle, "complete_many", flaky_complete_many)
     monkeypatch.setattr(worker, "_write_ends", flaky_write_ends)
+
+    def start_recorder() -> threading.Thread:
+        recorder = threading.Thread(target=worker._record_runs)
+        recorder.start()
+        return recorder
+
+    def stop(recorder: threading.Thread) -> None:
+        worker._ended.put(None)
+        recorder.join(10)
+        assert not recorder.is_alive()
+
     run = SimpleNamespace(outcome=(str(task.id), '{"ok": true}', timezone.now(), 0.1), job=None, execution=None)
-    recorder = threading.Thread(target=worker._record_runs)
-    recorder.start()
+    recorder = start_recorder()
     worker._ended.put(run)
     wait_for(lambda: _reload(task).status == TaskStatus.COMPLETED, timeout=10, message="the row's end written")
-    wait_for(lambda: written == [run], timeout=10, message="RQ's end written")
-    assert outage == {"postgresql": 0, "redis": 0}
     assert task.result == {"ok": True}
-    worker._ended.put(None)
-    recorder.join(10)
-    assert not recorder.is_alive()
+    stop(recorder)  # RQ's loop ends during the Redis outage: the recorder stops with RQ's end unwritten
+    assert written == []
+    outage["redis"] = False
+    recorder = start_recorder()  # RQ's loop re-entered once Redis is back
+    wait_for(lambda: written == [run], timeout=10, message="RQ's end written by the next recorder")
+    stop(recorder)
+    assert written == [run]
