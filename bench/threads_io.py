@@ -53,6 +53,29 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_by_thread(pid: int) -> dict[str, float]:
+    """The worker's CPU seconds so far by thread: main, pool (task-N), recorder, other (writer, pubsub...).
+
+    A thread that ended is not counted: the pool, recorder and writer live as long as the worker."""
+    seconds: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            comm = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        if task.name == str(pid):
+            label = "main"
+        elif comm.startswith("task-") and comm[5:].isdigit():
+            label = "pool"
+        elif comm == "task-recorder":
+            label = "recorder"
+        else:
+            label = "other"
+        seconds[label] = seconds.get(label, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
 def run_raw_io(n: int, io_ms: int) -> tuple[float, float]:
     """One raw RQ SimpleWorker, N jobs that each sleep io_ms. Returns (jobs/s, worker CPU ms per job).
 
@@ -81,10 +104,10 @@ def run_raw_io(n: int, io_ms: int) -> tuple[float, float]:
         throughput.stop_workers(procs)
 
 
-def run_threads_io(n: int, io_ms: int, threads: int) -> tuple[float, float, float]:
+def run_threads_io(n: int, io_ms: int, threads: int) -> tuple[float, float, float, dict[str, float]]:
     """One thread worker, N persisted noop tasks that each sleep io_ms.
 
-    Returns (tasks/s, peak RSS MB, worker CPU ms per task)."""
+    Returns (tasks/s, peak RSS MB, worker CPU ms per task, that CPU by thread)."""
     from django.db.models import Max
 
     from queue_app import services
@@ -95,6 +118,7 @@ def run_threads_io(n: int, io_ms: int, threads: int) -> tuple[float, float, floa
     procs = throughput.start_workers(1, THREAD_CLASS)
     try:
         cpu = _cpu_seconds(procs[0].pid)
+        by_thread = _cpu_by_thread(procs[0].pid)
         started = time.time()
         payload = {"sleep_ms": io_ms}
         for offset in range(0, n, 1000):
@@ -107,7 +131,9 @@ def run_threads_io(n: int, io_ms: int, threads: int) -> tuple[float, float, floa
         assert not Task.objects.exclude(status=TaskStatus.COMPLETED).exists()
         ended = Task.objects.aggregate(last=Max("finished_at"))["last"]
         cpu_per_task = (_cpu_seconds(procs[0].pid) - cpu) * 1000 / n
-        return n / (ended.timestamp() - started), _peak_rss_mb(procs[0].pid), cpu_per_task
+        after = _cpu_by_thread(procs[0].pid)
+        split = {label: (after[label] - by_thread.get(label, 0.0)) * 1000 / n for label in after}
+        return n / (ended.timestamp() - started), _peak_rss_mb(procs[0].pid), cpu_per_task, split
     finally:
         throughput.stop_workers(procs)
         os.environ.pop("WORKER_THREADS", None)
@@ -117,15 +143,16 @@ def thread_figures(
     *, rounds: int = 3, io_ms: int = 10, threads: int = 16, raw_tasks: int = 400, thread_tasks: int = 3000
 ) -> dict:
     """Interleaved rounds (raw RQ, then the thread worker); medians, per-round figures and the peak RSS."""
-    raw, persisted, rss, raw_cpu, thread_cpu = [], [], [], [], []
+    raw, persisted, rss, raw_cpu, thread_cpu, splits = [], [], [], [], [], []
     for _ in range(rounds):
         rate, cpu = run_raw_io(raw_tasks, io_ms)
         raw.append(rate)
         raw_cpu.append(cpu)
-        rate, peak, cpu = run_threads_io(thread_tasks, io_ms, threads)
+        rate, peak, cpu, split = run_threads_io(thread_tasks, io_ms, threads)
         persisted.append(rate)
         rss.append(peak)
         thread_cpu.append(cpu)
+        splits.append(split)
     return {
         "persisted_threads_io": statistics.median(persisted),
         "raw_rq_simple_io": statistics.median(raw),
@@ -134,6 +161,10 @@ def thread_figures(
         "worker_cpu_ms_per_task": {
             "persisted_threads_io": statistics.median(thread_cpu),
             "raw_rq_simple_io": statistics.median(raw_cpu),
+        },
+        "thread_worker_cpu_ms_per_task_by_thread": {
+            label: statistics.median(split.get(label, 0.0) for split in splits)
+            for label in sorted({label for split in splits for label in split})
         },
     }
 
@@ -187,6 +218,8 @@ def main() -> None:
         f"| worker process CPU per task: thread worker / raw RQ | {cpu['persisted_threads_io']:.2f} / "
         f"{cpu['raw_rq_simple_io']:.2f} ms |"
     )
+    split = ", ".join(f"{label} {ms:.2f}" for label, ms in figures["thread_worker_cpu_ms_per_task_by_thread"].items())
+    print(f"| thread worker CPU per task by thread (ms) | {split} |")
     print(f"| machine load average at the end (1 min) | {os.getloadavg()[0]:.1f} |")
 
 

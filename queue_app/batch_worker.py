@@ -10,6 +10,10 @@ the successes with one statement (lifecycle.complete_many) and one pipeline. A f
 timeout, a retry or a limit wait is recorded for its task at once by RQ's own failure path and
 execution's, as in the simple worker.
 
+Taking, starting and ending many jobs per round trip lives in BatchIntake, which the thread worker
+(queue_app.thread_worker) shares: it takes up to (free threads) jobs the same way, and its
+recorder thread writes the successes' ends with the same statement and pipeline.
+
 Redis data: every job passes through the same states and registries (started, then finished or
 failed; its execution and result) as under TaskSimpleWorker; only the timing differs: a batch's
 jobs are started together and their ends are written together (at the batch's end, or every
@@ -89,35 +93,24 @@ class _Run:
     execution: Execution
 
 
-class TaskBatchWorker(TaskSimpleWorker):
-    """Runs up to WORKER_BATCH_SIZE tasks per cycle in the worker process (see the module docstring).
+class BatchIntake:
+    """Taking, starting and ending many jobs per round trip: shared by TaskBatchWorker and TaskThreadWorker.
 
-    Like the simple worker, a task that crashes the interpreter takes the worker with it and a
-    running task cannot be stopped from outside (cancel marks its row and its result is
-    discarded); a cancelled task of the batch that has not run yet is skipped.
+    A worker class of this app (HeartbeatMixin and an RQ SimpleWorker) mixes it in ahead of them.
+    _take_jobs pops up to `count` job ids from the highest non-empty queue in one round trip and
+    loads them in one pipeline; _start_jobs starts their rows with one conditional statement while
+    one pipeline records them started in RQ; _write_ends writes RQ's end of many successes in one
+    pipeline, as RQ's handle_job_success would for each.
     """
 
-    FLUSH_SECONDS = 1.0  # a long batch writes the ends it has so far this often
+    _put_back_ids: tuple | list = ()  # tasks of an aborted batch whose jobs are still to replace
 
-    def __init__(self, queues, *args, **kwargs):
-        super().__init__(queues, *args, **kwargs)
-        self.batch_size = max(1, int(getattr(settings, "WORKER_BATCH_SIZE", 32)))
-        writer = self.channel.writer
-        self.channel = BatchChannel()
-        self.channel.writer = writer
-        self._batch_job_ids: set[str] = set()
-        self._cancelled: set[str] = set()
-        self._running_job_id: str | None = None
-        self._put_back_ids: list[str] = []  # tasks of an aborted batch whose jobs are still to replace
-
-    # --- taking a batch -------------------------------------------------------------------
-
-    def _pop(self, timeout: int | None) -> tuple[str, list[str]] | None:
+    def _pop(self, timeout: int | None, count: int) -> tuple[str, list[str]] | None:
         keys = [queue.key for queue in self._ordered_queues]
         if timeout is None:
-            popped = self.connection.lmpop(len(keys), *keys, direction="LEFT", count=self.batch_size)
+            popped = self.connection.lmpop(len(keys), *keys, direction="LEFT", count=count)
         else:
-            popped = self.connection.blmpop(timeout, len(keys), *keys, direction="LEFT", count=self.batch_size)
+            popped = self.connection.blmpop(timeout, len(keys), *keys, direction="LEFT", count=count)
         if not popped:
             if timeout is not None:
                 raise DequeueTimeout(timeout, keys)
@@ -160,8 +153,8 @@ class TaskBatchWorker(TaskSimpleWorker):
                 logger.exception("Worker %s: could not record refused job %s as failed", self.name, job.id)
         return jobs
 
-    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        """RQ's dequeue, for a batch: returns ([jobs], queue), or None (burst and empty, or idle too long)."""
+    def _take_jobs(self, timeout, max_idle_time, count: int):
+        """RQ's dequeue, for up to `count` jobs: ([jobs], queue), or None (burst and empty, or idle too long)."""
         self.set_state(WorkerStatus.IDLE)
         self.procline("Listening on " + ",".join(self.queue_names()))
         connection_wait_time = 1.0
@@ -175,7 +168,7 @@ class TaskBatchWorker(TaskSimpleWorker):
                 wait = timeout
                 if wait is not None and max_idle_time is not None:
                     wait = max(1, min(wait, math.ceil(max_idle_time - (time.monotonic() - idle_since))))
-                popped = self._pop(wait)
+                popped = self._pop(wait, count)
                 if popped is None:
                     return None
                 queue_key, ids = popped
@@ -197,20 +190,17 @@ class TaskBatchWorker(TaskSimpleWorker):
                 time.sleep(connection_wait_time)
                 connection_wait_time = min(connection_wait_time * 2, self.max_connection_wait_time)
 
-    # --- running a batch ------------------------------------------------------------------
+    def _start_jobs(self, jobs: list) -> tuple[list[_Run], dict[str, StartPhase]]:
+        """Start a batch: one conditional statement for its rows, one pipeline for RQ's side.
 
-    def execute_job(self, jobs, queue):
-        """Start the batch (one statement, one pipeline), run its tasks in turn, record their ends."""
-        if not isinstance(jobs, list):
-            jobs = [jobs]
-        channel = self.channel
-        channel.phases.clear()
-        channel.outcomes.clear()
-        self._cancelled.clear()
-        self._batch_job_ids = {job.id for job in jobs}
+        Returns the runs (an RQ execution each) and the start phase of each task that the statement
+        decided: started (its row) or not (StartPhase(); run_task then skips it). A task under a
+        limit has no phase: it takes its slots and starts on its own in run_task, at its turn. If
+        RQ's side fails, the rows are put back (_put_back) and the error raised.
+        """
+        writer = self.channel.writer
         batch_ids = []
         for job in jobs:
-            job.horse_channel = channel
             if job.func_name != transport.JOB_FUNCTION or not job.args:
                 continue
             declared = _known_type(job.args[1] if len(job.args) > 1 else None)
@@ -220,17 +210,15 @@ class TaskBatchWorker(TaskSimpleWorker):
         started = None
         if batch_ids:
             try:
-                started = lifecycle.start_many(
-                    batch_ids, worker_name=self.name, now=timezone.now(), writer=channel.writer
-                )
+                started = lifecycle.start_many(batch_ids, worker_name=self.name, now=timezone.now(), writer=writer)
             except Exception:
                 logger.exception("Worker %s: batch start not sent; each task starts on its own", self.name)
         try:
             runs = self._mark_started(jobs)  # RQ's side, while PostgreSQL answers
         except Exception as error:
-            self._batch_job_ids = set()
             self._put_back(jobs, reason=f"{type(error).__name__}: {error}")
             raise
+        phases: dict[str, StartPhase] = {}
         if started is not None:
             try:
                 rows = started.result()
@@ -242,7 +230,150 @@ class TaskBatchWorker(TaskSimpleWorker):
                     row = by_id.get(task_id)
                     if row is None:
                         logger.info("Task %s not started: gone, cancelled, finished or already running", task_id)
-                    channel.phases[task_id] = StartPhase(row=row)
+                    phases[task_id] = StartPhase(row=row)
+        return runs, phases
+
+    def _mark_started(self, jobs) -> list[_Run]:
+        """RQ's start of every job in one pipeline: what prepare_execution and prepare_job_execution write."""
+        runs = []
+        ttl = max(self.get_heartbeat_ttl(job) for job in jobs)
+        with self.connection.pipeline() as pipe:
+            for job in jobs:
+                execution = Execution.create(job, self.get_heartbeat_ttl(job), pipeline=pipe, worker_name=self.name)
+                self.executions[execution.id] = execution
+                job.prepare_for_execution(self.name, pipeline=pipe)
+                pipe.persist(job.key)
+                runs.append(_Run(job=job, execution=execution))
+            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
+            self.heartbeat(ttl, pipeline=pipe)
+            pipe.execute()
+        return runs
+
+    def _put_back(self, rest: list, *, reason: str) -> None:
+        """An error ended the batch: the rows of its tasks not run yet to queued, their jobs replaced.
+
+        The completions collected so far are written first (the writer's queue is drained), so a
+        task whose handler returned is never queued again. A row whose outcome is on record, or
+        that another worker runs, is left alone (lifecycle.requeue_many is conditional).
+        """
+        job_ids = {job.id for job in rest}
+        for execution_id, execution in list(self.executions.items()):
+            if execution.job_id in job_ids:
+                del self.executions[execution_id]  # RQ's record of it goes with its job
+        task_ids = [str(job.args[0]) for job in rest if job.func_name == transport.JOB_FUNCTION and job.args]
+        if not task_ids:
+            return
+        try:
+            self.channel.writer.confirm(timeout=30)
+            queued = maintenance.tasks_put_back(task_ids, worker_name=self.name, reason=reason)
+        except Exception:
+            logger.exception("Worker %s: could not put back the rest of an aborted batch", self.name)
+            return
+        logger.warning(
+            "Worker %s: batch aborted (%s); %d task(s) not run put back in the queue", self.name, reason, len(queued)
+        )
+        self._put_back_ids = [*self._put_back_ids, *queued]
+        with contextlib.suppress(redis.RedisError):  # Redis is down: at the next dequeue
+            self._redeliver_put_back()
+
+    def _redeliver_put_back(self) -> None:
+        """Fresh jobs for the put-back tasks (their old jobs still say started). Raises RedisError."""
+        if not self._put_back_ids:
+            return
+        maintenance.redeliver(list(self._put_back_ids))
+        logger.info("Worker %s: re-delivered %d put-back task(s)", self.name, len(self._put_back_ids))
+        self._put_back_ids = []
+
+    def _put_back_left(self) -> None:
+        """At the worker's death: re-deliver the put-back tasks once more, if Redis answers."""
+        try:
+            self._redeliver_put_back()
+        except redis.RedisError:
+            logger.error(
+                "Worker %s: %d put-back task(s) left for reconcile (their jobs end with their timeout)",
+                self.name,
+                len(self._put_back_ids),
+            )
+
+    @staticmethod
+    def _finished(job, return_value) -> None:
+        """A job whose handler returned: RQ's state of it until _write_ends records it."""
+        job.ended_at = rq_now()
+        job.last_heartbeat = job.ended_at
+        job._result = return_value
+        job._status = JobStatus.FINISHED
+
+    def _write_ends(self, done: list, *, idle: bool) -> None:
+        """One pipeline for RQ's end of many successes (runs with .job and .execution, _finished):
+        what handle_job_success writes per job. `idle`: the worker's state goes idle with it."""
+        with self.connection.pipeline() as pipe:
+            if done:  # the worker's counters, as RQ's per-job increments add up, once per batch
+                pipe.hincrby(self.key, "successful_job_count", len(done))
+                working = sum((run.job.ended_at - run.job.started_at).total_seconds() for run in done)
+                pipe.hincrbyfloat(self.key, "total_working_time", working)
+            for run in done:
+                job, execution = run.job, run.execution
+                result_ttl = job.get_result_ttl(self.default_result_ttl)
+                if result_ttl != 0:
+                    job._handle_success(
+                        result_ttl,
+                        pipeline=pipe,
+                        worker_name=self.name,
+                        execution_id=execution.id,
+                        execution_started_at=execution.created_at,
+                        execution_ended_at=job.ended_at,
+                    )
+                job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
+                job._status = JobStatus.FINISHED
+                self.cleanup_execution(job, pipe, execution)
+            if idle:
+                self.set_state(WorkerStatus.IDLE, pipeline=pipe)
+            pipe.execute()
+
+
+class TaskBatchWorker(BatchIntake, TaskSimpleWorker):
+    """Runs up to WORKER_BATCH_SIZE tasks per cycle in the worker process (see the module docstring).
+
+    Like the simple worker, a task that crashes the interpreter takes the worker with it and a
+    running task cannot be stopped from outside (cancel marks its row and its result is
+    discarded); a cancelled task of the batch that has not run yet is skipped.
+    """
+
+    FLUSH_SECONDS = 1.0  # a long batch writes the ends it has so far this often
+
+    def __init__(self, queues, *args, **kwargs):
+        super().__init__(queues, *args, **kwargs)
+        self.batch_size = max(1, int(getattr(settings, "WORKER_BATCH_SIZE", 32)))
+        writer = self.channel.writer
+        self.channel = BatchChannel()
+        self.channel.writer = writer
+        self._batch_job_ids: set[str] = set()
+        self._cancelled: set[str] = set()
+        self._running_job_id: str | None = None
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """RQ's dequeue, for a batch: returns ([jobs], queue), or None (burst and empty, or idle too long)."""
+        return self._take_jobs(timeout, max_idle_time, self.batch_size)
+
+    # --- running a batch ------------------------------------------------------------------
+
+    def execute_job(self, jobs, queue):
+        """Start the batch (one statement, one pipeline), run its tasks in turn, record their ends."""
+        if not isinstance(jobs, list):
+            jobs = [jobs]
+        channel = self.channel
+        channel.phases.clear()
+        channel.outcomes.clear()
+        self._cancelled.clear()
+        self._batch_job_ids = {job.id for job in jobs}
+        for job in jobs:
+            job.horse_channel = channel
+        try:
+            runs, phases = self._start_jobs(jobs)
+        except Exception:
+            self._batch_job_ids = set()
+            raise
+        channel.phases.update(phases)
         self._busy_since = time.monotonic()
         self._ensure_beater()
         done: list[_Run] = []
@@ -279,63 +410,12 @@ class TaskBatchWorker(TaskSimpleWorker):
                 channel.phases.clear()
                 self._batch_job_ids = set()
 
-    def _put_back(self, rest: list, *, reason: str) -> None:
-        """An error ended the batch: the rows of its tasks not run yet to queued, their jobs replaced.
-
-        The completions collected so far are written first (the writer's queue is drained), so a
-        task whose handler returned is never queued again. A row whose outcome is on record, or
-        that another worker runs, is left alone (lifecycle.requeue_many is conditional).
-        """
-        job_ids = {job.id for job in rest}
-        for execution_id, execution in list(self.executions.items()):
-            if execution.job_id in job_ids:
-                del self.executions[execution_id]  # RQ's record of it goes with its job
-        task_ids = [str(job.args[0]) for job in rest if job.func_name == transport.JOB_FUNCTION and job.args]
-        if not task_ids:
-            return
-        try:
-            self.channel.writer.confirm(timeout=30)
-            queued = maintenance.tasks_put_back(task_ids, worker_name=self.name, reason=reason)
-        except Exception:
-            logger.exception("Worker %s: could not put back the rest of an aborted batch", self.name)
-            return
-        logger.warning(
-            "Worker %s: batch aborted (%s); %d task(s) not run put back in the queue", self.name, reason, len(queued)
-        )
-        self._put_back_ids = [*self._put_back_ids, *queued]
-        with contextlib.suppress(redis.RedisError):  # Redis is down: at the next dequeue
-            self._redeliver_put_back()
-
-    def _redeliver_put_back(self) -> None:
-        """Fresh jobs for the put-back tasks (their old jobs still say started). Raises RedisError."""
-        if not self._put_back_ids:
-            return
-        maintenance.redeliver(self._put_back_ids)
-        logger.info("Worker %s: re-delivered %d put-back task(s)", self.name, len(self._put_back_ids))
-        self._put_back_ids = []
-
     def _ensure_beater(self) -> None:
         import threading
 
         if self._beater is None or not self._beater.is_alive():
             self._beater = threading.Thread(target=self._beat_while_busy, name="heartbeat", daemon=True)
             self._beater.start()
-
-    def _mark_started(self, jobs) -> list[_Run]:
-        """RQ's start of every job in one pipeline: what prepare_execution and prepare_job_execution write."""
-        runs = []
-        ttl = max(self.get_heartbeat_ttl(job) for job in jobs)
-        with self.connection.pipeline() as pipe:
-            for job in jobs:
-                execution = Execution.create(job, self.get_heartbeat_ttl(job), pipeline=pipe, worker_name=self.name)
-                self.executions[execution.id] = execution
-                job.prepare_for_execution(self.name, pipeline=pipe)
-                pipe.persist(job.key)
-                runs.append(_Run(job=job, execution=execution))
-            self.set_state(WorkerStatus.BUSY, pipeline=pipe)
-            self.heartbeat(ttl, pipeline=pipe)
-            pipe.execute()
-        return runs
 
     def _refresh_executions(self, runs: list[_Run]) -> None:
         """A long batch: keep the executions still to run alive in RQ's started registries."""
@@ -365,10 +445,7 @@ class TaskBatchWorker(TaskSimpleWorker):
         if isinstance(return_value, Retry):  # over a limit: RQ puts it back with a delay
             self._finalize_success(job, queue, execution, return_value)
             return False
-        job.ended_at = rq_now()
-        job.last_heartbeat = job.ended_at
-        job._result = return_value
-        job._status = JobStatus.FINISHED
+        self._finished(job, return_value)
         return True
 
     def _skip_stopped(self, run: _Run, queue) -> None:
@@ -385,32 +462,9 @@ class TaskBatchWorker(TaskSimpleWorker):
     def _record_ends(self, done: list[_Run], queue, *, idle: bool) -> None:
         """One statement for the rows, one pipeline for RQ: what handle_job_success writes per job."""
         outcomes, self.channel.outcomes = self.channel.outcomes, []
-        lifecycle.complete_many(outcomes, writer=self.channel.writer)
-        if not done and not idle:
-            return
-        with self.connection.pipeline() as pipe:
-            if done:  # the worker's counters, as RQ's per-job increments add up, once per batch
-                pipe.hincrby(self.key, "successful_job_count", len(done))
-                working = sum((run.job.ended_at - run.job.started_at).total_seconds() for run in done)
-                pipe.hincrbyfloat(self.key, "total_working_time", working)
-            for run in done:
-                job, execution = run.job, run.execution
-                result_ttl = job.get_result_ttl(self.default_result_ttl)
-                if result_ttl != 0:
-                    job._handle_success(
-                        result_ttl,
-                        pipeline=pipe,
-                        worker_name=self.name,
-                        execution_id=execution.id,
-                        execution_started_at=execution.created_at,
-                        execution_ended_at=job.ended_at,
-                    )
-                job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
-                job._status = JobStatus.FINISHED
-                cleanup_execution(self, job, pipe, execution)
-            if idle:
-                self.set_state(WorkerStatus.IDLE, pipeline=pipe)
-            pipe.execute()
+        lifecycle.complete_many(outcomes, worker_name=self.name, writer=self.channel.writer)
+        if done or idle:
+            self._write_ends(done, idle=idle)
 
     def handle_payload(self, message):
         """A stop (cancel) for a task of the batch: skipped if it has not run yet, its result discarded if it runs."""
@@ -429,14 +483,7 @@ class TaskBatchWorker(TaskSimpleWorker):
 
     def register_death(self):
         # A worker that stops before Redis let it re-deliver a put-back batch tries once more.
-        try:
-            self._redeliver_put_back()
-        except redis.RedisError:
-            logger.error(
-                "Worker %s: %d put-back task(s) left for reconcile (their jobs end with their timeout)",
-                self.name,
-                len(self._put_back_ids),
-            )
+        self._put_back_left()
         super().register_death()
 
     def cleanup_execution(self, job, pipeline, execution=None):

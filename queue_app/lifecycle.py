@@ -81,7 +81,8 @@ FAIL_SQL = f"""
            error_type = %s, error_message = %s, error_traceback = %s
      WHERE id = %s AND status = %s
 """
-# The batch worker's (queue_app.batch_worker): one statement starts, one completes a whole batch.
+# The batch and thread workers' (queue_app.batch_worker, thread_worker): one statement starts, one
+# completes many tasks. The completion takes only rows still running under the worker that ran them.
 START_MANY_SQL = f"""
     UPDATE {TASK_TABLE}
        SET status = %s, attempts = attempts + 1, started_at = %s,
@@ -94,7 +95,7 @@ COMPLETE_MANY_SQL = f"""
        SET status = %s, result = ended.result::jsonb, finished_at = ended.finished_at, duration = ended.duration,
            error_type = '', error_message = '', error_traceback = ''
       FROM unnest(%s::text[], %s::timestamptz[], %s::float8[], %s::uuid[]) AS ended(result, finished_at, duration, id)
-     WHERE task.id = ended.id AND task.status = %s
+     WHERE task.id = ended.id AND task.status = %s AND task.worker_name = %s
 """
 ROW_SQL = f"SELECT task_type, payload, attempts, max_retries FROM {TASK_TABLE} WHERE id = %s"
 
@@ -195,7 +196,8 @@ class LifecycleWriter:
                 rows = execute(sql, params)
             except Exception as error:  # reconnects exhausted: the row still says what it said
                 if future is None:
-                    logger.exception("Task %s: completion not recorded in PostgreSQL", params[-2])
+                    tasks = params[4] if sql == COMPLETE_MANY_SQL else params[-2]  # the id(s)
+                    logger.exception("Task %s: completion not recorded in PostgreSQL", tasks)
                 else:
                     future.set_exception(error)
             else:
@@ -224,12 +226,17 @@ def start_many(task_ids: list[str], *, worker_name: str, now: datetime, writer: 
     return writer.call(START_MANY_SQL, [_PROCESSING, now, worker_name, list(task_ids), *STARTABLE])
 
 
-def complete_many(outcomes: list[tuple[str, str, datetime, float]], *, writer: LifecycleWriter = INLINE) -> None:
-    """complete for a batch in one statement: (task_id, result JSON, finished_at, duration) each."""
+def complete_many(
+    outcomes: list[tuple[str, str, datetime, float]], *, worker_name: str, writer: LifecycleWriter = INLINE
+) -> None:
+    """complete for many runs in one statement: (task_id, result JSON, finished_at, duration) each.
+
+    Only a row still processing under worker_name takes its outcome: one cancelled, re-queued (by
+    the crash sweep) or started again by another worker meanwhile is left alone."""
     if not outcomes:
         return
     task_ids, results, finished, durations = (list(column) for column in zip(*outcomes, strict=True))
-    writer.submit(COMPLETE_MANY_SQL, [_COMPLETED, results, finished, durations, task_ids, _PROCESSING])
+    writer.submit(COMPLETE_MANY_SQL, [_COMPLETED, results, finished, durations, task_ids, _PROCESSING, worker_name])
 
 
 def wait(task_id: str, *, run_at: datetime, reason: str) -> bool:

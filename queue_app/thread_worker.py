@@ -1,14 +1,24 @@
 """TaskThreadWorker: one process runs up to WORKER_THREADS tasks at once, for I/O-bound families.
 
 A handler that spends its time waiting on the network (OpenAI, Upwork, Google) wastes a whole
-process per slot in the one-task-at-a-time workers. This worker takes a job from RQ whenever one
-of its pool threads is free and runs it there; each run is a task of its own:
+process per slot in the one-task-at-a-time workers. This worker keeps a pool of threads that run
+handlers and nothing else; the bookkeeping of many runs goes together, as in TaskBatchWorker
+(whose machinery it shares: batch_worker.BatchIntake), so the one interpreter lock is spent on the
+handlers rather than on per-task round trips:
 
-- its own conditional start and end (queue_app.lifecycle), on its thread's own database
-  connection (Django's connections are per thread); a pool thread keeps its connection from task
-  to task and closes it when it exits;
-- the family and rate limits are checked per task in Redis (queue_app.limits), so they hold
-  across threads, processes and hosts exactly as for the other workers;
+- the main thread takes up to (free threads) ready jobs in one round trip (BLMPOP ... COUNT from
+  the highest non-empty queue: strict priority), loads them in one pipeline, starts their rows
+  with one conditional statement (lifecycle.start_many; a task refused there is skipped) while
+  one pipeline records them started in RQ (an execution each), and hands them to the pool;
+- a pool thread runs the handler (run_task); a success is handed to the recorder thread, which
+  every few milliseconds records the ends it has with one conditional statement
+  (lifecycle.complete_many: only rows still processing under this worker) and one pipeline for
+  RQ (registries, results, job hashes, as handle_job_success writes them per job). A failure, a
+  retry or a limit wait is recorded at once by RQ's own failure path and execution's, on the
+  pool thread, as in the simple worker;
+- the family and rate limits are checked per task in Redis (queue_app.limits), on the pool thread
+  when the task's turn comes, so they hold across threads, processes and hosts exactly as for the
+  other workers;
 - RQ's data stays true: each run is an RQ execution of this worker (StartedJobRegistry, job
   status, results, `rq info` shows the worker busy while any run is on);
 - at its deadline (the task's timeout) a run is recorded failed (retried if it has retries left)
@@ -20,9 +30,15 @@ of its pool threads is free and runs it there; each run is a task of its own:
   recycles itself, i.e. takes no more work, lets the other runs finish, and exits (code 75) so
   that run_workers (or systemd) starts a fresh one.
 
+Database connections: the main thread's (heartbeats) and its writer thread's (the starts), the
+recorder's (the ends), and a pool thread's own only if its tasks need one (a limit wait, a
+failure, a handler's queries); each thread closes its own when it exits.
+
 Delivery stays at-least-once and the conditional start keeps two deliveries of a task from
-running at the same time; a kill -9 leaves every started row in processing, and the crash sweep
-re-queues them once the worker's heartbeat is stale (see queue_app/maintenance.py).
+running at the same time. After a kill -9: jobs popped but not started are re-delivered by
+reconcile ("stranded"); rows started, whether their handler ran, returned, or returned and its
+end was still waiting for the recorder, say processing under this worker and the crash sweep
+queues them again once the worker's heartbeat is stale (see queue_app/maintenance.py).
 """
 
 from __future__ import annotations
@@ -36,6 +52,7 @@ import sys
 import threading
 import time
 
+import redis
 from django.conf import settings
 from django.db import connections
 from rq import SimpleWorker
@@ -46,14 +63,27 @@ from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
 from queue_app import lifecycle, limits, transport
-from queue_app.execution import HorseChannel, _record_failure
+from queue_app.batch_worker import BatchIntake
+from queue_app.execution import HorseChannel, StartPhase, _record_failure
 from queue_app.models import WorkerState
+from queue_app.rq_adapter import Retry
 from queue_app.worker import HeartbeatMixin
 
 logger = logging.getLogger(__name__)
 
 RECYCLE_EXIT_CODE = 75  # EX_TEMPFAIL: the supervisor starts a fresh worker
 MONITOR_INTERVAL = 0.2  # seconds between the monitor thread's checks of deadlines
+
+
+def _name_os_thread() -> None:
+    """Give the calling thread's Python name to the OS thread too (Linux), as `top -H` and /proc show it."""
+    try:
+        import ctypes
+
+        name = threading.current_thread().name.encode()[:15]
+        ctypes.CDLL(None, use_errno=True).prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass  # not Linux: the name is only cosmetic
 
 
 class Run:
@@ -64,6 +94,7 @@ class Run:
     """
 
     def __init__(self, job, queue, execution, timeout: float):
+        self.outcome: tuple | None = None  # a success's (task_id, result, finished_at, duration), for the recorder
         self.job = job
         self.queue = queue
         self.execution = execution
@@ -99,20 +130,26 @@ class Run:
 
 
 class ThreadChannel(HorseChannel):
-    """A pool thread's channel for one run: start and end inline, on the thread's own connection.
+    """A pool thread's channel for one run: the start the main thread decided; the success kept for the recorder.
 
-    The end is written only if the run was not abandoned (a timeout or a cancel came first).
+    The outcome is kept only if the run was not abandoned (a timeout or a cancel came first). A
+    task the batch's start did not decide (under a limit) starts inline, on the thread's connection.
     """
 
-    def __init__(self, run: Run) -> None:
-        super().__init__()  # its writer stays off: statements run inline in the pool thread
+    def __init__(self, run: Run, phase: StartPhase | None) -> None:
+        super().__init__()  # its writer stays off: a start or failure of its own runs inline
         self.run = run
+        self.phase = phase
+
+    def take_early_start(self, task_id: str | None) -> StartPhase | None:
+        phase, self.phase = self.phase, None
+        return phase
 
     def hand_outcome_to_parent(self, task_id, result, finished_at, duration) -> bool:
         if not self.run.claim():
             logger.warning("Task %s: result discarded (%s before it returned)", task_id, self.run.abandoned)
             return True
-        lifecycle.complete(task_id, result=result, finished_at=finished_at, duration=duration)
+        self.run.outcome = (task_id, result, finished_at, duration)
         return True
 
     def keeps_outcome(self, task_id: str) -> bool:
@@ -122,7 +159,7 @@ class ThreadChannel(HorseChannel):
         return False
 
 
-class TaskThreadWorker(HeartbeatMixin, SimpleWorker):
+class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
     """Runs up to WORKER_THREADS tasks at once on a pool of threads. For I/O-bound families.
 
     Choose it per pool (`WORKER_POOLS="proposals:1:threads16"`, or WORKER_THREADS=16 for every pool of
@@ -130,6 +167,9 @@ class TaskThreadWorker(HeartbeatMixin, SimpleWorker):
     handlers gain nothing here (one interpreter lock), and a per-type memory limit is not
     applied in a thread (the address space is shared by every run): use the fork worker for both.
     """
+
+    RECORD_SECONDS = 0.005  # the recorder gathers the ends of this long before it writes them
+    GATHER_SECONDS = 0.002  # with most threads busy, the main thread waits this long for more to free up
 
     def __init__(self, queues, *args, **kwargs):
         super().__init__(queues, *args, **kwargs)
@@ -140,6 +180,9 @@ class TaskThreadWorker(HeartbeatMixin, SimpleWorker):
         self._slots = threading.Condition()
         self._work: queue_module.SimpleQueue = queue_module.SimpleQueue()
         self._pool: list[threading.Thread] = []
+        self._ended: queue_module.SimpleQueue = queue_module.SimpleQueue()  # successes for the recorder
+        self._recorder: threading.Thread | None = None
+        self._unwritten: tuple[list, list] = ([], [])  # a stopped recorder's row and RQ ends left to write
         self._stop_lock = threading.Lock()  # RQ's _stopped_job_id holds one job at a time
         self._monitor: threading.Thread | None = None
         self._monitor_stop = threading.Event()
@@ -148,6 +191,9 @@ class TaskThreadWorker(HeartbeatMixin, SimpleWorker):
     # --- the pool ------------------------------------------------------------------------------
 
     def _start_pool(self) -> None:
+        if self._recorder is None:  # ends handed over after the last one stopped are in its queue still
+            self._recorder = threading.Thread(target=self._record_runs, name="task-recorder", daemon=True)
+            self._recorder.start()
         if self._pool:
             return
         self._monitor_stop.clear()  # started again after a Redis outage ended RQ's loop (HeartbeatMixin.work)
@@ -159,6 +205,7 @@ class TaskThreadWorker(HeartbeatMixin, SimpleWorker):
         self._monitor.start()
 
     def _pool_thread(self) -> None:
+        _name_os_thread()
         try:
             while True:
                 run = self._work.get()
@@ -193,25 +240,34 @@ class TaskThreadWorker(HeartbeatMixin, SimpleWorker):
         with self._slots:
             return list(self._runs.values())
 
+    def _free(self) -> int:
+        return self.threads - len(self._runs)
+
     # --- taking work -----------------------------------------------------------------------------
 
     _waiting = False  # the main thread waits for a free thread or for a job: a stop may end the wait
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        """Pop a job only when a pool thread is free; heartbeats go on while every thread is busy."""
+        """Pop up to (free threads) jobs in one round trip; heartbeats go on while every thread is busy.
+
+        Returns ([jobs], queue). With most threads busy it waits GATHER_SECONDS for more to free
+        up, so that one round trip takes several jobs rather than one per ended run.
+        """
         self._start_pool()
         self._waiting = True
         try:
             while True:
                 with self._slots:
-                    free = len(self._runs) < self.threads
-                    if not free:
+                    free = self._free()
+                    if free <= 0:
                         self._slots.wait(1.0)
-                        free = len(self._runs) < self.threads
+                    elif free < self.threads and free < (gather := max(1, self.threads // 4)):
+                        self._slots.wait_for(lambda: self._free() >= gather, timeout=self.GATHER_SECONDS)
+                    free = self._free()
                 if getattr(self, "_stop_requested", False):
                     return None
-                if free:
-                    return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+                if free > 0:
+                    return self._take_jobs(timeout, max_idle_time, free)
                 self.heartbeat()
         finally:
             self._waiting = False
@@ -219,28 +275,40 @@ class TaskThreadWorker(HeartbeatMixin, SimpleWorker):
     def _shutdown(self):
         """A warm stop: no more work. RQ waits for "the" job; here the runs are on other threads.
 
-        While the main thread waits (for a free thread, or in RQ's blocking pop, which RQ would
-        otherwise repeat until a job came) the stop ends the wait at once, as RQ's does when
+        While the main thread waits (for a free thread, or in the blocking pop, which would
+        otherwise be repeated until a job came) the stop ends the wait at once, as RQ's does when
         idle; teardown then lets the runs finish (_finish_runs).
         """
         self._stop_requested = True
         if self._waiting:
             raise StopRequested()
 
-    def execute_job(self, job, queue):
-        execution = self.prepare_execution(job)  # RQ: the execution, this worker busy
-        timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
-        run = Run(job, queue, execution, timeout=timeout if timeout and timeout > 0 else 0)
-        job.horse_channel = ThreadChannel(run)  # run_task finds it on the job
+    def execute_job(self, jobs, queue):
+        """Start the jobs taken (one statement, one pipeline) and hand each to a pool thread."""
+        if not isinstance(jobs, list):
+            jobs = [jobs]
+        started, phases = self._start_jobs(jobs)
+        runs = []
+        for each in started:
+            job = each.job
+            timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
+            run = Run(job, queue, each.execution, timeout=timeout if timeout and timeout > 0 else 0)
+            task_id = run.task_id
+            job.horse_channel = ThreadChannel(run, phases.get(task_id) if task_id is not None else None)
+            runs.append(run)
         with self._slots:
-            self._runs[execution.id] = run
-        self._work.put(run)
+            for run in runs:
+                self._runs[run.execution.id] = run
+        for run in runs:
+            self._work.put(run)
 
     def _perform(self, run: Run) -> None:
-        """RQ's perform_job for one run, in a pool thread; the end is RQ's only if the run was not abandoned."""
+        """RQ's perform_job for one run, in a pool thread; the outcome is RQ's only if the run was not abandoned.
+
+        A success goes to the recorder; a failure or a retry (over a limit) is recorded here.
+        """
         job, queue, execution = run.job, run.queue, run.execution
         try:
-            self.prepare_job_execution(job, remove_from_intermediate_queue=len(self.queues) == 1)
             job.started_at = rq_now()
             try:
                 return_value = job.perform()
@@ -248,11 +316,97 @@ class TaskThreadWorker(HeartbeatMixin, SimpleWorker):
                 exc_info = sys.exc_info()
                 if run.claim():
                     self._finalize_failure(job, queue, execution, exc_info)
-            else:
-                if run.claim():
-                    self._finalize_success(job, queue, execution, return_value)
+                return
+            if not run.claim():
+                return
+            if isinstance(return_value, Retry):  # over a limit: RQ puts it back with a delay
+                self._finalize_success(job, queue, execution, return_value)
+                return
+            self._finished(job, return_value)
+            self._ended.put(run)
         except Exception:
             logger.exception("Worker %s: run of job %s ended with an error in the worker", self.name, job.id)
+
+    # --- recording the ends ----------------------------------------------------------------------
+
+    def _record_runs(self) -> None:
+        """The recorder thread: every RECORD_SECONDS, the successes so far in one statement and one pipeline.
+
+        A None in the queue stops it once what came before is recorded. Ends that PostgreSQL or
+        Redis refused are tried again (every second, and with the next ends) until written; the
+        statement is conditional, so a row that moved on meanwhile is left alone. What a stopped
+        recorder could not write is left to the next (RQ's loop restarted after a Redis outage).
+        """
+        _name_os_thread()
+        rows: list[tuple]  # outcomes PostgreSQL has not taken yet
+        runs: list[Run]  # runs whose end RQ has not taken yet
+        (rows, runs), self._unwritten = self._unwritten, ([], [])
+        try:
+            while True:
+                try:
+                    first = self._ended.get(timeout=1.0 if rows or runs else None)
+                except queue_module.Empty:
+                    first = ()  # nothing new: only the ends left over are tried again
+                stopping = first is None
+                if first and self.RECORD_SECONDS:
+                    time.sleep(self.RECORD_SECONDS)
+                ended = [first] if first else []
+                while not stopping:
+                    try:
+                        item = self._ended.get_nowait()
+                    except queue_module.Empty:
+                        break
+                    if item is None:
+                        stopping = True
+                    else:
+                        ended.append(item)
+                rows += [run.outcome for run in ended if run.outcome is not None]
+                runs += ended
+                rows, runs = self._record(rows, runs)
+                if stopping:
+                    if rows or runs:
+                        logger.error(
+                            "Worker %s: %d row end(s) and %d RQ end(s) not written yet (an outage)",
+                            self.name,
+                            len(rows),
+                            len(runs),
+                        )
+                        self._unwritten = (rows, runs)
+                    return
+        finally:
+            connections.close_all()  # the recorder's own connection
+
+    def _record(self, rows: list[tuple], runs: list[Run]) -> tuple[list[tuple], list[Run]]:
+        """Write the ends: the rows (one conditional statement), then RQ's (one pipeline). Returns
+        what is left to write (an outage)."""
+        if rows:
+            try:
+                lifecycle.complete_many(rows, worker_name=self.name)
+            except Exception:
+                logger.exception("Worker %s: %d end(s) not recorded in PostgreSQL yet", self.name, len(rows))
+            else:
+                rows = []
+        if runs:
+            try:
+                self._write_ends(runs, idle=False)
+            except redis.RedisError as error:
+                logger.error("Worker %s: RQ's end of %d run(s) not written yet (%s)", self.name, len(runs), error)
+            except Exception:  # not an outage: trying again would fail again
+                logger.exception("Worker %s: RQ's end of %d run(s) not written", self.name, len(runs))
+                for run in runs:
+                    self.executions.pop(run.execution.id, None)
+                runs = []
+            else:
+                runs = []
+        return rows, runs
+
+    def _stop_recorder(self) -> None:
+        """Record every end handed over so far, then end the recorder thread."""
+        if self._recorder is None:
+            return
+        self._ended.put(None)
+        self._recorder.join(30)
+        self._recorder = None
 
     # --- RQ's state with several runs ----------------------------------------------------------
 
@@ -278,6 +432,7 @@ class TaskThreadWorker(HeartbeatMixin, SimpleWorker):
     # --- deadlines and stuck threads -----------------------------------------------------------
 
     def _monitor_runs(self) -> None:
+        _name_os_thread()
         try:
             while not self._monitor_stop.wait(MONITOR_INTERVAL):
                 now = time.monotonic()
@@ -374,6 +529,10 @@ class TaskThreadWorker(HeartbeatMixin, SimpleWorker):
             run.abandon("shutdown")  # register_death puts their rows back in the queue
 
     def register_death(self):
+        # Every end handed over is recorded before RQ's death and before the rows of the runs
+        # still on are queued again (HeartbeatMixin.register_death).
+        self._stop_recorder()
+        self._put_back_left()
         super().register_death()
         self._stop_pool()
 

@@ -63,7 +63,8 @@ def _run_burst(processes, worker_class: str, **env: str) -> None:
     assert worker.wait(timeout=120) == 0, processes.output(worker)
 
 
-def test_a_batch_leaves_rq_and_the_rows_as_the_simple_worker_does(processes, redis_conn):
+def assert_leaves_what_the_simple_worker_leaves(processes, redis_conn, worker_class: str, **env: str) -> None:
+    """The same mix of tasks, run by the simple worker and by worker_class: the same rows and RQ data."""
     _enqueue_mix()
     _run_burst(processes, SIMPLE)
     simple = _snapshot(redis_conn)
@@ -71,15 +72,19 @@ def test_a_batch_leaves_rq_and_the_rows_as_the_simple_worker_does(processes, red
     redis_conn.flushdb()
 
     _enqueue_mix()
-    _run_burst(processes, BATCH, WORKER_BATCH_SIZE="8")
-    batch = _snapshot(redis_conn)
+    _run_burst(processes, worker_class, **env)
+    other = _snapshot(redis_conn)
 
-    assert batch == simple
-    assert {row[0] for row in batch} == {TaskStatus.COMPLETED, TaskStatus.FAILED}
+    assert other == simple
+    assert {row[0] for row in other} == {TaskStatus.COMPLETED, TaskStatus.FAILED}
     for name in transport.priority_queue_names("normal") + transport.priority_queue_names("high"):
         queue = transport.get_queue(name)
         assert StartedJobRegistry(queue.name, connection=redis_conn).count == 0
         assert queue.count == 0
+
+
+def test_a_batch_leaves_rq_and_the_rows_as_the_simple_worker_does(processes, redis_conn):
+    assert_leaves_what_the_simple_worker_leaves(processes, redis_conn, BATCH, WORKER_BATCH_SIZE="8")
 
 
 def test_a_batch_is_taken_from_the_highest_priority_in_one_go(processes):

@@ -122,6 +122,23 @@ def test_many_at_once_moves_the_allowed_rows_and_counts_them():
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "task_state"])
+def test_ends_recorded_together_complete_only_the_rows_still_running_under_that_worker():
+    """complete_many (the batch and thread workers' recorded ends) is as conditional as complete, and
+    a row the crash sweep re-queued and another worker started meanwhile keeps its new run."""
+    mine = baker.make(Task, task_type="noop", payload={}, status=TaskStatus.PROCESSING, worker_name="w1")
+    other = baker.make(Task, task_type="noop", payload={}, status=TaskStatus.PROCESSING, worker_name="w2")
+    statuses = [status for status in ALL if status != TaskStatus.PROCESSING]
+    refused = [baker.make(Task, task_type="noop", payload={}, status=status, worker_name="w1") for status in statuses]
+    before = {task.id: Task.objects.values().get(id=task.id) for task in [other, *refused]}
+    now = timezone.now()
+    ids = [mine.id, other.id, *(task.id for task in refused)]
+    lifecycle.complete_many([(str(i), '{"ok": true}', now, 0.25) for i in ids], worker_name="w1")
+    mine.refresh_from_db()
+    assert (mine.status, mine.result, mine.duration) == (TaskStatus.COMPLETED, {"ok": True}, 0.25)
+    assert {i: Task.objects.values().get(id=i) for i in before} == before  # not one column written
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "task_state"])
 def test_a_cancelled_run_keeps_the_seconds_it_ran_and_a_waiting_one_none():
     now = timezone.now()
     running = baker.make(Task, task_type="noop", status=TaskStatus.PROCESSING, started_at=now - timedelta(seconds=7))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -15,7 +16,8 @@ from rq.registry import FinishedJobRegistry, StartedJobRegistry
 from queue_app import registry, services, transport
 from queue_app.models import Task, TaskStatus, WorkerProcess
 from queue_app.thread_worker import RECYCLE_EXIT_CODE, TaskThreadWorker
-from tests.conftest import wait_for
+from tests.conftest import descendants, wait_for
+from tests.queue_app.test_batch_worker import assert_leaves_what_the_simple_worker_leaves
 
 FAMILY = "test_io"
 FAMILY_CONCURRENCY = 2
@@ -45,14 +47,27 @@ def _counted(payload: dict, context: registry.TaskContext) -> dict:
     return {"running": running}
 
 
+def _noted(payload: dict, context: registry.TaskContext) -> dict:
+    """Notes each run in Redis, then returns."""
+    transport.get_connection().rpush("test:runs", str(context.task_id))
+    return {"noted": True}
+
+
 # Registered on import: in this test process, and in the workers that load the class below.
 registry.register("test_barrier", _barrier)
+registry.register("test_noted", _noted)
 registry.register_family(FAMILY, limits=registry.Limits(concurrency=FAMILY_CONCURRENCY))
 registry.register("test_counted", _counted, family=FAMILY)
 
 
 class RegisteringThreadWorker(TaskThreadWorker):
     """The thread worker; importing this module registered the test task types and family in it."""
+
+
+class UnrecordingThreadWorker(RegisteringThreadWorker):
+    """Its recorder holds the ends it is handed for an hour: a kill -9 finds them run but not recorded."""
+
+    RECORD_SECONDS = 3600
 
 
 WORKER_CLASS = f"{__name__}.RegisteringThreadWorker"
@@ -211,3 +226,90 @@ def test_a_warm_stop_lets_every_run_finish_and_a_cold_stop_puts_them_back(proces
     assert {row.status for row in rows} == {TaskStatus.QUEUED}  # back in the queue as new attempts
     assert {row.error_type for row in rows} == {"WorkerShutdown"}
     assert all(str(t.id) in transport.get_queue(registry.queue_name("system", "normal")).job_ids for t in cold)
+
+
+def test_a_thread_worker_leaves_rq_and_the_rows_as_the_simple_worker_does(processes, redis_conn):
+    """Starts and ends written many at a time (start_many, the recorder) leave what one-by-one runs leave."""
+    assert_leaves_what_the_simple_worker_leaves(processes, redis_conn, WORKER_CLASS, WORKER_THREADS="8")
+
+
+def test_higher_priority_tasks_are_taken_first(processes):
+    normal = [services.task_enqueue(task_type="noop", payload={"sleep_ms": 200}) for _ in range(4)]
+    high = [services.task_enqueue(task_type="noop", payload={"sleep_ms": 200}, priority="high") for _ in range(4)]
+    processes.worker(worker_class=WORKER_CLASS, WORKER_THREADS="2")
+    ids = [task.id for task in normal + high]
+    wait_for(lambda: _all(ids, TaskStatus.COMPLETED), timeout=60, message="all completed")
+    started = dict(Task.objects.filter(id__in=ids).values_list("id", "started_at"))
+    assert max(started[task.id] for task in high) <= min(started[task.id] for task in normal)
+
+
+def test_a_kill_9_between_a_run_and_its_recorded_end_redelivers_the_task(processes, redis_conn):
+    tasks = [services.task_enqueue(task_type="test_noted") for _ in range(6)]
+    ids = [task.id for task in tasks]
+    victim = processes.worker(worker_class=f"{__name__}.UnrecordingThreadWorker", name="victim", WORKER_THREADS="4")
+    wait_for(lambda: redis_conn.llen("test:runs") == 6, timeout=30, message="every handler returned")
+    assert _all(ids, TaskStatus.PROCESSING)  # run, but no end recorded yet
+    for pid in [*descendants(victim.pid), victim.pid]:
+        os.kill(pid, signal.SIGKILL)
+    processes.start("queue", "monitor", "--interval", "1", name="monitor")
+    processes.worker(worker_class=WORKER_CLASS, name="survivor", WORKER_THREADS="4")
+    wait_for(lambda: _all(ids, TaskStatus.COMPLETED), timeout=90, message="re-delivered and completed")
+    rows = Task.objects.filter(id__in=ids)
+    assert {(row.worker_name, row.attempts) for row in rows} == {("survivor", 2)}
+    runs = [value.decode() for value in redis_conn.lrange("test:runs", 0, -1)]
+    assert sorted(runs) == sorted(str(i) for i in ids * 2)  # each ran once more, not more
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")  # the recorder writes on its task_state connection
+def test_the_recorder_writes_ends_an_outage_refused_once_the_outage_is_over(redis_conn, monkeypatch):
+    from types import SimpleNamespace
+
+    import redis
+    from django.db import OperationalError
+    from django.utils import timezone
+    from model_bakery import baker
+
+    from queue_app import lifecycle
+
+    worker = TaskThreadWorker(["normal"], connection=transport.get_connection())
+    task = baker.make(Task, task_type="noop", payload={}, status=TaskStatus.PROCESSING, worker_name=worker.name)
+    outage = {"postgresql": 1, "redis": True}  # PostgreSQL refuses once; Redis until it is back
+    written = []
+    complete_many = lifecycle.complete_many
+
+    def flaky_complete_many(rows, **kwargs):
+        if outage["postgresql"]:
+            outage["postgresql"] -= 1
+            raise OperationalError("the server closed the connection")
+        complete_many(rows, **kwargs)
+
+    def flaky_write_ends(runs, *, idle):
+        if outage["redis"]:
+            raise redis.ConnectionError("Connection refused")
+        written.extend(runs)
+
+    monkeypatch.setattr(lifecycle, "complete_many", flaky_complete_many)
+    monkeypatch.setattr(worker, "_write_ends", flaky_write_ends)
+
+    def start_recorder() -> threading.Thread:
+        recorder = threading.Thread(target=worker._record_runs)
+        recorder.start()
+        return recorder
+
+    def stop(recorder: threading.Thread) -> None:
+        worker._ended.put(None)
+        recorder.join(10)
+        assert not recorder.is_alive()
+
+    run = SimpleNamespace(outcome=(str(task.id), '{"ok": true}', timezone.now(), 0.1), job=None, execution=None)
+    recorder = start_recorder()
+    worker._ended.put(run)
+    wait_for(lambda: _reload(task).status == TaskStatus.COMPLETED, timeout=10, message="the row's end written")
+    assert task.result == {"ok": True}
+    stop(recorder)  # RQ's loop ends during the Redis outage: the recorder stops with RQ's end unwritten
+    assert written == []
+    outage["redis"] = False
+    recorder = start_recorder()  # RQ's loop re-entered once Redis is back
+    wait_for(lambda: written == [run], timeout=10, message="RQ's end written by the next recorder")
+    stop(recorder)
+    assert written == [run]
