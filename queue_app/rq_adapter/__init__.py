@@ -69,6 +69,7 @@ from __future__ import annotations
 
 from rq import Retry
 
+from queue_app.rq_adapter.bulk import push_jobs_templated
 from queue_app.rq_adapter.jobs import (
     CONNECTIONS,
     ENDED_JOB_STATUSES,
@@ -112,6 +113,7 @@ __all__ = [
     "job_refuse",
     "job_states",
     "push_jobs",
+    "push_jobs_templated",
     "queue_counts",
     "queue_job_ids",
     "queue_length",
