@@ -123,9 +123,10 @@ def test_a_mixed_bulk_lands_where_single_enqueues_would(django_capture_on_commit
     assert Task.objects.filter(status=TaskStatus.QUEUED).count() == 32
 
 
-def test_a_worker_runs_templated_jobs_to_completion(processes):
+@pytest.mark.parametrize("worker_class", [None, "queue_app.batch_worker.TaskBatchWorker"])
+def test_a_worker_runs_templated_jobs_to_completion(processes, worker_class):
     tasks = services.task_enqueue_many(requests=[services.EnqueueRequest(task_type="noop") for _ in range(12)])
-    worker = processes.worker(burst=True)
+    worker = processes.worker(burst=True, worker_class=worker_class)
     assert worker.wait(timeout=60) == 0, processes.output(worker)
     assert Task.objects.filter(id__in=[task.id for task in tasks], status=TaskStatus.COMPLETED).count() == 12
     job = Job.fetch(str(tasks[0].id), connection=transport.get_connection())
