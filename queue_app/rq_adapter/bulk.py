@@ -3,25 +3,27 @@
 RQ's Queue.enqueue_many builds a Job per task, serialises it (`to_dict`: JSON, zlib, timestamps)
 and sends three commands per job in a MULTI (an HSET of the status, an HSET of the hash, an
 RPUSH): 42 % of a 10,000-task bulk enqueue, most of it Python. The jobs of one bulk differ only
-in their id: for each group of tasks that share a queue, a task type, a timeout and a retry
-budget, RQ itself builds the hash of the group's first job (create_job, the queue's preparation,
-`to_dict`); that hash is cut where the job id appears (the data, the description) and is checked
-against the hash RQ builds for a second job of the group. A Lua script then writes every job's
-hash (one HSET each, the status in it), registers the queue and pushes the ids, 1,000 jobs per
-call: Python sends the key and the compressed data of each job, nothing else.
+in their id: for the tasks that share a queue, a task type, a timeout and a retry budget, RQ
+itself builds the hash of one job (create_job, the queue's preparation, `to_dict`); that hash is
+cut where the job id appears (the data, the description) and checked against the hash RQ builds
+for a job of another id. The template is kept for the process (template_for). A Lua script
+then writes every job's hash (one HSET each, the status in it), registers the queue and pushes
+the ids, 1,000 jobs per call: Python sends the key and the compressed data of each job.
 
 No MULTI: the rows are committed before the push, each script call is atomic by itself, and a
 push cut short by a Redis error leaves the rows pending for reconcile as before (the caller's
-RedisError path). Smaller groups (fewer than TEMPLATE_MIN_JOBS) and delayed tasks go through
-RQ's own path (jobs.push_jobs).
+RedisError path). Delayed tasks, and jobs whose template failed its check, go through RQ's own
+path (jobs.push_jobs).
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from rq import Queue
 from rq.job import Job, JobStatus
@@ -32,8 +34,6 @@ from queue_app.rq_adapter.jobs import _JobData, get_connection, get_queue, push_
 
 logger = logging.getLogger("queue_app.transport")
 
-# A group this small costs less through RQ's path than a template (two Jobs built to make one).
-TEMPLATE_MIN_JOBS = 8
 # Jobs per script call: Lua's unpack of the ids must stay under its stack limit (8,000).
 CHUNK = 1000
 # The timestamps RQ sets when a job is created and queued: one for the whole push here.
@@ -171,9 +171,9 @@ def build_template(queue: Queue, first, second=None) -> JobTemplate:
     return template
 
 
-def _write_chunks(pipe, queue: Queue, template: JobTemplate, job_ids: list[str], timestamp: str) -> None:
-    prefix = Job.redis_job_namespace_prefix
-    head: list = [len(prefix), len(template.constant) + len(TIMESTAMP_FIELDS)]
+def _head(template: JobTemplate, timestamp: str) -> list:
+    # The script's arguments before the jobs' data (see WRITE_JOBS).
+    head: list = [len(Job.redis_job_namespace_prefix), len(template.constant) + len(TIMESTAMP_FIELDS)]
     for field, value in template.constant:
         head += [field, value]
     for field in sorted(TIMESTAMP_FIELDS):
@@ -181,16 +181,58 @@ def _write_chunks(pipe, queue: Queue, template: JobTemplate, job_ids: list[str],
     head.append(len(template.cut))
     for field, before, after in template.cut:
         head += [field, before, after]
+    return head
+
+
+def _write_chunks(pipe, queue: Queue, template: JobTemplate, job_ids: list[str], timestamp: str) -> None:
+    prefix = Job.redis_job_namespace_prefix
+    head = _head(template, timestamp)
     for start in range(0, len(job_ids), CHUNK):
         chunk = job_ids[start : start + CHUNK]
         keys = [queue.key, queue.redis_queues_keys, *(prefix + job_id for job_id in chunk)]
         pipe.eval(WRITE_JOBS, len(keys), *keys, *head, *(template.data_of(job_id) for job_id in chunk))
 
 
+# Templates by what a job's hash depends on besides its id; None: RQ's path (the check failed).
+# Pure data, built and checked against RQ once per process; bounded (cleared when full).
+_templates: dict[tuple, JobTemplate | None] = {}
+TEMPLATES_MAX = 1000
+
+
+def _with_id(task, task_id: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        id=task_id, task_type=task.task_type, timeout=task.timeout, max_retries=task.max_retries, attempts=task.attempts
+    )
+
+
+def template_for(queue_name: str, task, job_data: _JobData) -> JobTemplate | None:
+    """The checked template of the jobs of tasks like this one in this queue (None: use RQ's path)."""
+    retry = job_data.retry(task.max_retries, task.attempts)
+    key = (
+        queue_name,
+        task.task_type,
+        task.timeout,
+        job_data.ttl,
+        (retry.max, tuple(retry.intervals)) if retry is not None else None,
+    )
+    if key in _templates:
+        return _templates[key]
+    queue = get_queue(queue_name)
+    try:
+        template = build_template(queue, job_data(task), job_data(_with_id(task, str(uuid.uuid4()))))
+    except TemplateMismatch as error:
+        logger.warning("RQ job template not used for queue %s (%s); RQ writes these jobs", queue_name, error)
+        template = None
+    if len(_templates) >= TEMPLATES_MAX:
+        _templates.clear()
+    _templates[key] = template
+    return template
+
+
 def push_jobs_templated(
     by_queue: Mapping[str, tuple[Iterable, Iterable]], *, retry_intervals: Callable[[int], list[int]]
 ) -> None:
-    """jobs.push_jobs, the large groups of immediate jobs written from a template.
+    """jobs.push_jobs, the immediate jobs written from templates (delayed ones through RQ).
 
     Same arguments and the same hashes, lists and registries in Redis as jobs.push_jobs.
     """
@@ -204,21 +246,14 @@ def push_jobs_templated(
             groups.setdefault(key, []).append(task)
     templated: list[tuple[Queue, JobTemplate, list[str]]] = []
     for (queue_name, *_), tasks in groups.items():
-        if len(tasks) < TEMPLATE_MIN_JOBS:
+        template = template_for(queue_name, tasks[0], job_data)
+        if template is None:
             rest[queue_name][0].extend(tasks)
-            continue
-        queue = get_queue(queue_name)
-        try:
-            template = build_template(queue, job_data(tasks[0]), job_data(tasks[1]))
-        except TemplateMismatch as error:
-            logger.warning("RQ job template not used for queue %s (%s); RQ writes the jobs", queue_name, error)
-            rest[queue_name][0].extend(tasks)
-            continue
-        templated.append((queue, template, [str(task.id) for task in tasks]))
-    if any(immediate or delayed for immediate, delayed in rest.values()):
-        push_jobs(
-            {name: lists for name, lists in rest.items() if lists[0] or lists[1]}, retry_intervals=retry_intervals
-        )
+        else:
+            templated.append((get_queue(queue_name), template, [str(task.id) for task in tasks]))
+    rest = {name: lists for name, lists in rest.items() if lists[0] or lists[1]}
+    if rest:
+        push_jobs(rest, retry_intervals=retry_intervals)
     if templated:
         timestamp = utcformat(rq_now())
         with get_connection().pipeline(transaction=False) as pipe:

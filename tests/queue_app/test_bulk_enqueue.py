@@ -46,7 +46,7 @@ def _push_templated(queue_name: str, tasks: list) -> None:
 def test_a_templated_job_hash_is_field_for_field_the_hash_rq_writes(redis_conn, attempts):
     by_rq = _task(attempts=attempts)
     _push_with_rq("system.normal", by_rq)
-    group = [_task(attempts=attempts) for _ in range(bulk.TEMPLATE_MIN_JOBS)]
+    group = [_task(attempts=attempts) for _ in range(3)]
     _push_templated("system.normal", group)
 
     mine = group[-1]
@@ -89,11 +89,24 @@ def test_a_group_whose_template_does_not_match_is_written_by_rq(monkeypatch, red
         raise bulk.TemplateMismatch("test")
 
     monkeypatch.setattr(bulk, "build_template", mismatch)
-    group = [_task() for _ in range(bulk.TEMPLATE_MIN_JOBS)]
+    monkeypatch.setattr(bulk, "_templates", {})
+    group = [_task() for _ in range(3)]
     _push_templated("system.normal", group)
-    assert "RQ writes the jobs" in caplog.text
+    assert "RQ writes these jobs" in caplog.text
     assert transport.get_queue("system.normal").job_ids == [str(task.id) for task in group]
     assert Job.fetch(str(group[0].id), connection=redis_conn).get_status() == "queued"
+
+
+def test_templates_are_kept_per_process_and_follow_the_settings(settings, redis_conn):
+    bulk._templates.clear()
+    _push_templated("system.normal", [_task()])
+    _push_templated("system.normal", [_task(), _task()])
+    assert len(bulk._templates) == 1  # built and checked once
+    settings.TASK_RESULT_TTL = 77
+    later = _task()
+    _push_templated("system.normal", [later])
+    assert len(bulk._templates) == 2
+    assert redis_conn.hmget(Job.key_for(str(later.id)), "result_ttl", "failure_ttl") == [b"77", b"77"]
 
 
 def test_large_jobs_go_in_chunks_in_order(monkeypatch, redis_conn):
@@ -107,7 +120,7 @@ def test_large_jobs_go_in_chunks_in_order(monkeypatch, redis_conn):
 def test_a_mixed_bulk_lands_where_single_enqueues_would(django_capture_on_commit_callbacks, redis_conn):
     run_at = timezone.now() + timedelta(hours=1)
     requests = [services.EnqueueRequest(task_type="noop") for _ in range(20)]  # templated
-    requests += [services.EnqueueRequest(task_type="noop", priority="high") for _ in range(2)]  # a small group: RQ
+    requests += [services.EnqueueRequest(task_type="noop", priority="high") for _ in range(2)]  # another queue
     requests += [services.EnqueueRequest(task_type="noop", max_retries=0) for _ in range(10)]  # another template
     requests += [services.EnqueueRequest(task_type="noop", run_at=run_at) for _ in range(10)]  # delayed: RQ
     with django_capture_on_commit_callbacks(execute=True):
