@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Any, TypeVar
 
 import psycopg
@@ -73,7 +74,8 @@ def _row_values(obj: models.Model, fields: list[models.Field], connection) -> li
 
 
 # Values whose database preparation a COPY of many rows does once per distinct (field, type,
-# value) and reuses: the preparation of these immutable types depends on the value alone.
+# value) and reuses: the preparation of these immutable types (and of enum members, such as a
+# TextChoices status) depends on the value alone.
 _MEMO_VALUES = frozenset({str, int, bool, float, type(None)})
 
 
@@ -119,7 +121,7 @@ def _copy_rows(objs: Sequence[models.Model], fields: list[models.Field], connect
             )
             if unchanged:
                 pass
-            elif kind in _MEMO_VALUES:
+            elif kind in _MEMO_VALUES or isinstance(value, Enum):
                 key = (index, kind, value)
                 prepared = memo.get(key, memo)
                 if prepared is memo:

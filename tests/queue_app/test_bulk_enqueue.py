@@ -192,6 +192,8 @@ def test_copy_rows_are_the_rows_save_would_write(user):
         services.new_task(task_type="noop", run_at=now + timedelta(hours=1), requested_by=user, max_retries=0),
         services.new_task(task_type="noop", idempotency_key="k", duration=1.5, result={"r": None}),
         Task(task_type="noop", timeout=7, attempts=1),
+        services.new_task(task_type="noop", status=TaskStatus.SCHEDULED, priority="low"),
+        services.new_task(task_type="noop", status=TaskStatus.SCHEDULED, priority="low"),
     ]
     fields = _insert_fields(Task._meta)
     copied = [_comparable(row) for row in _copy_rows(tasks, fields, connection)]
