@@ -2,6 +2,7 @@
 
 Usage: python bench/throughput.py [--tasks N] [--rounds N] [--latency-samples N] [--bulk N]
        python bench/throughput.py --only-peers [--json] [--private-redis]
+       python bench/throughput.py --only-bulk [--bulk N] [--rounds N] [--latency-samples N] [--json]
 
 Uses its own database (upwork_bench_throughput, created if missing) and Redis database 14,
 both flushed, and real `manage.py rqworker` processes. Prints a table.
@@ -330,14 +331,54 @@ def enqueue_latency(samples: int) -> tuple[float, float]:
     return percentile(timings, 50), percentile(timings, 99)
 
 
-def bulk_rate(n: int) -> float:
+def bulk_rate(n: int, cpu: list[float] | None = None) -> float:
+    """Tasks/s of one task_enqueue_many call of n noop tasks; appends its CPU µs per task to `cpu`."""
     from queue_app import services
 
     reset()
     requests = [services.EnqueueRequest(task_type="noop") for _ in range(n)]
+    cpu_before = time.process_time()
     started = time.perf_counter()
     services.task_enqueue_many(requests=requests)
-    return n / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    if cpu is not None:
+        cpu.append((time.process_time() - cpu_before) / n * 1e6)
+    return n / elapsed
+
+
+def only_bulk(args) -> None:
+    """--only-bulk: per round a bulk call, then the single enqueue latencies; medians and each round."""
+    rates: list[float] = []
+    cpu: list[float] = []
+    latencies = []
+    for _ in range(args.rounds):
+        rates.append(bulk_rate(args.bulk, cpu))
+        latencies.append(enqueue_latency(args.latency_samples))
+    figures = {
+        "bulk_enqueue_per_s": statistics.median(rates),
+        "bulk_cpu_us_per_task": statistics.median(cpu),
+        "enqueue_p50_ms": statistics.median(p50 for p50, _ in latencies),
+        "enqueue_p99_ms": statistics.median(p99 for _, p99 in latencies),
+        "rounds": {"bulk_per_s": rates, "bulk_cpu_us_per_task": cpu, "enqueue_p50_p99_ms": latencies},
+        "load_average": os.getloadavg()[0],
+    }
+    if args.json:
+        import json
+
+        print(json.dumps(figures))
+        return
+    print(
+        f"| bulk enqueue ({args.bulk} tasks, one call; median of {args.rounds}) | "
+        f"{figures['bulk_enqueue_per_s']:.0f} tasks/s |"
+    )
+    print(f"| bulk enqueue CPU of the calling process | {figures['bulk_cpu_us_per_task']:.1f} µs per task |")
+    print(
+        f"| enqueue latency p50 / p99 ({args.latency_samples} samples, median of {args.rounds}) | "
+        f"{figures['enqueue_p50_ms']:.2f} / {figures['enqueue_p99_ms']:.2f} ms |"
+    )
+    print(
+        f"| rounds | {', '.join(f'{rate:.0f}' for rate in rates)} tasks/s; load average {figures['load_average']:.2f} |"
+    )
 
 
 def pickup_latency(samples: int, worker_class: str) -> tuple[float, float]:
@@ -596,6 +637,11 @@ def main() -> None:
     parser.add_argument("--io-tasks", type=int, default=400)
     parser.add_argument("--threads", type=int, default=16, help="threads of the threaded worker's I/O-bound run")
     parser.add_argument("--only-peers", action="store_true", help="only the peers comparison and the latencies")
+    parser.add_argument(
+        "--only-bulk",
+        action="store_true",
+        help="only the bulk enqueue rate and the single enqueue latency (no workers), interleaved per round",
+    )
     parser.add_argument("--json", action="store_true", help="print the peers' medians as one JSON object")
     parser.add_argument("--private-redis", action="store_true", help="start a redis-server of its own for the run")
     args = parser.parse_args()
@@ -615,6 +661,9 @@ def _main(args) -> None:
 
     django.setup()
 
+    if args.only_bulk:
+        only_bulk(args)
+        return
     if args.only_peers:
         peers = run_peers(args)
         latency_rounds = [enqueue_latency(args.latency_samples) for _ in range(args.rounds)]

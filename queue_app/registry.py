@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,22 +89,62 @@ class TaskType:
         if self.payload_serializer is None:
             return payloads
         validator = _validator(self.payload_serializer)
-        validated = []
-        for index, payload in enumerate(payloads):
-            try:
-                validated.append(validator.run_validation(payload))
-            except serializers.ValidationError as invalid:
-                detail = invalid.detail
-                item_errors = detail if isinstance(detail, dict) else {"non_field_errors": list(detail)}
-                error = ValidationFailed(
-                    f"Invalid payload for task type '{self.name}'.",
-                    field_errors={f"payload.{field}": messages for field, messages in item_errors.items()},
-                )
-                error.index = index
-                raise error from None
-        # Keep what the caller sent plus defaults, in JSON-safe form.
         to_json = serializers.JSONField().to_representation
-        return [{**payload, **to_json(dict(cleaned))} for payload, cleaned in zip(payloads, validated, strict=True)]
+        # A bulk often repeats one payload (10,000 noops): equal payloads are validated once when
+        # the serializer is a function of the payload alone (no callable default, see _repeatable).
+        seen: dict[str, tuple[dict, dict]] | None = {} if _repeatable(self.payload_serializer) else None
+        result = []
+        for index, payload in enumerate(payloads):
+            key = _payload_key(payload) if seen is not None else None
+            hit = seen.get(key) if key is not None else None
+            if hit is not None and hit[0] == payload:  # same JSON text and equal: the same payload
+                cleaned = hit[1]
+            else:
+                try:
+                    validated = validator.run_validation(payload)
+                except serializers.ValidationError as invalid:
+                    detail = invalid.detail
+                    item_errors = detail if isinstance(detail, dict) else {"non_field_errors": list(detail)}
+                    error = ValidationFailed(
+                        f"Invalid payload for task type '{self.name}'.",
+                        field_errors={f"payload.{field}": messages for field, messages in item_errors.items()},
+                    )
+                    error.index = index
+                    raise error from None
+                cleaned = to_json(dict(validated))
+                if key is not None:
+                    seen[key] = (payload, cleaned)
+            # Keep what the caller sent plus defaults, in JSON-safe form; each task its own dict.
+            result.append({**payload, **(cleaned if hit is None or _flat(cleaned) else copy.deepcopy(cleaned))})
+        return result
+
+
+def _payload_key(payload: dict) -> str | None:
+    # JSON text tells 1, 1.0 and True apart (== does not); == then tells a key 1 from "1".
+    try:
+        return json.dumps(payload)
+    except (TypeError, ValueError):
+        return None
+
+
+def _flat(cleaned: dict) -> bool:
+    return all(value is None or type(value) in (str, int, float, bool) for value in cleaned.values())
+
+
+@functools.cache
+def _repeatable(serializer_class: type[serializers.Serializer]) -> bool:
+    """Whether a payload validated once may stand for an equal one: no field has a callable default."""
+
+    def pure(serializer: serializers.Serializer) -> bool:
+        for field in serializer.fields.values():
+            if callable(getattr(field, "default", None)):
+                return False
+            child = getattr(field, "child", None)
+            if isinstance(field, serializers.BaseSerializer) and not pure(child if child is not None else field):
+                return False
+        return True
+
+    return pure(serializer_class())
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from core.actor import SYSTEM, Actor
 from core.audit import audit_entry, audit_record
 from core.errors import InvalidTransition, NotFound, ValidationFailed
 from queue_app import lifecycle, limits, registry, transport
-from queue_app.db import copy_insert, insert_together
+from queue_app.db import InstanceFactory, copy_insert, insert_together
 from queue_app.models import (
     CANCELLABLE_STATUSES,
     FINISHED_STATUSES,
@@ -28,6 +28,9 @@ from queue_app.models import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Django rebuilds a TextChoices' `values` from the enum on every access (5 % of a bulk enqueue).
+PRIORITIES: tuple[str, ...] = tuple(TaskPriority.values)
 
 
 @dataclass
@@ -42,6 +45,10 @@ class EnqueueRequest:
     idempotency_key: str | None = None
     max_retries: int | None = None
     timeout: int | None = None
+
+
+# Task(**fields) without Model.__init__'s per-field work (a seventh of a bulk enqueue); see db.
+new_task = InstanceFactory(Task)
 
 
 def _build_task(request: EnqueueRequest, *, now: datetime, payload: dict | None = None, actor: Actor = SYSTEM) -> Task:
@@ -59,9 +66,9 @@ def _build_task(request: EnqueueRequest, *, now: datetime, payload: dict | None 
             field_errors={"payload": ["Payload too large."]},
         )
     priority = request.priority or task_type.priority
-    if priority not in TaskPriority.values:
+    if priority not in PRIORITIES:
         raise ValidationFailed(
-            f"Unknown priority '{priority}'. Use one of: {', '.join(TaskPriority.values)}.",
+            f"Unknown priority '{priority}'. Use one of: {', '.join(PRIORITIES)}.",
             field_errors={"priority": [f"'{priority}' is not a valid priority."]},
         )
     if request.delay is not None and request.run_at is not None:
@@ -84,7 +91,7 @@ def _build_task(request: EnqueueRequest, *, now: datetime, payload: dict | None 
         value = getattr(request, name)
         if value is not None and (not isinstance(value, int) or value < (0 if name == "max_retries" else 1)):
             raise ValidationFailed(f"Invalid {name}: {value!r}.", field_errors={name: ["Out of range."]})
-    return Task(
+    return new_task(
         task_type=task_type.name,
         payload=payload,
         priority=priority,

@@ -25,7 +25,7 @@ from queue_app.rq_adapter import (
     job_refusal,
     job_refuse,
     job_states,
-    push_jobs,
+    push_jobs_templated,
     queue_job_ids,
     queue_length,
     remove,
@@ -75,7 +75,7 @@ def push(tasks: Iterable[Task], *, now: datetime | None = None) -> None:
             delayed.append(task)
         else:
             immediate.append(task)
-    push_jobs(by_queue, retry_intervals=retry_intervals)
+    push_jobs_templated(by_queue, retry_intervals=retry_intervals)
 
 
 def missing_jobs(task_ids: list[str]) -> list[str]:

@@ -39,6 +39,10 @@ ALLOWED = {
     "queue_app.rq_adapter.serializers._resolve_hashable": (
         "functools.cache of a pure function (serializer name -> serializer class), the point of patch 1"
     ),
+    "queue_app.rq_adapter.bulk._templates": (
+        "a cache of pure data (RQ job hash templates, each checked against RQ's own hash) keyed by everything a "
+        "job's hash holds besides its id: a fork or a thread may share it; losing it costs one rebuild per key"
+    ),
     "queue_app.lifecycle.INLINE": (
         "a LifecycleWriter never turned on: it writes in the calling thread and keeps no queue, thread or result"
     ),
