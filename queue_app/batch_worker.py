@@ -46,15 +46,17 @@ import math
 import sys
 import time
 from dataclasses import dataclass
+from uuid import uuid4
 
 import redis
 from django.conf import settings
 from django.utils import timezone
 from rq.command import parse_payload
 from rq.exceptions import DequeueTimeout
-from rq.executions import Execution, cleanup_execution
+from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE, Execution, cleanup_execution
 from rq.job import JobStatus
 from rq.timeouts import JobTimeoutException
+from rq.utils import current_timestamp
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
@@ -62,6 +64,7 @@ from queue_app import lifecycle, limits, maintenance, transport
 from queue_app.execution import HorseChannel, StartPhase, _known_type
 from queue_app.models import WorkerState
 from queue_app.rq_adapter import Retry
+from queue_app.rq_adapter.batch import BatchScripts
 from queue_app.worker import TaskSimpleWorker
 
 logger = logging.getLogger(__name__)
@@ -234,20 +237,44 @@ class BatchIntake:
         return runs, phases
 
     def _mark_started(self, jobs) -> list[_Run]:
-        """RQ's start of every job in one pipeline: what prepare_execution and prepare_job_execution write."""
-        runs = []
-        ttl = max(self.get_heartbeat_ttl(job) for job in jobs)
+        """RQ's start of every job in one pipeline: what prepare_execution and prepare_job_execution
+        write, as one script (rq_adapter.batch), with the worker's state and heartbeat."""
+        runs, starts = [], []
+        right_now = rq_now()
+        stamp = current_timestamp()
+        ttl = 0
+        for job in jobs:
+            job_ttl = self.get_heartbeat_ttl(job)
+            ttl = max(ttl, job_ttl)
+            execution = Execution(id=uuid4().hex, job_id=job.id, connection=self.connection, worker_name=self.name)
+            execution.created_at = execution.last_heartbeat = right_now
+            execution._job = job
+            self.executions[execution.id] = execution
+            job.worker_name = self.name  # Job.prepare_for_execution's attributes
+            job.last_heartbeat = job.started_at = right_now
+            job._status = JobStatus.STARTED
+            starts.append((job, execution, job_ttl))
+            runs.append(_Run(job=job, execution=execution))
         with self.connection.pipeline() as pipe:
-            for job in jobs:
-                execution = Execution.create(job, self.get_heartbeat_ttl(job), pipeline=pipe, worker_name=self.name)
-                self.executions[execution.id] = execution
-                job.prepare_for_execution(self.name, pipeline=pipe)
-                pipe.persist(job.key)
-                runs.append(_Run(job=job, execution=execution))
+            self._batch_scripts.start_jobs(
+                pipe,
+                worker_name=self.name,
+                executions_key=WORKER_EXECUTIONS_KEY_TEMPLATE.format(self.name),
+                starts=starts,
+                created_at=right_now,
+                now=stamp,
+            )
             self.set_state(WorkerStatus.BUSY, pipeline=pipe)
             self.heartbeat(ttl, pipeline=pipe)
             pipe.execute()
         return runs
+
+    @property
+    def _batch_scripts(self) -> BatchScripts:
+        scripts = self.__dict__.get("_scripts")
+        if scripts is None:
+            scripts = self.__dict__["_scripts"] = BatchScripts()
+        return scripts
 
     def _put_back(self, rest: list, *, reason: str) -> None:
         """An error ended the batch: the rows of its tasks not run yet to queued, their jobs replaced.
@@ -311,19 +338,33 @@ class BatchIntake:
                 pipe.hincrby(self.key, "successful_job_count", len(done))
                 working = sum((run.job.ended_at - run.job.started_at).total_seconds() for run in done)
                 pipe.hincrbyfloat(self.key, "total_working_time", working)
+            ends, rest = [], []
             for run in done:
+                result_ttl = run.job.get_result_ttl(self.default_result_ttl)
+                if result_ttl == 0:  # RQ deletes the job: its own path
+                    rest.append(run)
+                else:
+                    ends.append((run.job, run.execution, result_ttl))
+            if ends:
+                # The script deletes every execution but the last, which goes through
+                # cleanup_execution (a subclass's idle state, e.g. the thread worker's).
+                self._batch_scripts.end_jobs(
+                    pipe,
+                    worker_name=self.name,
+                    executions_key=WORKER_EXECUTIONS_KEY_TEMPLATE.format(self.name),
+                    ends=ends,
+                    now=current_timestamp(),
+                    deleting=len(ends) - 1,
+                )
+                for job, execution, _ttl in ends[:-1]:
+                    job._status = JobStatus.FINISHED
+                    self.executions.pop(execution.id, None)
+                job, execution, _ttl = ends[-1]
+                job._status = JobStatus.FINISHED
+                self.cleanup_execution(job, pipe, execution)
+            for run in rest:
                 job, execution = run.job, run.execution
-                result_ttl = job.get_result_ttl(self.default_result_ttl)
-                if result_ttl != 0:
-                    job._handle_success(
-                        result_ttl,
-                        pipeline=pipe,
-                        worker_name=self.name,
-                        execution_id=execution.id,
-                        execution_started_at=execution.created_at,
-                        execution_ended_at=job.ended_at,
-                    )
-                job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
+                job.cleanup(0, pipeline=pipe, remove_from_queue=False)
                 job._status = JobStatus.FINISHED
                 self.cleanup_execution(job, pipe, execution)
             if idle:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import math
 import os
+import re
 import signal
+import time
+import zlib
 
+import pytest
 from django.utils import timezone
 from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
@@ -58,6 +64,73 @@ def _snapshot(redis_conn) -> list[tuple]:
     return sorted(rows, key=repr)
 
 
+# Keys of the worker itself (its hash: name, counters, heartbeat) and of this app's locks differ by design;
+# the worker's execution set (rq:worker:<name>:executions) is compared.
+_NOT_COMPARED = re.compile(r"queue:|rq:workers|rq:clean_groups|rq:scheduler|rq:worker:[0-9a-f]{32}$")
+_TIMES = {
+    "created_at",
+    "enqueued_at",
+    "started_at",
+    "ended_at",
+    "last_heartbeat",
+    "execution_started_at",
+    "execution_ended_at",
+}
+_HEX_ID = re.compile(r"[0-9a-f]{32}")  # execution ids, worker names
+
+
+def _about(seconds: float) -> float:
+    # TTLs and registry scores: the same to within a bucket of 100 s (a 600 s TTL read 1 s later is 599).
+    return seconds if seconds < 0 or math.isinf(seconds) else round(seconds, -2)
+
+
+def _redis_dump(redis_conn) -> list[str]:
+    """Every key RQ leaves, type, TTL and content, with ids, worker names and times made neutral."""
+    task_ids = [str(task_id) for task_id in Task.objects.values_list("id", flat=True)]
+
+    def plain(value) -> str:
+        text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+        for task_id in task_ids:
+            text = text.replace(task_id, "<task>")
+        return _HEX_ID.sub("<hex>", text)
+
+    def field(name: bytes, value: bytes):
+        name = name.decode()
+        if name in _TIMES and value:
+            return name, "<time>"
+        if name == "data":
+            return name, plain(zlib.decompress(value))
+        if name in ("exc_info", "exc_string"):  # a traceback: its frames differ by worker class, not its error
+            text = zlib.decompress(base64.b64decode(value) if name == "exc_string" else value).decode()
+            return name, text.strip().splitlines()[-1]
+        return name, plain(value)
+
+    now = time.time()
+    dump = []
+    for key in redis_conn.keys("*"):
+        name = key.decode()
+        if _NOT_COMPARED.match(name):
+            continue
+        kind = redis_conn.type(key).decode()
+        if kind == "hash":
+            content = sorted(field(k, v) for k, v in redis_conn.hgetall(key).items())
+        elif kind == "stream":
+            content = [sorted(field(k, v) for k, v in fields.items()) for _, fields in redis_conn.xrange(key)]
+        elif kind == "zset":
+            content = sorted(
+                (plain(member), _about(score - now) if not math.isinf(score) else score)
+                for member, score in redis_conn.zrange(key, 0, -1, withscores=True)
+            )
+        elif kind == "set":
+            content = sorted(plain(member) for member in redis_conn.smembers(key))
+        elif kind == "list":
+            content = [plain(member) for member in redis_conn.lrange(key, 0, -1)]
+        else:
+            content = plain(redis_conn.get(key))
+        dump.append(repr((plain(name), kind, _about(redis_conn.ttl(key)), content)))
+    return sorted(dump)
+
+
 def _run_burst(processes, worker_class: str, **env: str) -> None:
     worker = processes.worker(burst=True, worker_class=worker_class, **env)
     assert worker.wait(timeout=120) == 0, processes.output(worker)
@@ -68,14 +141,18 @@ def assert_leaves_what_the_simple_worker_leaves(processes, redis_conn, worker_cl
     _enqueue_mix()
     _run_burst(processes, SIMPLE)
     simple = _snapshot(redis_conn)
+    simple_keys = _redis_dump(redis_conn)
     Task.objects.all().delete()
     redis_conn.flushdb()
 
     _enqueue_mix()
     _run_burst(processes, worker_class, **env)
     other = _snapshot(redis_conn)
+    other_keys = _redis_dump(redis_conn)
 
     assert other == simple
+    assert [key for key in other_keys if key not in simple_keys] == []
+    assert other_keys == simple_keys
     assert {row[0] for row in other} == {TaskStatus.COMPLETED, TaskStatus.FAILED}
     for name in transport.priority_queue_names("normal") + transport.priority_queue_names("high"):
         queue = transport.get_queue(name)
@@ -85,6 +162,38 @@ def assert_leaves_what_the_simple_worker_leaves(processes, redis_conn, worker_cl
 
 def test_a_batch_leaves_rq_and_the_rows_as_the_simple_worker_does(processes, redis_conn):
     assert_leaves_what_the_simple_worker_leaves(processes, redis_conn, BATCH, WORKER_BATCH_SIZE="8")
+
+
+def _started_jobs(redis_conn, start) -> list[str]:
+    """What `start(worker, jobs)` leaves in Redis for 3 jobs of one queue (with failures and retries left)."""
+    from queue_app.batch_worker import TaskBatchWorker
+
+    Task.objects.all().delete()
+    redis_conn.flushdb()
+    tasks = services.task_enqueue_many(
+        requests=[services.EnqueueRequest(task_type="noop", max_retries=retries) for retries in (0, 2, 3)]
+    )
+    worker = TaskBatchWorker(["normal"], connection=redis_conn)
+    start(worker, [Job.fetch(str(task.id), connection=redis_conn) for task in tasks])
+    return _redis_dump(redis_conn)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_starts_its_jobs_in_redis_as_rq_starts_each(redis_conn):
+    from rq.executions import Execution
+
+    def rq_start(worker, jobs):  # SimpleWorker.prepare_execution and prepare_job_execution, per job
+        with redis_conn.pipeline() as pipe:
+            for job in jobs:
+                Execution.create(job, worker.get_heartbeat_ttl(job), pipeline=pipe, worker_name=worker.name)
+                job.prepare_for_execution(worker.name, pipeline=pipe)
+                pipe.persist(job.key)
+            pipe.execute()
+
+    rq = _started_jobs(redis_conn, rq_start)
+    batch = _started_jobs(redis_conn, lambda worker, jobs: worker._mark_started(jobs))
+    assert any("rq:execution:" in key for key in rq) and any(":executions'" in key for key in rq)
+    assert batch == rq
 
 
 def test_a_batch_is_taken_from_the_highest_priority_in_one_go(processes):
