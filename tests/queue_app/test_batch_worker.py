@@ -196,6 +196,50 @@ def test_a_batch_starts_its_jobs_in_redis_as_rq_starts_each(redis_conn):
     assert batch == rq
 
 
+def _ended_jobs(redis_conn, end) -> list[str]:
+    """What `end(worker, runs)` leaves for 3 started and finished jobs kept 500 s, forever and not at all."""
+    from queue_app.batch_worker import TaskBatchWorker
+
+    Task.objects.all().delete()
+    redis_conn.flushdb()
+    tasks = services.task_enqueue_many(requests=[services.EnqueueRequest(task_type="noop") for _ in range(3)])
+    for task, result_ttl in zip(tasks, (500, -1, 0), strict=True):
+        redis_conn.hset(Job.key_for(str(task.id)), "result_ttl", result_ttl)
+    worker = TaskBatchWorker(["normal"], connection=redis_conn)
+    runs = worker._mark_started([Job.fetch(str(task.id), connection=redis_conn) for task in tasks])
+    for run in runs:
+        worker._finished(run.job, {"ok": True, "attempt": 1})
+    end(worker, runs)
+    return _redis_dump(redis_conn)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_ends_its_jobs_in_redis_as_rq_ends_each(redis_conn):
+    def rq_end(worker, runs):  # what SimpleWorker.handle_job_success writes per job
+        with redis_conn.pipeline() as pipe:
+            for run in runs:
+                job, execution = run.job, run.execution
+                result_ttl = job.get_result_ttl(worker.default_result_ttl)
+                if result_ttl != 0:
+                    job._handle_success(
+                        result_ttl,
+                        pipeline=pipe,
+                        worker_name=worker.name,
+                        execution_id=execution.id,
+                        execution_started_at=execution.created_at,
+                        execution_ended_at=job.ended_at,
+                    )
+                job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
+                worker.cleanup_execution(job, pipe, execution)
+            pipe.execute()
+
+    rq = _ended_jobs(redis_conn, rq_end)
+    batch = _ended_jobs(redis_conn, lambda worker, runs: worker._write_ends(runs, idle=False))
+    assert any("rq:finished:" in key and "inf" in key for key in rq)  # the job kept forever
+    assert sum("'rq:job:<task>'" in key for key in rq) == 2  # the job not kept is gone
+    assert batch == rq
+
+
 def test_a_batch_is_taken_from_the_highest_priority_in_one_go(processes):
     tasks = services.task_enqueue_many(
         requests=[services.EnqueueRequest(task_type="noop", priority="low") for _ in range(6)]
