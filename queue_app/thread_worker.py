@@ -52,8 +52,11 @@ import sys
 import threading
 import time
 
+import psycopg
 import redis
 from django.conf import settings
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.db import connections
 from rq import SimpleWorker
 from rq.command import parse_payload
@@ -70,6 +73,17 @@ from queue_app.rq_adapter import Retry
 from queue_app.worker import HeartbeatMixin
 
 logger = logging.getLogger(__name__)
+
+# What is worth trying again later: the database or Redis did not answer. Anything else (a row
+# PostgreSQL refuses, a programming error) would fail the same way on every try.
+OUTAGE_ERRORS = (
+    DatabaseOperationalError,
+    DatabaseInterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+)
 
 RECYCLE_EXIT_CODE = 75  # EX_TEMPFAIL: the supervisor starts a fresh worker
 MONITOR_INTERVAL = 0.2  # seconds between the monitor thread's checks of deadlines
@@ -332,8 +346,9 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
     def _record_runs(self) -> None:
         """The recorder thread: every RECORD_SECONDS, the successes so far in one statement and one pipeline.
 
-        A None in the queue stops it once what came before is recorded. Ends that PostgreSQL or
-        Redis refused are tried again (every second, and with the next ends) until written; the
+        A None in the queue stops it once what came before is recorded. Ends an outage kept from
+        PostgreSQL or Redis are tried again (every second, and with the next ends) until written
+        (an end PostgreSQL refuses for another reason fails its task alone: _record_each); the
         statement is conditional, so a row that moved on meanwhile is left alone. What a stopped
         recorder could not write is left to the next (RQ's loop restarted after a Redis outage).
         """
@@ -378,18 +393,21 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
 
     def _record(self, rows: list[tuple], runs: list[Run]) -> tuple[list[tuple], list[Run]]:
         """Write the ends: the rows (one conditional statement), then RQ's (one pipeline). Returns
-        what is left to write (an outage)."""
+        what is left to write: only an outage's (OUTAGE_ERRORS) ends are kept for a later try."""
         if rows:
             try:
                 lifecycle.complete_many(rows, worker_name=self.name)
-            except Exception:
+            except OUTAGE_ERRORS:
                 logger.exception("Worker %s: %d end(s) not recorded in PostgreSQL yet", self.name, len(rows))
+            except Exception:  # not an outage: one bad row would fail the statement on every try
+                logger.exception("Worker %s: %d end(s) refused together; writing each alone", self.name, len(rows))
+                rows = self._record_each(rows)
             else:
                 rows = []
         if runs:
             try:
                 self._write_ends(runs, idle=False)
-            except redis.RedisError as error:
+            except OUTAGE_ERRORS as error:
                 logger.error("Worker %s: RQ's end of %d run(s) not written yet (%s)", self.name, len(runs), error)
             except Exception:  # not an outage: trying again would fail again
                 logger.exception("Worker %s: RQ's end of %d run(s) not written", self.name, len(runs))
@@ -399,6 +417,37 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
             else:
                 runs = []
         return rows, runs
+
+    def _record_each(self, rows: list[tuple]) -> list[tuple]:
+        """The rows of a statement refused for another reason than an outage, each on its own: the
+        one PostgreSQL refuses is recorded failed. Returns the rows an outage left to write."""
+        left = []
+        for index, row in enumerate(rows):
+            task_id, _result, finished_at, duration = row
+            try:
+                try:
+                    lifecycle.complete_many([row], worker_name=self.name)
+                except OUTAGE_ERRORS:
+                    raise
+                except Exception as error:
+                    logger.exception("Worker %s: the end of task %s cannot be stored; it fails", self.name, task_id)
+                    lifecycle.fail(
+                        task_id,
+                        retrying=False,
+                        finished_at=finished_at,
+                        duration=duration,
+                        run_at=None,
+                        error_type=type(error).__name__,
+                        error_message=f"the handler's result cannot be stored: {error}"[:10000],
+                        error_traceback="",
+                    )
+            except OUTAGE_ERRORS:
+                logger.exception("Worker %s: %d end(s) not recorded in PostgreSQL yet", self.name, len(rows) - index)
+                left = rows[index:]
+                break
+            except Exception:  # its failure was refused too: the crash sweep or reconcile will see the row
+                logger.exception("Worker %s: could not record task %s failed either", self.name, task_id)
+        return left
 
     def _stop_recorder(self) -> None:
         """Record every end handed over so far, then end the recorder thread."""
