@@ -222,7 +222,7 @@ def test_equal_payloads_are_validated_once_and_each_task_gets_its_own(monkeypatc
     assert cleaned[2] == cleaned[3] and cleaned[2]["sleep_ms"] == 1
 
 
-def test_a_payload_serializer_with_a_callable_default_validates_every_payload():
+def test_a_payload_serializer_with_a_callable_default_validates_every_payload(monkeypatch):
     from rest_framework import serializers
 
     from queue_app import registry
@@ -233,8 +233,47 @@ def test_a_payload_serializer_with_a_callable_default_validates_every_payload():
     class Nested(serializers.Serializer):
         inner = Stamped(required=False)
 
+    class NestedList(serializers.Serializer):
+        inner = Stamped(many=True, required=False)
+
+    assert not registry._repeatable(Stamped)
+    assert not registry._repeatable(Nested)
+    assert not registry._repeatable(NestedList)
+    calls = []
+    original = Stamped.run_validation
+    monkeypatch.setattr(Stamped, "run_validation", lambda self, data: calls.append(data) or original(self, data))
     stamped = registry.TaskType(name="stamped", handler=lambda payload, ctx: None, payload_serializer=Stamped)
     first, second = stamped.validate_payloads([{}, {}])
+    assert len(calls) == 2
     assert first["token"] != second["token"]
-    assert not registry._repeatable(Nested)
+
+
+def test_a_serializer_with_required_fields_and_plain_defaults_is_repeatable(monkeypatch):
+    """DRF's "no default" (rest_framework.fields.empty) is a class, hence callable: it is not a callable default."""
+    from rest_framework import serializers
+
+    from queue_app import registry
+
+    class Listed(serializers.Serializer):
+        tags = serializers.ListField(child=serializers.CharField(), default=list)
+
+    class Plain(serializers.Serializer):
+        size = serializers.IntegerField(default=3)
+        label = serializers.CharField(required=False, default="x")
+
+    class Required(serializers.Serializer):
+        url = serializers.CharField()  # required: no default at all
+        inner = Plain(required=False)
+
+    assert registry._repeatable(Plain)
+    assert registry._repeatable(Required)
+    assert not registry._repeatable(Listed)  # default=list is a callable default
     assert registry._repeatable(registry.get("noop").payload_serializer)
+    calls = []
+    original = Required.run_validation
+    monkeypatch.setattr(Required, "run_validation", lambda self, data: calls.append(data) or original(self, data))
+    required = registry.TaskType(name="required", handler=lambda payload, ctx: None, payload_serializer=Required)
+    cleaned = required.validate_payloads([{"url": "https://a", "inner": {}}] * 3)
+    assert len(calls) == 1
+    assert cleaned[0] == cleaned[2] == {"url": "https://a", "inner": {"size": 3, "label": "x"}}
+    assert cleaned[0] is not cleaned[1] and cleaned[0]["inner"] is not cleaned[1]["inner"]
