@@ -195,7 +195,11 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
         self._work: queue_module.SimpleQueue = queue_module.SimpleQueue()
         self._pool: list[threading.Thread] = []
         self._ended: queue_module.SimpleQueue = queue_module.SimpleQueue()  # successes for the recorder
-        self._recorder: threading.Thread | None = None
+        self._recorder: threading.Thread | None = None  # kept while it lives, even past a timed-out stop
+        self._recorder_stopping = False  # the live recorder was sent its None
+        # Task id -> the success's row end (see Run.outcome), from its hand-over to the recorder until
+        # PostgreSQL took it: at shutdown these runs are not interrupted (their rows must not be re-queued).
+        self._unrecorded: dict[str, tuple] = {}
         self._unwritten: tuple[list, list] = ([], [])  # a stopped recorder's row and RQ ends left to write
         self._stop_lock = threading.Lock()  # RQ's _stopped_job_id holds one job at a time
         self._monitor: threading.Thread | None = None
@@ -205,7 +209,10 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
     # --- the pool ------------------------------------------------------------------------------
 
     def _start_pool(self) -> None:
-        if self._recorder is None:  # ends handed over after the last one stopped are in its queue still
+        # Ends handed over after the last recorder stopped are in its queue still. One stopped with a
+        # timeout may still be writing: the next dequeue starts the new one once it has ended.
+        if self._recorder is None or not self._recorder.is_alive():
+            self._recorder_stopping = False
             self._recorder = threading.Thread(target=self._record_runs, name="task-recorder", daemon=True)
             self._recorder.start()
         if self._pool:
@@ -337,6 +344,8 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
                 self._finalize_success(job, queue, execution, return_value)
                 return
             self._finished(job, return_value)
+            if run.outcome is not None:
+                self._unrecorded[run.outcome[0]] = run.outcome
             self._ended.put(run)
         except Exception:
             logger.exception("Worker %s: run of job %s ended with an error in the worker", self.name, job.id)
@@ -403,6 +412,7 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
                 logger.exception("Worker %s: %d end(s) refused together; writing each alone", self.name, len(rows))
                 rows = self._record_each(rows)
             else:
+                self._recorded(rows)
                 rows = []
         if runs:
             try:
@@ -447,15 +457,63 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
                 break
             except Exception:  # its failure was refused too: the crash sweep or reconcile will see the row
                 logger.exception("Worker %s: could not record task %s failed either", self.name, task_id)
+            else:
+                self._recorded([row])
         return left
 
+    def _recorded(self, rows: list[tuple]) -> None:
+        """These row ends are written (or moved on without them: the statement is conditional)."""
+        for row in rows:
+            if self._unrecorded.get(row[0]) is row:  # not a later run's of the same task
+                self._unrecorded.pop(row[0], None)
+
+    RECORDER_STOP_SECONDS = 30.0
+
     def _stop_recorder(self) -> None:
-        """Record every end handed over so far, then end the recorder thread."""
-        if self._recorder is None:
+        """Record every end handed over so far, then end the recorder thread (RECORDER_STOP_SECONDS at most).
+
+        A recorder still writing after that keeps its handle: no second one starts while it lives.
+        """
+        recorder = self._recorder
+        if recorder is None or not recorder.is_alive():
             return
-        self._ended.put(None)
-        self._recorder.join(30)
-        self._recorder = None
+        if not self._recorder_stopping:  # one None per recorder: a second would stop the next one
+            self._recorder_stopping = True
+            self._ended.put(None)
+        recorder.join(self.RECORDER_STOP_SECONDS)
+        if recorder.is_alive():
+            logger.error("Worker %s: the recorder is still writing after %s s", self.name, self.RECORDER_STOP_SECONDS)
+
+    def _write_left_ends(self) -> None:
+        """At the worker's death: the ends not written yet (an outage, a recorder too slow) once more, here.
+
+        The rows first (the conditional statement: one the recorder writes meanwhile is left
+        alone), then RQ's ends a stopped recorder left. What is still unwritten stays processing
+        under this worker, out of the shutdown's re-queue (_not_interrupted): its run succeeded.
+        """
+        recorder_done = self._recorder is None or not self._recorder.is_alive()
+        runs: list[Run] = []
+        if recorder_done:
+            rows, runs = self._unwritten
+            self._unwritten = ([], [])
+        rows = list(self._unrecorded.values())
+        if not rows and not runs:
+            return
+        rows, runs = self._record(rows, runs)
+        if recorder_done:
+            self._unwritten = (rows, runs)  # for a next recorder (RQ's loop re-entered)
+        if self._unrecorded:
+            logger.error(
+                "Worker %s: the end of %d succeeded task(s) is not written; they are not re-queued, the crash "
+                "sweep will queue them again if their end is never written: %s",
+                self.name,
+                len(self._unrecorded),
+                ", ".join(sorted(self._unrecorded)),
+            )
+
+    def _not_interrupted(self) -> set[str]:
+        """Tasks of this worker still processing whose run succeeded: the shutdown does not re-queue them."""
+        return set(self._unrecorded)
 
     # --- RQ's state with several runs ----------------------------------------------------------
 
@@ -576,11 +634,27 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
             pass
         for run in self._active():
             run.abandon("shutdown")  # register_death puts their rows back in the queue
+        self._await_claimed()
+
+    CLAIMED_WAIT_SECONDS = 5.0
+
+    def _await_claimed(self) -> None:
+        """After a cold stop: runs whose thread claimed the outcome a moment ago hand it over (a success
+        to the recorder, a failure recorded) before the recorder stops; CLAIMED_WAIT_SECONDS at most."""
+        deadline = time.monotonic() + self.CLAIMED_WAIT_SECONDS
+        with contextlib.suppress(SystemExit), self._slots:  # a second stop signal: stop waiting
+            while any(run.claimed for run in self._runs.values()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    logger.error("Worker %s: runs that returned are still recording their end", self.name)
+                    return
+                self._slots.wait(min(left, 0.1))
 
     def register_death(self):
         # Every end handed over is recorded before RQ's death and before the rows of the runs
         # still on are queued again (HeartbeatMixin.register_death).
         self._stop_recorder()
+        self._write_left_ends()
         self._put_back_left()
         super().register_death()
         self._stop_pool()
