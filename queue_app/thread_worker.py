@@ -66,7 +66,7 @@ from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
 from queue_app import lifecycle, limits, transport
-from queue_app.batch_worker import BatchIntake
+from queue_app.batch_worker import BatchIntake, TaskBatchWorker
 from queue_app.execution import HorseChannel, StartPhase, _record_failure
 from queue_app.models import WorkerState
 from queue_app.rq_adapter import Retry
@@ -540,9 +540,13 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
 
     def _monitor_runs(self) -> None:
         _name_os_thread()
+        refreshed = time.monotonic()
         try:
             while not self._monitor_stop.wait(MONITOR_INTERVAL):
                 now = time.monotonic()
+                if now - refreshed >= self.job_monitoring_interval:
+                    refreshed = now
+                    self._refresh_running()
                 for run in self._active():
                     if now >= run.deadline and run.abandon("timeout"):
                         self._time_out(run)
@@ -555,6 +559,22 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
                         self._recycle(run)
         finally:
             connections.close_all()
+
+    # RQ's StartedJobRegistry forgets an execution get_heartbeat_ttl seconds (job_monitoring_interval
+    # + 60) after it was last refreshed, and its cleanup (any worker's maintenance, any listing of the
+    # registry) then retries or fails the job as abandoned. The monitor refreshes the runs still on
+    # every job_monitoring_interval, with the batch worker's code; not the main thread, which may
+    # wait up to dequeue_timeout in the blocking pop.
+    _refresh_executions = TaskBatchWorker._refresh_executions
+
+    def _refresh_running(self) -> None:
+        runs = [run for run in self._active() if not run.claimed and not run.abandoned]
+        if not runs:
+            return
+        try:
+            self._refresh_executions(runs)
+        except redis.RedisError as error:
+            logger.warning("Worker %s: could not refresh %d running execution(s) (%s)", self.name, len(runs), error)
 
     def _time_out(self, run: Run) -> None:
         job, task_id = run.job, run.task_id
