@@ -199,7 +199,10 @@ def _write_chunks(pipe, queue: Queue, template: JobTemplate, job_ids: list[str],
 # Pure data, built and checked against RQ once per process; bounded (cleared when full).
 _templates: dict[tuple, JobTemplate | None] = {}
 TEMPLATES_MAX = 1000
-_MISSING = object()
+
+
+class _Missing:
+    """A look-up's default: no entry (a class: nothing to share or change)."""
 
 
 def _with_id(task, task_id: str) -> SimpleNamespace:
@@ -218,8 +221,8 @@ def template_for(queue_name: str, task, job_data: _JobData) -> JobTemplate | Non
         job_data.ttl,
         (retry.max, tuple(retry.intervals)) if retry is not None else None,
     )
-    known = _templates.get(key, _MISSING)  # one look-up: another thread may clear() between two
-    if known is not _MISSING:
+    known = _templates.get(key, _Missing)  # one look-up: another thread may clear() between two
+    if known is not _Missing:
         return known
     queue = get_queue(queue_name)
     try:
@@ -255,8 +258,8 @@ def push_jobs_templated(
         for task in immediate:
             key = (task.task_type, task.timeout, task.max_retries, task.attempts)
             if key != last_key:
-                template = templates.get(key, _MISSING)
-                if template is _MISSING:
+                template = templates.get(key, _Missing)
+                if template is _Missing:
                     template = templates[key] = template_for(queue_name, task, job_data)
                 last_key = key
                 if run is None or run[1] is not template:
