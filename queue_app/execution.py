@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import resource
 import threading
 import time
@@ -259,7 +260,7 @@ def _run(task_id: str, job, row: tuple, channel: HorseChannel | None) -> None:
         )
         with memory_limit(limits.memory_limit_mb(task_type)):
             result = task_type.handler(payload, context)
-        encoded = json.dumps(result, cls=DjangoJSONEncoder, default=str)
+        encoded = encode_result(result)
     except BaseException as error:  # JobTimeoutException derives from Exception; SystemExit too
         duration = time.perf_counter() - clock
         if channel is None or channel.keeps_outcome(task_id):
@@ -272,6 +273,29 @@ def _run(task_id: str, job, row: tuple, channel: HorseChannel | None) -> None:
     writer = channel.writer if channel is not None else lifecycle.INLINE
     lifecycle.complete(task_id, result=encoded, finished_at=finished_at, duration=duration, writer=writer)
     return None
+
+
+class UnstorableResult(PermanentTaskError, ValueError):
+    """The handler's result has what PostgreSQL's jsonb refuses: NaN or an infinity, or a NUL character.
+
+    Permanent: the handler ran (its effects are done); running it again would most likely return
+    the same. The task fails as a task; nothing is left for a worker to write later.
+    """
+
+
+# \u0000 escaped by json.dumps: preceded by an even number of backslashes (a text "\\u0000" is fine)
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def encode_result(result) -> str:
+    """A handler's result as the JSON its row stores; UnstorableResult if jsonb would refuse it."""
+    try:
+        encoded = json.dumps(result, cls=DjangoJSONEncoder, default=str, allow_nan=False)
+    except ValueError as error:  # NaN, Infinity (and a circular reference)
+        raise UnstorableResult(f"the handler's result cannot be stored as JSON: {error}") from error
+    if "\\u0000" in encoded and _NUL_ESCAPE.search(encoded):
+        raise UnstorableResult("the handler's result cannot be stored as JSON: it contains a NUL character (\\x00)")
+    return encoded
 
 
 class MemoryLimitExceeded(MemoryError):

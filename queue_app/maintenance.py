@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -78,18 +79,22 @@ def tasks_recover_crashed(*, now=None) -> list[str]:
     return [str(task_id) for task_id in requeued]
 
 
-def tasks_requeue_interrupted(*, worker_name: str) -> list[str]:
+def tasks_requeue_interrupted(*, worker_name: str, exclude: Iterable[str] = ()) -> list[str]:
     """On a worker's shutdown: its tasks still in processing go back to the queue as new attempts.
 
     Called after the work horse was stopped (cold shutdown, grace period over), so nothing runs
     them any more. The interrupted run is not the task's fault: it is queued again even when its
-    retries are used up.
+    retries are used up. `exclude`: tasks whose run did end (a success whose end the worker could
+    not write): running them again would run them twice; the crash sweep queues them again only
+    if their end is never written.
     """
     now = timezone.now()
+    exclude = [str(task_id) for task_id in exclude]
     with transaction.atomic():
         requeued = list(
             Task.objects.select_for_update()
             .filter(status=TaskStatus.PROCESSING, worker_name=worker_name)
+            .exclude(id__in=exclude)
             .values_list("id", flat=True)
         )
         message = f"Worker {worker_name} shut down during the task. Queued again."

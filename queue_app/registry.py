@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from core.errors import ValidationFailed
 
@@ -133,11 +134,15 @@ def _flat(cleaned: dict) -> bool:
 
 @functools.cache
 def _repeatable(serializer_class: type[serializers.Serializer]) -> bool:
-    """Whether a payload validated once may stand for an equal one: no field has a callable default."""
+    """Whether a payload validated once may stand for an equal one: no field has a callable default.
+
+    DRF's "no default" (rest_framework.fields.empty) is a class, hence callable: it is not one.
+    """
 
     def pure(serializer: serializers.Serializer) -> bool:
         for field in serializer.fields.values():
-            if callable(getattr(field, "default", None)):
+            default = getattr(field, "default", empty)
+            if default is not empty and callable(default):
                 return False
             child = getattr(field, "child", None)
             if isinstance(field, serializers.BaseSerializer) and not pure(child if child is not None else field):

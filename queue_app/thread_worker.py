@@ -52,8 +52,11 @@ import sys
 import threading
 import time
 
+import psycopg
 import redis
 from django.conf import settings
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.db import connections
 from rq import SimpleWorker
 from rq.command import parse_payload
@@ -63,13 +66,24 @@ from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
 from queue_app import lifecycle, limits, transport
-from queue_app.batch_worker import BatchIntake
+from queue_app.batch_worker import BatchIntake, TaskBatchWorker
 from queue_app.execution import HorseChannel, StartPhase, _record_failure
 from queue_app.models import WorkerState
 from queue_app.rq_adapter import Retry
 from queue_app.worker import HeartbeatMixin
 
 logger = logging.getLogger(__name__)
+
+# What is worth trying again later: the database or Redis did not answer. Anything else (a row
+# PostgreSQL refuses, a programming error) would fail the same way on every try.
+OUTAGE_ERRORS = (
+    DatabaseOperationalError,
+    DatabaseInterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+)
 
 RECYCLE_EXIT_CODE = 75  # EX_TEMPFAIL: the supervisor starts a fresh worker
 MONITOR_INTERVAL = 0.2  # seconds between the monitor thread's checks of deadlines
@@ -181,7 +195,11 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
         self._work: queue_module.SimpleQueue = queue_module.SimpleQueue()
         self._pool: list[threading.Thread] = []
         self._ended: queue_module.SimpleQueue = queue_module.SimpleQueue()  # successes for the recorder
-        self._recorder: threading.Thread | None = None
+        self._recorder: threading.Thread | None = None  # kept while it lives, even past a timed-out stop
+        self._recorder_stopping = False  # the live recorder was sent its None
+        # Task id -> the success's row end (see Run.outcome), from its hand-over to the recorder until
+        # PostgreSQL took it: at shutdown these runs are not interrupted (their rows must not be re-queued).
+        self._unrecorded: dict[str, tuple] = {}
         self._unwritten: tuple[list, list] = ([], [])  # a stopped recorder's row and RQ ends left to write
         self._stop_lock = threading.Lock()  # RQ's _stopped_job_id holds one job at a time
         self._monitor: threading.Thread | None = None
@@ -191,7 +209,10 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
     # --- the pool ------------------------------------------------------------------------------
 
     def _start_pool(self) -> None:
-        if self._recorder is None:  # ends handed over after the last one stopped are in its queue still
+        # Ends handed over after the last recorder stopped are in its queue still. One stopped with a
+        # timeout may still be writing: the next dequeue starts the new one once it has ended.
+        if self._recorder is None or not self._recorder.is_alive():
+            self._recorder_stopping = False
             self._recorder = threading.Thread(target=self._record_runs, name="task-recorder", daemon=True)
             self._recorder.start()
         if self._pool:
@@ -323,6 +344,8 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
                 self._finalize_success(job, queue, execution, return_value)
                 return
             self._finished(job, return_value)
+            if run.outcome is not None:
+                self._unrecorded[run.outcome[0]] = run.outcome
             self._ended.put(run)
         except Exception:
             logger.exception("Worker %s: run of job %s ended with an error in the worker", self.name, job.id)
@@ -332,8 +355,9 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
     def _record_runs(self) -> None:
         """The recorder thread: every RECORD_SECONDS, the successes so far in one statement and one pipeline.
 
-        A None in the queue stops it once what came before is recorded. Ends that PostgreSQL or
-        Redis refused are tried again (every second, and with the next ends) until written; the
+        A None in the queue stops it once what came before is recorded. Ends an outage kept from
+        PostgreSQL or Redis are tried again (every second, and with the next ends) until written
+        (an end PostgreSQL refuses for another reason fails its task alone: _record_each); the
         statement is conditional, so a row that moved on meanwhile is left alone. What a stopped
         recorder could not write is left to the next (RQ's loop restarted after a Redis outage).
         """
@@ -378,18 +402,22 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
 
     def _record(self, rows: list[tuple], runs: list[Run]) -> tuple[list[tuple], list[Run]]:
         """Write the ends: the rows (one conditional statement), then RQ's (one pipeline). Returns
-        what is left to write (an outage)."""
+        what is left to write: only an outage's (OUTAGE_ERRORS) ends are kept for a later try."""
         if rows:
             try:
                 lifecycle.complete_many(rows, worker_name=self.name)
-            except Exception:
+            except OUTAGE_ERRORS:
                 logger.exception("Worker %s: %d end(s) not recorded in PostgreSQL yet", self.name, len(rows))
+            except Exception:  # not an outage: one bad row would fail the statement on every try
+                logger.exception("Worker %s: %d end(s) refused together; writing each alone", self.name, len(rows))
+                rows = self._record_each(rows)
             else:
+                self._recorded(rows)
                 rows = []
         if runs:
             try:
                 self._write_ends(runs, idle=False)
-            except redis.RedisError as error:
+            except OUTAGE_ERRORS as error:
                 logger.error("Worker %s: RQ's end of %d run(s) not written yet (%s)", self.name, len(runs), error)
             except Exception:  # not an outage: trying again would fail again
                 logger.exception("Worker %s: RQ's end of %d run(s) not written", self.name, len(runs))
@@ -400,13 +428,92 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
                 runs = []
         return rows, runs
 
+    def _record_each(self, rows: list[tuple]) -> list[tuple]:
+        """The rows of a statement refused for another reason than an outage, each on its own: the
+        one PostgreSQL refuses is recorded failed. Returns the rows an outage left to write."""
+        left = []
+        for index, row in enumerate(rows):
+            task_id, _result, finished_at, duration = row
+            try:
+                try:
+                    lifecycle.complete_many([row], worker_name=self.name)
+                except OUTAGE_ERRORS:
+                    raise
+                except Exception as error:
+                    logger.exception("Worker %s: the end of task %s cannot be stored; it fails", self.name, task_id)
+                    lifecycle.fail(
+                        task_id,
+                        retrying=False,
+                        finished_at=finished_at,
+                        duration=duration,
+                        run_at=None,
+                        error_type=type(error).__name__,
+                        error_message=f"the handler's result cannot be stored: {error}"[:10000],
+                        error_traceback="",
+                    )
+            except OUTAGE_ERRORS:
+                logger.exception("Worker %s: %d end(s) not recorded in PostgreSQL yet", self.name, len(rows) - index)
+                left = rows[index:]
+                break
+            except Exception:  # its failure was refused too: the crash sweep or reconcile will see the row
+                logger.exception("Worker %s: could not record task %s failed either", self.name, task_id)
+            else:
+                self._recorded([row])
+        return left
+
+    def _recorded(self, rows: list[tuple]) -> None:
+        """These row ends are written (or moved on without them: the statement is conditional)."""
+        for row in rows:
+            if self._unrecorded.get(row[0]) is row:  # not a later run's of the same task
+                self._unrecorded.pop(row[0], None)
+
+    RECORDER_STOP_SECONDS = 30.0
+
     def _stop_recorder(self) -> None:
-        """Record every end handed over so far, then end the recorder thread."""
-        if self._recorder is None:
+        """Record every end handed over so far, then end the recorder thread (RECORDER_STOP_SECONDS at most).
+
+        A recorder still writing after that keeps its handle: no second one starts while it lives.
+        """
+        recorder = self._recorder
+        if recorder is None or not recorder.is_alive():
             return
-        self._ended.put(None)
-        self._recorder.join(30)
-        self._recorder = None
+        if not self._recorder_stopping:  # one None per recorder: a second would stop the next one
+            self._recorder_stopping = True
+            self._ended.put(None)
+        recorder.join(self.RECORDER_STOP_SECONDS)
+        if recorder.is_alive():
+            logger.error("Worker %s: the recorder is still writing after %s s", self.name, self.RECORDER_STOP_SECONDS)
+
+    def _write_left_ends(self) -> None:
+        """At the worker's death: the ends not written yet (an outage, a recorder too slow) once more, here.
+
+        The rows first (the conditional statement: one the recorder writes meanwhile is left
+        alone), then RQ's ends a stopped recorder left. What is still unwritten stays processing
+        under this worker, out of the shutdown's re-queue (_not_interrupted): its run succeeded.
+        """
+        recorder_done = self._recorder is None or not self._recorder.is_alive()
+        runs: list[Run] = []
+        if recorder_done:
+            rows, runs = self._unwritten
+            self._unwritten = ([], [])
+        rows = list(self._unrecorded.values())
+        if not rows and not runs:
+            return
+        rows, runs = self._record(rows, runs)
+        if recorder_done:
+            self._unwritten = (rows, runs)  # for a next recorder (RQ's loop re-entered)
+        if self._unrecorded:
+            logger.error(
+                "Worker %s: the end of %d succeeded task(s) is not written; they are not re-queued, the crash "
+                "sweep will queue them again if their end is never written: %s",
+                self.name,
+                len(self._unrecorded),
+                ", ".join(sorted(self._unrecorded)),
+            )
+
+    def _not_interrupted(self) -> set[str]:
+        """Tasks of this worker still processing whose run succeeded: the shutdown does not re-queue them."""
+        return set(self._unrecorded)
 
     # --- RQ's state with several runs ----------------------------------------------------------
 
@@ -433,9 +540,13 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
 
     def _monitor_runs(self) -> None:
         _name_os_thread()
+        refreshed = time.monotonic()
         try:
             while not self._monitor_stop.wait(MONITOR_INTERVAL):
                 now = time.monotonic()
+                if now - refreshed >= self.job_monitoring_interval:
+                    refreshed = now
+                    self._refresh_running()
                 for run in self._active():
                     if now >= run.deadline and run.abandon("timeout"):
                         self._time_out(run)
@@ -448,6 +559,22 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
                         self._recycle(run)
         finally:
             connections.close_all()
+
+    # RQ's StartedJobRegistry forgets an execution get_heartbeat_ttl seconds (job_monitoring_interval
+    # + 60) after it was last refreshed, and its cleanup (any worker's maintenance, any listing of the
+    # registry) then retries or fails the job as abandoned. The monitor refreshes the runs still on
+    # every job_monitoring_interval, with the batch worker's code; not the main thread, which may
+    # wait up to dequeue_timeout in the blocking pop.
+    _refresh_executions = TaskBatchWorker._refresh_executions
+
+    def _refresh_running(self) -> None:
+        runs = [run for run in self._active() if not run.claimed and not run.abandoned]
+        if not runs:
+            return
+        try:
+            self._refresh_executions(runs)
+        except redis.RedisError as error:
+            logger.warning("Worker %s: could not refresh %d running execution(s) (%s)", self.name, len(runs), error)
 
     def _time_out(self, run: Run) -> None:
         job, task_id = run.job, run.task_id
@@ -527,11 +654,27 @@ class TaskThreadWorker(BatchIntake, HeartbeatMixin, SimpleWorker):
             pass
         for run in self._active():
             run.abandon("shutdown")  # register_death puts their rows back in the queue
+        self._await_claimed()
+
+    CLAIMED_WAIT_SECONDS = 5.0
+
+    def _await_claimed(self) -> None:
+        """After a cold stop: runs whose thread claimed the outcome a moment ago hand it over (a success
+        to the recorder, a failure recorded) before the recorder stops; CLAIMED_WAIT_SECONDS at most."""
+        deadline = time.monotonic() + self.CLAIMED_WAIT_SECONDS
+        with contextlib.suppress(SystemExit), self._slots:  # a second stop signal: stop waiting
+            while any(run.claimed for run in self._runs.values()):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    logger.error("Worker %s: runs that returned are still recording their end", self.name)
+                    return
+                self._slots.wait(min(left, 0.1))
 
     def register_death(self):
         # Every end handed over is recorded before RQ's death and before the rows of the runs
         # still on are queued again (HeartbeatMixin.register_death).
         self._stop_recorder()
+        self._write_left_ends()
         self._put_back_left()
         super().register_death()
         self._stop_pool()

@@ -327,13 +327,17 @@ class HeartbeatMixin:
                 signal.signal(signum, signal.SIG_IGN)
         super().teardown()
 
+    def _not_interrupted(self) -> set[str]:
+        """Ids of this worker's tasks still processing that the shutdown must not re-queue (their run ended)."""
+        return set()
+
     def register_death(self):
         self.channel.writer.confirm(timeout=30)
         super().register_death()
         self.db_heartbeat(force=True, stopped=True)
         if not self.is_horse:
             try:
-                requeued = maintenance.tasks_requeue_interrupted(worker_name=self.name)
+                requeued = maintenance.tasks_requeue_interrupted(worker_name=self.name, exclude=self._not_interrupted())
             except Exception:
                 logger.exception("Worker %s: could not re-queue interrupted tasks (the crash sweep will)", self.name)
             else:

@@ -146,6 +146,8 @@ def build_template(queue: Queue, first, second=None) -> JobTemplate:
     for field, value in rq_mapping(queue, first).items():
         if field in TIMESTAMP_FIELDS:
             continue
+        if field == "ttl":  # RQ's _persist_job also sets the hash's expiry (job.cleanup(ttl)): not done here
+            raise TemplateMismatch("the job has a ttl")
         if field == "data":
             data = _cut(zlib.decompress(value), first_id)
         elif isinstance(value, str) and first_id in value:
@@ -199,6 +201,10 @@ _templates: dict[tuple, JobTemplate | None] = {}
 TEMPLATES_MAX = 1000
 
 
+class _Missing:
+    """A look-up's default: no entry (a class: nothing to share or change)."""
+
+
 def _with_id(task, task_id: str) -> SimpleNamespace:
     return SimpleNamespace(
         id=task_id, task_type=task.task_type, timeout=task.timeout, max_retries=task.max_retries, attempts=task.attempts
@@ -215,8 +221,9 @@ def template_for(queue_name: str, task, job_data: _JobData) -> JobTemplate | Non
         job_data.ttl,
         (retry.max, tuple(retry.intervals)) if retry is not None else None,
     )
-    if key in _templates:
-        return _templates[key]
+    known = _templates.get(key, _Missing)  # one look-up: another thread may clear() between two
+    if known is not _Missing:
+        return known
     queue = get_queue(queue_name)
     try:
         template = build_template(queue, job_data(task), job_data(_with_id(task, str(uuid.uuid4()))))
@@ -234,29 +241,46 @@ def push_jobs_templated(
 ) -> None:
     """jobs.push_jobs, the immediate jobs written from templates (delayed ones through RQ).
 
-    Same arguments and the same hashes, lists and registries in Redis as jobs.push_jobs.
+    Same arguments and the same hashes, lists and registries in Redis as jobs.push_jobs, and each
+    queue's jobs in the order given (as RQ's enqueue_many): consecutive tasks of one template go
+    in one script call, and a run of tasks without one goes through RQ's path in its turn.
     """
     job_data = _JobData(retry_intervals)
-    groups: dict[tuple, list] = {}
-    rest: dict[str, tuple[list, list]] = {}
+    delayed_by_queue: dict[str, tuple[list, list]] = {}
+    # Per queue, in request order: (template or None, [tasks]) for each run of consecutive tasks.
+    segments: list[tuple[str, JobTemplate | None, list]] = []
     for queue_name, (immediate, delayed) in by_queue.items():
-        rest[queue_name] = ([], list(delayed))
+        delayed = list(delayed)
+        if delayed:
+            delayed_by_queue[queue_name] = ([], delayed)
+        templates: dict[tuple, JobTemplate | None] = {}
+        last_key, run = None, None
         for task in immediate:
-            key = (queue_name, task.task_type, task.timeout, task.max_retries, task.attempts)
-            groups.setdefault(key, []).append(task)
-    templated: list[tuple[Queue, JobTemplate, list[str]]] = []
-    for (queue_name, *_), tasks in groups.items():
-        template = template_for(queue_name, tasks[0], job_data)
-        if template is None:
-            rest[queue_name][0].extend(tasks)
-        else:
-            templated.append((get_queue(queue_name), template, [str(task.id) for task in tasks]))
-    rest = {name: lists for name, lists in rest.items() if lists[0] or lists[1]}
-    if rest:
-        push_jobs(rest, retry_intervals=retry_intervals)
-    if templated:
-        timestamp = utcformat(rq_now())
-        with get_connection().pipeline(transaction=False) as pipe:
-            for queue, template, job_ids in templated:
-                _write_chunks(pipe, queue, template, job_ids, timestamp)
+            key = (task.task_type, task.timeout, task.max_retries, task.attempts)
+            if key != last_key:
+                template = templates.get(key, _Missing)
+                if template is _Missing:
+                    template = templates[key] = template_for(queue_name, task, job_data)
+                last_key = key
+                if run is None or run[1] is not template:
+                    run = (queue_name, template, [])
+                    segments.append(run)
+            run[2].append(task)
+    if delayed_by_queue:
+        push_jobs(delayed_by_queue, retry_intervals=retry_intervals)
+    timestamp = utcformat(rq_now())
+    pipe = None
+    for queue_name, template, tasks in segments:
+        if template is None:  # RQ's path, after what came before it in the queue
+            if pipe is not None:
+                pipe.execute()
+                pipe.reset()
+                pipe = None
+            push_jobs({queue_name: (tasks, [])}, retry_intervals=retry_intervals)
+            continue
+        if pipe is None:
+            pipe = get_connection().pipeline(transaction=False)
+        _write_chunks(pipe, get_queue(queue_name), template, [str(task.id) for task in tasks], timestamp)
+    if pipe is not None:
+        with pipe:
             pipe.execute()

@@ -109,6 +109,67 @@ def test_templates_are_kept_per_process_and_follow_the_settings(settings, redis_
     assert redis_conn.hmget(Job.key_for(str(later.id)), "result_ttl", "failure_ttl") == [b"77", b"77"]
 
 
+@pytest.mark.parametrize("b_templated", [True, False])
+def test_each_queue_gets_its_jobs_in_request_order_across_templates(monkeypatch, redis_conn, b_templated):
+    """[A, A, B, A, B, B, B, A] lands in that order, B templated or written by RQ (as RQ's enqueue_many keeps it)."""
+    monkeypatch.setattr(bulk, "_templates", {})
+    monkeypatch.setattr(bulk, "CHUNK", 2)
+    if not b_templated:
+        template_for = bulk.template_for
+        monkeypatch.setattr(
+            bulk,
+            "template_for",
+            lambda name, task, data: None if task.timeout == 60 else template_for(name, task, data),
+        )
+    kinds = ["A", "A", "B", "A", "B", "B", "B", "A"]
+    tasks = [_task(timeout=300 if kind == "A" else 60) for kind in kinds]
+    later = _task(run_at=timezone.now() + timedelta(hours=1))
+    bulk.push_jobs_templated(
+        {"system.normal": (tasks, [later]), "system.low": (tasks[:0], [])}, retry_intervals=transport.retry_intervals
+    )
+    assert transport.get_queue("system.normal").job_ids == [str(task.id) for task in tasks]
+    assert [Job.fetch(str(task.id), connection=redis_conn).timeout for task in tasks] == [t.timeout for t in tasks]
+    scheduled = ScheduledJobRegistry(queue=transport.get_queue("system.normal"))
+    assert scheduled.get_job_ids() == [str(later.id)]
+
+
+def test_a_job_with_a_ttl_is_not_templated():
+    """RQ's _persist_job gives the hash of a job with a ttl an expiry, which the script does not set."""
+    from rq import Queue
+
+    queue = transport.get_queue("system.normal")
+    first, second = _task(), _task()
+
+    def data(task, ttl):
+        return Queue.prepare_data(
+            transport.JOB_FUNCTION, args=(str(task.id), "noop"), job_id=str(task.id), timeout=300, ttl=ttl
+        )
+
+    bulk.build_template(queue, data(first, None), data(second, None))
+    with pytest.raises(bulk.TemplateMismatch, match="ttl"):
+        bulk.build_template(queue, data(first, 60), data(second, 60))
+
+
+def test_a_template_look_up_survives_a_clear_from_another_thread(monkeypatch):
+    """The membership test and the read were two look-ups: a clear() between them raised KeyError."""
+
+    class ClearedBetweenLookups(dict):
+        def __contains__(self, key):
+            found = super().__contains__(key)
+            self.clear()  # another thread's clear(), right after the test
+            return found
+
+        def get(self, key, default=None):
+            return super().get(key, default)
+
+    templates = ClearedBetweenLookups()
+    monkeypatch.setattr(bulk, "_templates", templates)
+    job_data = _JobData(transport.retry_intervals)
+    template = bulk.template_for("system.normal", _task(), job_data)
+    assert template is not None
+    assert bulk.template_for("system.normal", _task(), job_data) == template
+
+
 def test_large_jobs_go_in_chunks_in_order(monkeypatch, redis_conn):
     monkeypatch.setattr(bulk, "CHUNK", 3)
     group = [_task() for _ in range(10)]
@@ -222,7 +283,7 @@ def test_equal_payloads_are_validated_once_and_each_task_gets_its_own(monkeypatc
     assert cleaned[2] == cleaned[3] and cleaned[2]["sleep_ms"] == 1
 
 
-def test_a_payload_serializer_with_a_callable_default_validates_every_payload():
+def test_a_payload_serializer_with_a_callable_default_validates_every_payload(monkeypatch):
     from rest_framework import serializers
 
     from queue_app import registry
@@ -233,8 +294,47 @@ def test_a_payload_serializer_with_a_callable_default_validates_every_payload():
     class Nested(serializers.Serializer):
         inner = Stamped(required=False)
 
+    class NestedList(serializers.Serializer):
+        inner = Stamped(many=True, required=False)
+
+    assert not registry._repeatable(Stamped)
+    assert not registry._repeatable(Nested)
+    assert not registry._repeatable(NestedList)
+    calls = []
+    original = Stamped.run_validation
+    monkeypatch.setattr(Stamped, "run_validation", lambda self, data: calls.append(data) or original(self, data))
     stamped = registry.TaskType(name="stamped", handler=lambda payload, ctx: None, payload_serializer=Stamped)
     first, second = stamped.validate_payloads([{}, {}])
+    assert len(calls) == 2
     assert first["token"] != second["token"]
-    assert not registry._repeatable(Nested)
+
+
+def test_a_serializer_with_required_fields_and_plain_defaults_is_repeatable(monkeypatch):
+    """DRF's "no default" (rest_framework.fields.empty) is a class, hence callable: it is not a callable default."""
+    from rest_framework import serializers
+
+    from queue_app import registry
+
+    class Listed(serializers.Serializer):
+        tags = serializers.ListField(child=serializers.CharField(), default=list)
+
+    class Plain(serializers.Serializer):
+        size = serializers.IntegerField(default=3)
+        label = serializers.CharField(required=False, default="x")
+
+    class Required(serializers.Serializer):
+        url = serializers.CharField()  # required: no default at all
+        inner = Plain(required=False)
+
+    assert registry._repeatable(Plain)
+    assert registry._repeatable(Required)
+    assert not registry._repeatable(Listed)  # default=list is a callable default
     assert registry._repeatable(registry.get("noop").payload_serializer)
+    calls = []
+    original = Required.run_validation
+    monkeypatch.setattr(Required, "run_validation", lambda self, data: calls.append(data) or original(self, data))
+    required = registry.TaskType(name="required", handler=lambda payload, ctx: None, payload_serializer=Required)
+    cleaned = required.validate_payloads([{"url": "https://a", "inner": {}}] * 3)
+    assert len(calls) == 1
+    assert cleaned[0] == cleaned[2] == {"url": "https://a", "inner": {"size": 3, "label": "x"}}
+    assert cleaned[0] is not cleaned[1] and cleaned[0]["inner"] is not cleaned[1]["inner"]

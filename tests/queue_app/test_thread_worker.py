@@ -70,6 +70,13 @@ class UnrecordingThreadWorker(RegisteringThreadWorker):
     RECORD_SECONDS = 3600
 
 
+class ShortLivedRegistryThreadWorker(RegisteringThreadWorker):
+    """RQ keeps an execution in its started registry for job_monitoring_interval + 60 s: + 2 s here."""
+
+    def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
+        return int(min(job.timeout or 2, self.job_monitoring_interval)) + 2
+
+
 WORKER_CLASS = f"{__name__}.RegisteringThreadWorker"
 
 
@@ -313,3 +320,37 @@ def test_the_recorder_writes_ends_an_outage_refused_once_the_outage_is_over(redi
     wait_for(lambda: written == [run], timeout=10, message="RQ's end written by the next recorder")
     stop(recorder)
     assert written == [run]
+
+
+def _held(payload: dict, context: registry.TaskContext) -> dict:
+    """Runs until the test sets test:go (or 60 s)."""
+    conn = transport.get_connection()
+    conn.rpush("test:runs", str(context.task_id))
+    deadline = time.monotonic() + 60
+    while not conn.get("test:go") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return {"held": True}
+
+
+registry.register("test_held", _held)
+
+
+def test_a_run_longer_than_the_started_registry_ttl_is_not_taken_for_abandoned(processes, redis_conn):
+    """The monitor refreshes the runs' executions: RQ's registry cleanup leaves a long run alone."""
+    task = services.task_enqueue(task_type="test_held")
+    processes.worker(
+        worker_class=f"{__name__}.ShortLivedRegistryThreadWorker", WORKER_THREADS="2", WORKER_HEARTBEAT_SECONDS="1"
+    )
+    wait_for(lambda: redis_conn.llen("test:runs") == 1, timeout=30, message="the run started")
+    job = RQJob.fetch(str(task.id), connection=redis_conn)
+    started = StartedJobRegistry(job.origin, connection=redis_conn)
+    first_expiry = wait_for(lambda: started.connection.zrange(started.key, 0, -1, withscores=True), timeout=10)[0][1]
+    wait_for(lambda: time.time() > first_expiry + 1, timeout=30, message="the run outlived its first registry entry")
+    started.cleanup()  # what any worker's maintenance or a listing of the registry does
+    assert job.get_status(refresh=True) == "started"
+    assert started.get_job_ids(cleanup=True) == [str(task.id)]
+    redis_conn.set("test:go", 1)
+    wait_for(lambda: _reload(task).status == TaskStatus.COMPLETED, timeout=30, message="the run completed")
+    assert _reload(task).attempts == 1
+    assert redis_conn.lrange("test:runs", 0, -1) == [str(task.id).encode()]  # it ran once
+    assert job.get_status(refresh=True) == "finished"
