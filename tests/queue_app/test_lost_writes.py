@@ -9,6 +9,7 @@ a helper thread, in order, while RQ talks to Redis.
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -51,14 +52,17 @@ def test_a_lost_start_write_is_found_by_reconcile_and_the_task_runs_again(proces
     assert Task.objects.get(id=task.id).attempts == 1
 
 
-def test_a_lost_completion_write_is_found_by_reconcile_and_the_task_runs_again(processes, redis_conn, settings):
+def test_a_lost_completion_write_is_found_by_reconcile_and_the_task_runs_again(processes, redis_conn, settings, caplog):
     (task,) = _completed_by_a_worker(processes)
     Task.objects.filter(id=task.id).update(status=TaskStatus.PROCESSING, finished_at=None)
     settings.RECONCILE_GRACE_SECONDS = 0
 
-    assert maintenance.tasks_reconcile() == [str(task.id)]
-    row = Task.objects.get(id=task.id)
-    assert row.error_type == "OutcomeLost"
+    with caplog.at_level(logging.WARNING, logger="queue_app.maintenance"):
+        assert maintenance.tasks_reconcile() == [str(task.id)]
+    # The row says OutcomeLost only until the still-running worker takes the job again (at once, at times):
+    # what reconcile decided is in its log line.
+    lost = [r.getMessage() for r in caplog.records if str(task.id) in r.getMessage()]
+    assert lost and "outcome was not recorded" in lost[0]
     wait_for(lambda: Task.objects.get(id=task.id).status == TaskStatus.COMPLETED, message="ran again")
     assert Task.objects.get(id=task.id).attempts == 2
 
