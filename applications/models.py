@@ -341,7 +341,7 @@ class AnalyticsRollup(models.Model):
 
 
 class AnalyticsCalibration(models.Model):
-    """The calibration tab's report for one window, computed by the analytics_calibration task (never by a page
+    """The calibration tab's report for one window, computed by the analytics_refresh task (never by a page
     request), with the data fingerprint it was computed from: a different fingerprint now means it is stale."""
 
     days = models.PositiveIntegerField(primary_key=True)

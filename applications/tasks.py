@@ -51,6 +51,9 @@ class AnalyticsRefreshPayload(serializers.Serializer):
         help_text="The calibration window; default ANALYTICS_CALIBRATION_DAYS.",
     )  # fmt: skip
     full = serializers.BooleanField(required=False, default=False, help_text="Recount every day of the rollup.")
+    force = serializers.BooleanField(
+        required=False, default=False, help_text="Fit the calibration again even if its data looks unchanged."
+    )
 
 
 def submit_application(payload: dict, context: TaskContext) -> dict:
@@ -132,4 +135,6 @@ def analytics_refresh(payload: dict, context: TaskContext) -> dict:
     applications/analytics/background.py)."""
     from applications.analytics import background
 
-    return background.refresh(days=payload.get("days"), full=payload.get("full", False))
+    return background.refresh(
+        days=payload.get("days"), full=payload.get("full", False), force=payload.get("force", False)
+    )

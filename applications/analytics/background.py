@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.utils import timezone
 
 from applications.analytics import rollup, selectors
@@ -48,22 +49,34 @@ def calibration_fingerprint(days: int) -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:40]
 
 
-def calibration_compute(days: int) -> AnalyticsCalibration:
-    """Compute the report now (the task's work) and store it."""
+def calibration_compute(days: int) -> AnalyticsCalibration | None:
+    """Compute the report now (the task's work) and store it, unless a run that read the data later stored its
+    report first (two workers: the older run's figures never replace the newer's). computed_at is when this run
+    read the data. Returns the stored row, or None when a newer one was kept."""
+    read_at = timezone.now()
     fingerprint = calibration_fingerprint(days)  # read first: a change during the fit makes the result stale
     started = time.perf_counter()
     report = selectors.calibration_report(days=days)
     report.pop("computed_at", None)
     stored = json.loads(json.dumps(report, cls=DjangoJSONEncoder))
-    row, _created = AnalyticsCalibration.objects.update_or_create(
-        days=days,
-        defaults={
-            "report": stored,
-            "fingerprint": fingerprint,
-            "computed_at": timezone.now(),
-            "duration_ms": round((time.perf_counter() - started) * 1000),
-        },
-    )
+    values = {
+        "report": stored,
+        "fingerprint": fingerprint,
+        "computed_at": read_at,
+        "duration_ms": round((time.perf_counter() - started) * 1000),
+    }
+    with transaction.atomic():
+        row = AnalyticsCalibration.objects.select_for_update().filter(days=days).first()
+        if row is None:
+            row, created = AnalyticsCalibration.objects.get_or_create(days=days, defaults=values)
+            if created:
+                return row
+            row = AnalyticsCalibration.objects.select_for_update().get(days=days)
+        if row.computed_at > read_at:
+            return None
+        for field, value in values.items():
+            setattr(row, field, value)
+        row.save()
     return row
 
 
@@ -72,9 +85,11 @@ def calibration_enqueue(days: int, *, fingerprint: str | None = None, actor: Act
     from queue_app.services import task_enqueue
 
     key = f"{TASK_TYPE}:{days}:{fingerprint or calibration_fingerprint(days)}"
-    if force:
+    payload = {"days": days}
+    if force:  # fit again even if the fingerprint says current (a job re-scored: Job has no updated_at)
         key += f":{timezone.now().timestamp()}"
-    return task_enqueue(task_type=TASK_TYPE, payload={"days": days}, idempotency_key=key, actor=actor)
+        payload["force"] = True
+    return task_enqueue(task_type=TASK_TYPE, payload=payload, idempotency_key=key, actor=actor)
 
 
 def calibration_request(days: int, *, actor: Actor):
@@ -117,9 +132,10 @@ def calibration_stored(days: int, *, profile_id: int | None = None, enqueue: boo
     }
 
 
-def refresh(*, days: int | None = None, full: bool = False) -> dict:
+def refresh(*, days: int | None = None, full: bool = False, force: bool = False) -> dict:
     """The task's body: the rollup's changed days and those counted more than a day ago (or every day, full),
-    then the calibration report of `days` (default ANALYTICS_CALIBRATION_DAYS) if it is not current."""
+    then the calibration report of `days` (default ANALYTICS_CALIBRATION_DAYS) if it is not current (or force:
+    a person's Recompute)."""
     now = timezone.now()
     first = (now - timedelta(days=ROLLUP_DAYS)).date()
     old = set(
@@ -129,9 +145,10 @@ def refresh(*, days: int | None = None, full: bool = False) -> dict:
     days = days or settings.ANALYTICS_CALIBRATION_DAYS
     calibration = AnalyticsCalibration.objects.filter(days=days).first()
     computed = False
-    if calibration is None or calibration.fingerprint != calibration_fingerprint(days):
-        calibration = calibration_compute(days)
-        computed = True
+    if force or full or calibration is None or calibration.fingerprint != calibration_fingerprint(days):
+        stored = calibration_compute(days)
+        computed = stored is not None
+        calibration = stored or calibration
     return {
         "rollup_days_recounted": len(recounted),
         "calibration_days": days,

@@ -213,7 +213,7 @@ def _post_days(request: HttpRequest) -> int:
 @require_POST
 def calibration_action(request: HttpRequest, name: str) -> HttpResponse:
     """POST /admin/analytics/calibration/apply|revert|recompute/: a person's click, audited by the service."""
-    needed = VIEW_PERMISSION if name == "recompute" else APPLY_PERMISSION
+    needed = APPLY_PERMISSION  # a recompute queues seconds of work: those who may apply a suggestion
     if not request.user.has_perm(needed):
         raise PermissionDenied(f"This needs the {needed} permission.")
     who = {"actor": Actor.admin(request)}

@@ -158,16 +158,17 @@ def refresh(
 
 
 def rebuild() -> int:
-    """Empty the rollup and count every day again; returns how many days have applications."""
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
-        AnalyticsRollup.objects.all().delete()
-        AnalyticsDay.objects.all().delete()
+    """Count every day again (what was counted is replaced in the same transaction, so a reader sees the old
+    figures or the new, never an empty rollup); returns how many days have applications."""
     first = Application.objects.filter(submitted_at__isnull=False).order_by("submitted_at").first()
-    if first is None:
-        return 0
-    return len(refresh(_day_of(first.submitted_at), rebuild=True))
+    with transaction.atomic():
+        if first is None:
+            AnalyticsRollup.objects.all().delete()
+            AnalyticsDay.objects.all().delete()
+            return 0
+        AnalyticsRollup.objects.filter(day__lt=_day_of(first.submitted_at)).delete()
+        AnalyticsDay.objects.filter(day__lt=_day_of(first.submitted_at)).delete()
+        return len(refresh(_day_of(first.submitted_at), rebuild=True))
 
 
 def _add(rows: dict, key: tuple, figures) -> None:

@@ -26,6 +26,7 @@ from core.permissions import OPERATOR, VIEWER, role_grant
 from jobs.models import Job, ProfileTuning, SearchProfile
 from jobs.scoring import DEFAULT_WEIGHTS
 from proposals.models import Proposal, ProposalVersion
+from queue_app.models import Task
 from tests.api.conftest import _client_for
 
 pytestmark = pytest.mark.django_db
@@ -293,6 +294,10 @@ def test_admin_page_needs_the_view_permission(seeded, client, django_user_model)
     assert "Apply the suggestion" not in client.get("/admin/analytics/?tab=calibration").content.decode()
     refused = client.post("/admin/analytics/calibration/apply/", {"profile_id": seeded["backend"].id})
     assert refused.status_code == 403 and not ProfileTuning.objects.exists()
+    assert 'data-action="recompute"' not in client.get("/admin/analytics/?tab=calibration").content.decode()
+    queued = Task.objects.filter(task_type="analytics_refresh").count()
+    refused = client.post("/admin/analytics/calibration/recompute/", {"days": "30"})
+    assert refused.status_code == 403 and Task.objects.filter(task_type="analytics_refresh").count() == queued
 
 
 def test_admin_apply_and_revert_buttons(generated, client, django_user_model, settings):
@@ -420,3 +425,37 @@ def test_the_calibration_tab_never_fits_it_shows_the_stored_report_and_queues_a_
     assert "being recomputed" in response.content.decode() and queued() == before + 1
     entry = AuditEntry.objects.get(action="analytics.calibration_recompute")
     assert entry.actor == boss and entry.after["days"] == 120
+
+
+def test_recompute_fits_again_what_the_fingerprint_cannot_see(generated, client, django_user_model):
+    """A job re-scored (Job has no updated_at) leaves the report 'ready'; a person's Recompute fits it anyway."""
+    from applications.tasks import analytics_refresh
+
+    boss = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
+    client.force_login(boss)
+    analytics_refresh({"days": 120}, context=None)
+    before = background.calibration_stored(120, enqueue=False)
+    Job.objects.filter(applications__submitted_at__isnull=False).update(score=1)
+    assert background.calibration_stored(120, enqueue=False)["state"] == "ready"
+
+    client.post("/admin/analytics/calibration/recompute/", {"days": "120"})
+    task = Task.objects.filter(task_type="analytics_refresh").order_by("-created_at").first()
+    assert task.payload == {"days": 120, "force": True, "full": False}
+    assert analytics_refresh(task.payload, context=None)["calibration_computed"] is True
+    after = background.calibration_stored(120, enqueue=False)
+    assert after["computed_at"] > before["computed_at"] and after["overall"] != before["overall"]
+
+
+def test_an_older_run_never_replaces_a_newer_report(generated):
+    """Two workers: the run that read the data first and finished last keeps the newer report in place."""
+    from applications.models import AnalyticsCalibration
+
+    background.calibration_compute(120)
+    later = timezone.now() + timedelta(minutes=5)  # a run that read the data after this one did
+    AnalyticsCalibration.objects.filter(days=120).update(computed_at=later, fingerprint="newer")
+
+    assert background.calibration_compute(120) is None
+    kept = AnalyticsCalibration.objects.get(days=120)
+    assert (kept.fingerprint, kept.computed_at) == ("newer", later)
+    AnalyticsCalibration.objects.filter(days=120).update(computed_at=later - timedelta(minutes=10))
+    assert background.calibration_compute(120).fingerprint == background.calibration_fingerprint(120)
