@@ -14,6 +14,7 @@ from django.utils import timezone
 from model_bakery import baker
 
 from scripts.sandbox.server import SandboxServer, start_sandbox
+from tests.api.conftest import anonymous_client, operator, operator_client, viewer, viewer_client  # noqa: F401
 
 # Settings that make the gates pass in tests unless a test tightens one.
 OPEN_GATES = {

@@ -15,45 +15,18 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 from model_bakery import baker
-from rest_framework.test import APIClient
 
 from applications.analytics import background, calibration, selectors
 from applications.models import Application, OutcomeEvent
 from bench.analytics_page import generate
 from bench.outcomes_sim import run as run_simulation
 from core.models import AuditEntry
-from core.permissions import OPERATOR, VIEWER, role_grant
 from jobs.models import Job, ProfileTuning, SearchProfile
 from jobs.scoring import DEFAULT_WEIGHTS
 from proposals.models import Proposal, ProposalVersion
 from queue_app.models import Task
-from tests.api.conftest import _client_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def operator(django_user_model):
-    user = django_user_model.objects.create_user(username="op", password="pw-op")
-    role_grant(user=user, role=OPERATOR)
-    return user
-
-
-@pytest.fixture
-def operator_client(operator):
-    return _client_for(operator)
-
-
-@pytest.fixture
-def viewer_client(django_user_model):
-    user = django_user_model.objects.create_user(username="viewer", password="pw-viewer")
-    role_grant(user=user, role=VIEWER)
-    return _client_for(user)
-
-
-@pytest.fixture
-def anonymous_client():
-    return APIClient()
 
 
 def _sent(job: Job, *, source: str, model: str = "", prompt: str = "", costs=(Decimal("0"),), hours: float,
